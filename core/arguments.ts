@@ -1,0 +1,109 @@
+/**
+ * Queue arguments (x-…): validation at declare time and the equivalence check on redeclare, with
+ * RabbitMQ's reply texts (`invalid arg 'x-message-ttl' for queue 'q' in vhost '/': {value_negative,-1}`).
+ */
+import { preconditionFailed } from './errors.js'
+import type { QueueOptions } from './queue.js'
+import { fieldValuesEqual, type FieldTable, type FieldValue } from './wire/field-table.js'
+
+/** Arguments RabbitMQ compares on redeclare; others are ignored (RabbitMQ: rabbit_amqqueue declare_args). */
+const EQUIVALENCE_ARGS = [
+  'x-expires',
+  'x-message-ttl',
+  'x-dead-letter-exchange',
+  'x-dead-letter-routing-key',
+  'x-max-length',
+  'x-max-length-bytes',
+  'x-max-priority',
+  'x-overflow',
+  'x-queue-mode',
+  'x-single-active-consumer',
+  'x-delivery-limit',
+] as const
+
+/** Returns the first argument that differs between a redeclare and the existing queue, or undefined. */
+export function queueArgumentsEquivalent(received: FieldTable, current: FieldTable): string | undefined {
+  for (const k of EQUIVALENCE_ARGS) {
+    if (!fieldValuesEqual(received[k], current[k])) return k
+  }
+  // x-queue-type: leaving it out on redeclare is fine (RabbitMQ 3.10+), naming another type is not.
+  const rt = received['x-queue-type']
+  if (rt !== undefined && !fieldValuesEqual(rt, current['x-queue-type'] ?? 'classic')) return 'x-queue-type'
+  return undefined
+}
+
+type Check = (v: FieldValue) => string | undefined
+
+const isInt = (v: FieldValue): v is number | bigint =>
+  (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint'
+
+function typeName(v: FieldValue): string {
+  if (typeof v === 'string') return 'longstr'
+  if (typeof v === 'boolean') return 'bool'
+  if (typeof v === 'number') return Number.isInteger(v) ? 'long' : 'double'
+  if (v === null) return 'void'
+  if (Array.isArray(v)) return 'array'
+  return 'table'
+}
+
+const nonNegInt: Check = (v) => {
+  if (!isInt(v)) return `{unacceptable_type,${typeName(v)}}`
+  if (v < 0) return `{value_negative,${v}}`
+  return undefined
+}
+const positiveInt: Check = (v) => {
+  if (!isInt(v)) return `{unacceptable_type,${typeName(v)}}`
+  if (v <= 0) return `{value_zero_or_less,${v}}`
+  return undefined
+}
+const str: Check = (v) => (typeof v === 'string' ? undefined : `{unacceptable_type,${typeName(v)}}`)
+const bool: Check = (v) => (typeof v === 'boolean' ? undefined : `{unacceptable_type,${typeName(v)}}`)
+const oneOf =
+  (...allowed: string[]): Check =>
+  (v) =>
+    typeof v !== 'string' ? `{unacceptable_type,${typeName(v)}}` : allowed.includes(v) ? undefined : `{invalid_value,${v}}`
+const priority: Check = (v) => {
+  if (!isInt(v)) return `{unacceptable_type,${typeName(v)}}`
+  if (v < 1 || v > 255) return `{value_out_of_range,${v}}`
+  return undefined
+}
+
+const CHECKS: Record<string, Check> = {
+  'x-message-ttl': nonNegInt,
+  'x-expires': positiveInt,
+  'x-max-length': nonNegInt,
+  'x-max-length-bytes': nonNegInt,
+  'x-delivery-limit': nonNegInt,
+  'x-dead-letter-exchange': str,
+  'x-dead-letter-routing-key': str,
+  'x-overflow': oneOf('drop-head', 'reject-publish', 'reject-publish-dlx'),
+  'x-max-priority': priority,
+  'x-single-active-consumer': bool,
+  'x-queue-mode': oneOf('default', 'lazy'),
+  'x-queue-type': oneOf('classic', 'quorum', 'stream'),
+}
+
+/** Throws 406 for a queue argument RabbitMQ would refuse. */
+export function validateQueueArguments(queue: string, vhost: string, o: QueueOptions): void {
+  const where = `for queue '${queue}' in vhost '${vhost}'`
+  for (const [k, v] of Object.entries(o.arguments)) {
+    const check = CHECKS[k]
+    const problem = check?.(v)
+    if (problem !== undefined) throw preconditionFailed(`invalid arg '${k}' ${where}: ${problem}`)
+  }
+  if (o.arguments['x-dead-letter-routing-key'] !== undefined && o.arguments['x-dead-letter-exchange'] === undefined) {
+    throw preconditionFailed(
+      `invalid arg 'x-dead-letter-routing-key' ${where}: {missing_dead_letter_exchange}`,
+    )
+  }
+  const type = o.arguments['x-queue-type']
+  if (type === 'stream') {
+    throw preconditionFailed(`invalid arg 'x-queue-type' ${where}: streams are not supported by Warren yet`)
+  }
+  if (type === 'quorum') {
+    // RabbitMQ: quorum queues are always durable and never exclusive or auto-delete.
+    if (!o.durable) throw preconditionFailed(`invalid property 'non-durable' ${where}`)
+    if (o.exclusiveOwner !== null) throw preconditionFailed(`invalid property 'exclusive-owner' ${where}`)
+    if (o.autoDelete) throw preconditionFailed(`invalid property 'auto-delete' ${where}`)
+  }
+}

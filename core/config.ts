@@ -1,0 +1,151 @@
+/**
+ * Typed configuration with embedded defaults, and its parser from command-line flags and WARREN_*
+ * environment variables (flags win). A bad value is refused with a message naming the option.
+ */
+import { isIP } from 'node:net'
+
+export interface BrokerConfig {
+  /** AMQP listener port (0: any free port) */
+  amqpPort: number
+  /** HTTP port for management, WebSocket and console (0: any free port; -1: disabled) */
+  httpPort: number
+  /** interface to listen on; '' means all interfaces */
+  bind: string
+  dataDir: string
+  logLevel: string
+  /** heartbeat interval proposed in connection.tune, seconds */
+  heartbeat: number
+  frameMax: number
+  channelMax: number
+  /** largest message body accepted, bytes (RabbitMQ max_message_size: 128 MiB) */
+  maxMessageSize: number
+  /** consumer acknowledgement timeout in ms (RabbitMQ consumer_timeout: 30 min) */
+  consumerTimeout: number
+}
+
+export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
+  amqpPort: 5672,
+  httpPort: 15672,
+  bind: '',
+  dataDir: './data',
+  logLevel: 'info',
+  heartbeat: 60,
+  frameMax: 131072,
+  channelMax: 2047,
+  maxMessageSize: 128 * 1024 * 1024,
+  consumerTimeout: 30 * 60 * 1000,
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+interface OptionSpec {
+  key: keyof BrokerConfig
+  flag: string
+  env: string
+  help: string
+  parse: (raw: string) => string | number
+}
+
+const port =
+  (allowDisabled: boolean) =>
+  (raw: string): number => {
+    const n = Number(raw)
+    if (!/^-?\d+$/.test(raw) || n > 65535 || n < (allowDisabled ? -1 : 0)) {
+      throw new Error(`must be a port number from 0 to 65535${allowDisabled ? ' (or -1 to disable)' : ''}`)
+    }
+    return n
+  }
+
+const intRange =
+  (min: number, max: number) =>
+  (raw: string): number => {
+    const n = Number(raw)
+    if (!/^\d+$/.test(raw) || n < min || n > max) throw new Error(`must be an integer from ${min} to ${max}`)
+    return n
+  }
+
+export const OPTIONS: OptionSpec[] = [
+  { key: 'amqpPort', flag: '--amqp-port', env: 'WARREN_AMQP_PORT', help: 'AMQP port (0 picks a free port)', parse: port(false) },
+  { key: 'httpPort', flag: '--http-port', env: 'WARREN_HTTP_PORT', help: 'HTTP port for management and WebSocket (-1 disables)', parse: port(true) },
+  {
+    key: 'bind',
+    flag: '--bind',
+    env: 'WARREN_BIND',
+    help: 'address to listen on (default: all interfaces)',
+    parse: (raw) => {
+      if (raw !== '' && raw !== 'localhost' && isIP(raw) === 0) throw new Error('must be an IP address or localhost')
+      return raw
+    },
+  },
+  {
+    key: 'dataDir',
+    flag: '--data-dir',
+    env: 'WARREN_DATA_DIR',
+    help: 'directory for durable data',
+    parse: (raw) => {
+      if (raw.trim() === '') throw new Error('must not be empty')
+      return raw
+    },
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level',
+    env: 'WARREN_LOG_LEVEL',
+    help: `log level (${LOG_LEVELS.join(', ')})`,
+    parse: (raw) => {
+      if (!LOG_LEVELS.includes(raw)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`)
+      return raw
+    },
+  },
+  { key: 'heartbeat', flag: '--heartbeat', env: 'WARREN_HEARTBEAT', help: 'heartbeat seconds proposed to clients (0 disables)', parse: intRange(0, 65535) },
+  { key: 'frameMax', flag: '--frame-max', env: 'WARREN_FRAME_MAX', help: 'largest frame, bytes', parse: intRange(4096, 1 << 30) },
+  { key: 'channelMax', flag: '--channel-max', env: 'WARREN_CHANNEL_MAX', help: 'channels per connection', parse: intRange(1, 65535) },
+  { key: 'maxMessageSize', flag: '--max-message-size', env: 'WARREN_MAX_MESSAGE_SIZE', help: 'largest message body, bytes', parse: intRange(1, 512 * 1024 * 1024) },
+  { key: 'consumerTimeout', flag: '--consumer-timeout', env: 'WARREN_CONSUMER_TIMEOUT', help: 'ms a delivery may stay unacked', parse: intRange(1, 2 ** 31 - 1) },
+]
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+}
+
+/** Parses flags (`--x value` or `--x=value`) and environment. Returns null for --help. */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): BrokerConfig | null {
+  const cfg: BrokerConfig = { ...DEFAULT_CONFIG }
+  const apply = (o: OptionSpec, raw: string, source: string): void => {
+    try {
+      ;(cfg as unknown as Record<string, unknown>)[o.key] = o.parse(raw)
+    } catch (err) {
+      throw new ConfigError(`invalid ${source} '${raw}': ${(err as Error).message}`)
+    }
+  }
+  for (const o of OPTIONS) {
+    const raw = env[o.env]
+    if (raw !== undefined) apply(o, raw, o.env)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--help' || arg === '-h') return null
+    const eq = arg.indexOf('=')
+    const flag = eq > 0 ? arg.slice(0, eq) : arg
+    const o = OPTIONS.find((x) => x.flag === flag)
+    if (o === undefined) throw new ConfigError(`unknown option '${arg}' (see --help)`)
+    let raw: string
+    if (eq > 0) raw = arg.slice(eq + 1)
+    else {
+      if (i + 1 >= argv.length) throw new ConfigError(`option ${flag} needs a value`)
+      raw = argv[++i]
+    }
+    apply(o, raw, flag)
+  }
+  return cfg
+}
+
+export function helpText(): string {
+  const lines = ['Usage: warren [options]', '', 'Options (each can also be set by its environment variable):']
+  for (const o of OPTIONS) {
+    const dflt = DEFAULT_CONFIG[o.key]
+    lines.push(`  ${(o.flag + ' <value>').padEnd(28)} ${o.env.padEnd(26)} ${o.help} [default: ${dflt === '' ? 'all' : dflt}]`)
+  }
+  lines.push(`  ${'--help'.padEnd(28)} ${''.padEnd(26)} show this help`)
+  return lines.join('\n')
+}

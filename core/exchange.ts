@@ -1,0 +1,92 @@
+/**
+ * Exchanges and bindings. Core knows the Exchange and its bindings; how an exchange type matches a
+ * message is an ExchangeRouter supplied by a registered type (exchanges/ registers the built-ins), so
+ * core never imports exchanges/.
+ */
+import type { Message } from './message.js'
+import type { FieldTable } from './wire/field-table.js'
+import type { Queue } from './queue.js'
+import type { VHost } from './vhost.js'
+
+/** Where a binding leads: a queue or (exchange-to-exchange binding) another exchange. */
+export type Destination = Queue | Exchange
+
+export interface Binding {
+  readonly source: Exchange
+  readonly destination: Destination
+  readonly routingKey: string
+  readonly arguments: FieldTable
+  /** identity of the binding within its source: destination kind + name + key + arguments */
+  readonly id: string
+}
+
+/** Collects the destinations a message is routed to; a Set, so two paths to one queue count once. */
+export interface RouteTarget {
+  add(destination: Destination): unknown
+}
+
+/** The matching logic of one exchange type for one exchange. */
+export interface ExchangeRouter {
+  bind(binding: Binding): void
+  unbind(binding: Binding): void
+  /** Adds every destination whose binding matches the message. */
+  route(message: Message, routingKey: string, out: RouteTarget): void
+}
+
+export type RouterFactory = (exchange: Exchange, vhost: VHost) => ExchangeRouter
+
+export interface ExchangeOptions {
+  durable: boolean
+  autoDelete: boolean
+  internal: boolean
+  arguments: FieldTable
+}
+
+export class Exchange {
+  readonly kind = 'exchange' as const
+  /** bindings from this exchange, by binding id */
+  readonly bindings = new Map<string, Binding>()
+  /** bindings to this exchange (exchange-to-exchange), by binding id */
+  readonly incoming = new Map<string, Binding>()
+  router!: ExchangeRouter
+  /** messages published to this exchange (for management rates) */
+  publishIn = 0
+  publishOut = 0
+
+  constructor(
+    readonly vhost: VHost,
+    readonly name: string,
+    readonly type: string,
+    readonly options: ExchangeOptions,
+  ) {}
+
+  get durable(): boolean {
+    return this.options.durable
+  }
+  get autoDelete(): boolean {
+    return this.options.autoDelete
+  }
+  get internal(): boolean {
+    return this.options.internal
+  }
+  get arguments(): FieldTable {
+    return this.options.arguments
+  }
+}
+
+/** Exchange types by name ("direct", "topic", …). */
+export class ExchangeTypeRegistry {
+  private readonly types = new Map<string, RouterFactory>()
+
+  register(type: string, factory: RouterFactory): void {
+    this.types.set(type, factory)
+  }
+
+  get(type: string): RouterFactory | undefined {
+    return this.types.get(type)
+  }
+
+  names(): string[] {
+    return [...this.types.keys()]
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * A virtual host: its exchanges, queues and bindings, and the one facade that AMQP channels and the
+ * HTTP API both call to change topology and to publish. Methods throw ChannelError/ConnectionError
+ * with RabbitMQ's reply codes and texts.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Logger } from 'pino'
+import {
+  accessRefused,
+  ChannelError,
+  ConnectionError,
+  notFound,
+  preconditionFailed,
+  ReplyCode,
+  resourceLocked,
+} from './errors.js'
+import { Exchange, type Binding, type Destination, type ExchangeOptions, type ExchangeTypeRegistry } from './exchange.js'
+import type { Message } from './message.js'
+import { Queue, type QueueOptions } from './queue.js'
+import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
+import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
+
+/** RabbitMQ creates these in every vhost. */
+const BUILTIN_EXCHANGES: [string, string][] = [
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
+]
+
+export interface DeclareQueueResult {
+  queue: Queue
+  messageCount: number
+  consumerCount: number
+}
+
+export class VHost {
+  readonly exchanges = new Map<string, Exchange>()
+  readonly queues = new Map<string, Queue>()
+  /** reused by publish: destinations of the message being routed */
+  private readonly routed = new Set<Destination>()
+  private readonly visited: Exchange[] = []
+  private readonly missingDlxWarned = new Set<string>()
+
+  constructor(
+    readonly name: string,
+    private readonly types: ExchangeTypeRegistry,
+    readonly log: Logger,
+  ) {
+    const dflt = new Exchange(this, '', 'direct', { durable: true, autoDelete: false, internal: false, arguments: {} })
+    dflt.router = this.types.get('x-default')!(dflt, this)
+    this.exchanges.set('', dflt)
+    for (const [name, type] of BUILTIN_EXCHANGES) {
+      this.createExchange(name, type, { durable: true, autoDelete: false, internal: false, arguments: {} })
+    }
+  }
+
+  // ---- exchanges ----------------------------------------------------------------------------
+
+  getExchange(name: string): Exchange {
+    const x = this.exchanges.get(name)
+    if (x === undefined) throw notFound('exchange', name, this.name)
+    return x
+  }
+
+  /** exchange.declare; returns the existing or new exchange. */
+  declareExchange(name: string, type: string, options: ExchangeOptions, passive: boolean): Exchange {
+    const existing = this.exchanges.get(name)
+    if (passive) {
+      if (existing === undefined) throw notFound('exchange', name, this.name)
+      return existing
+    }
+    if (this.types.get(type) === undefined || type === 'x-default') {
+      // RabbitMQ checks the type first and closes the connection for an unknown one.
+      throw new ConnectionError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${type}'`)
+    }
+    if (name === '') throw accessRefused('operation not permitted on the default exchange')
+    if (existing !== undefined) {
+      // RabbitMQ: an equivalent redeclare of an existing exchange (amq.* included) is fine.
+      this.assertExchangeEquivalent(existing, type, options)
+      return existing
+    }
+    if (name.startsWith('amq.')) throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`)
+    const ae = options.arguments['alternate-exchange']
+    if (ae !== undefined && typeof ae !== 'string') {
+      throw preconditionFailed(`invalid arg 'alternate-exchange' for exchange '${name}' in vhost '${this.name}'`)
+    }
+    return this.createExchange(name, type, options)
+  }
+
+  private createExchange(name: string, type: string, options: ExchangeOptions): Exchange {
+    const x = new Exchange(this, name, type, options)
+    x.router = this.types.get(type)!(x, this)
+    this.exchanges.set(name, x)
+    return x
+  }
+
+  private assertExchangeEquivalent(x: Exchange, type: string, o: ExchangeOptions): void {
+    const where = `for exchange '${x.name}' in vhost '${this.name}'`
+    const check = (arg: string, received: unknown, current: unknown): void => {
+      if (received !== current) {
+        throw preconditionFailed(`inequivalent arg '${arg}' ${where}: received '${received}' but current is '${current}'`)
+      }
+    }
+    check('type', type, x.type)
+    check('durable', o.durable, x.durable)
+    check('auto_delete', o.autoDelete, x.autoDelete)
+    check('internal', o.internal, x.internal)
+    // RabbitMQ compares only the alternate-exchange argument.
+    const a = o.arguments['alternate-exchange']
+    const b = x.arguments['alternate-exchange']
+    if (!fieldValuesEqual(a, b)) {
+      throw preconditionFailed(
+        `inequivalent arg 'alternate-exchange' ${where}: received ${describe(a)} but current is ${describe(b)}`,
+      )
+    }
+  }
+
+  /** exchange.delete; a missing exchange is not an error (RabbitMQ). */
+  deleteExchange(name: string, ifUnused: boolean): void {
+    if (name === '' || name.startsWith('amq.')) {
+      throw accessRefused(
+        name === ''
+          ? 'operation not permitted on the default exchange'
+          : `deletion of system exchange '${name}' in vhost '${this.name}' not allowed`,
+      )
+    }
+    const x = this.exchanges.get(name)
+    if (x === undefined) return
+    if (ifUnused && (x.bindings.size > 0 || x.incoming.size > 0)) {
+      throw preconditionFailed(`exchange '${name}' in vhost '${this.name}' in use`)
+    }
+    this.removeExchange(x)
+  }
+
+  private removeExchange(x: Exchange): void {
+    this.exchanges.delete(x.name)
+    for (const b of [...x.bindings.values()]) this.removeBinding(b, false)
+    for (const b of [...x.incoming.values()]) this.removeBinding(b, true)
+  }
+
+  // ---- queues -------------------------------------------------------------------------------
+
+  /** Looks a queue up for an operation by `owner` (405 when another connection owns it). */
+  getQueue(name: string, owner: object | null): Queue {
+    const q = this.queues.get(name)
+    if (q === undefined) throw notFound('queue', name, this.name)
+    this.checkOwner(q, owner)
+    return q
+  }
+
+  private checkOwner(q: Queue, owner: object | null): void {
+    const o = q.options.exclusiveOwner
+    if (o !== null && o !== owner) {
+      throw resourceLocked(
+        `cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. It could be ` +
+          'originally declared on another connection or the exclusive property value does not match that ' +
+          'of the original declaration.',
+      )
+    }
+  }
+
+  /** queue.declare. An empty name gets a server-generated `amq.gen-…` name. */
+  declareQueue(name: string, options: QueueOptions, passive: boolean, owner: object | null): DeclareQueueResult {
+    if (passive) {
+      const q = this.getQueue(name, owner)
+      q.lastUsed = Date.now()
+      return { queue: q, messageCount: q.messageCount, consumerCount: q.consumerCount }
+    }
+    if (name === '') name = generateName('amq.gen-')
+    else if (name.startsWith('amq.')) {
+      throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`)
+    }
+    const existing = this.queues.get(name)
+    if (existing !== undefined) {
+      this.checkOwner(existing, owner)
+      this.assertQueueEquivalent(existing, options)
+      existing.lastUsed = Date.now()
+      return { queue: existing, messageCount: existing.messageCount, consumerCount: existing.consumerCount }
+    }
+    validateQueueArguments(name, this.name, options)
+    const q = new Queue(this, name, options)
+    this.queues.set(name, q)
+    // RabbitMQ: every queue is bound to the default exchange by its name (implicitly).
+    return { queue: q, messageCount: 0, consumerCount: 0 }
+  }
+
+  private assertQueueEquivalent(q: Queue, o: QueueOptions): void {
+    const where = `for queue '${q.name}' in vhost '${this.name}'`
+    if (o.durable !== q.durable) {
+      throw preconditionFailed(`inequivalent arg 'durable' ${where}: received '${o.durable}' but current is '${q.durable}'`)
+    }
+    if (o.autoDelete !== q.autoDelete) {
+      throw preconditionFailed(
+        `inequivalent arg 'auto_delete' ${where}: received '${o.autoDelete}' but current is '${q.autoDelete}'`,
+      )
+    }
+    const bad = queueArgumentsEquivalent(o.arguments, q.arguments)
+    if (bad !== undefined) {
+      throw preconditionFailed(
+        `inequivalent arg '${bad}' ${where}: received ${describe(o.arguments[bad])} but current is ${describe(q.arguments[bad])}`,
+      )
+    }
+  }
+
+  /** queue.delete; returns the number of messages deleted. A missing queue is not an error. */
+  deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, owner: object | null): number {
+    const q = this.queues.get(name)
+    if (q === undefined) return 0
+    this.checkOwner(q, owner)
+    if (ifUnused && q.consumerCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`)
+    if (ifEmpty && q.messageCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' is not empty`)
+    return this.removeQueue(q)
+  }
+
+  /** Removes a queue with its bindings and cancels its consumers. */
+  removeQueue(q: Queue): number {
+    if (this.queues.get(q.name) !== q) return 0
+    this.queues.delete(q.name)
+    for (const b of [...q.incoming.values()]) this.removeBinding(b, true)
+    return q.destroy()
+  }
+
+  purgeQueue(name: string, owner: object | null): number {
+    return this.getQueue(name, owner).purge()
+  }
+
+  /** Deletes the exclusive queues of a closing connection. */
+  dropExclusiveQueues(owner: object): void {
+    for (const q of [...this.queues.values()]) if (q.options.exclusiveOwner === owner) this.removeQueue(q)
+  }
+
+  // ---- bindings -----------------------------------------------------------------------------
+
+  bindQueue(queue: string, exchange: string, routingKey: string, args: FieldTable, owner: object | null): void {
+    const q = this.getQueue(queue, owner)
+    const x = this.bindableSource(exchange)
+    this.addBinding(x, q, routingKey, args)
+  }
+
+  unbindQueue(queue: string, exchange: string, routingKey: string, args: FieldTable, owner: object | null): void {
+    const q = this.getQueue(queue, owner)
+    const x = this.bindableSource(exchange)
+    const b = x.bindings.get(bindingId(q, routingKey, args))
+    // RabbitMQ: unbinding a binding that does not exist succeeds.
+    if (b !== undefined) this.removeBinding(b, true)
+  }
+
+  bindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
+    const d = this.bindableSource(destination)
+    const s = this.bindableSource(source)
+    this.addBinding(s, d, routingKey, args)
+  }
+
+  unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
+    const d = this.bindableSource(destination)
+    const s = this.bindableSource(source)
+    const b = s.bindings.get(bindingId(d, routingKey, args))
+    if (b !== undefined) this.removeBinding(b, true)
+  }
+
+  private bindableSource(name: string): Exchange {
+    if (name === '') throw accessRefused(`operation not permitted on the default exchange`)
+    return this.getExchange(name)
+  }
+
+  private addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    const id = bindingId(destination, routingKey, args)
+    if (source.bindings.has(id)) return
+    const b: Binding = { source, destination, routingKey, arguments: args, id }
+    source.router.bind(b)
+    source.bindings.set(id, b)
+    destination.incoming.set(`${source.name}\u0000${id}`, b)
+  }
+
+  /** Removes a binding; `autoDeleteSource` lets an auto-delete source go with its last binding. */
+  private removeBinding(b: Binding, autoDeleteSource: boolean): void {
+    const { source, destination } = b
+    if (!source.bindings.delete(b.id)) return
+    source.router.unbind(b)
+    destination.incoming.delete(`${source.name}\u0000${b.id}`)
+    if (autoDeleteSource && source.autoDelete && source.bindings.size === 0 && this.exchanges.get(source.name) === source) {
+      this.removeExchange(source)
+    }
+  }
+
+  /** Every binding in the vhost (for listings), default-exchange bindings excluded. */
+  *bindings(): IterableIterator<Binding> {
+    for (const x of this.exchanges.values()) yield* x.bindings.values()
+  }
+
+  // ---- publish ------------------------------------------------------------------------------
+
+  /**
+   * Routes a message from `exchange` and enqueues it in every matching queue, each queue once.
+   * Follows exchange-to-exchange bindings and alternate exchanges. Returns the number of queues.
+   */
+  publish(exchange: Exchange, message: Message): number {
+    const routed = this.routed
+    this.routeFrom(exchange, message, routed)
+    let n = 0
+    if (routed.size > 0) {
+      for (const d of routed) {
+        if (d.kind === 'queue') {
+          d.push(message)
+          n++
+        }
+      }
+      routed.clear()
+    }
+    this.visited.length = 0
+    return n
+  }
+
+  /** Which queues would a message reach? For the route tester; does not enqueue. */
+  routeOnly(exchange: Exchange, message: Message): Queue[] {
+    const out = new Set<Destination>()
+    this.routeFrom(exchange, message, out)
+    this.visited.length = 0
+    return [...out].filter((d): d is Queue => d.kind === 'queue')
+  }
+
+  private routeFrom(x: Exchange, message: Message, out: Set<Destination>): void {
+    x.publishIn++
+    const before = out.size
+    x.router.route(message, message.routingKey, out)
+    if (out.size > before) {
+      // Exchange-to-exchange: follow each exchange destination once (cycles are allowed in RabbitMQ).
+      for (const d of out) {
+        if (d.kind === 'exchange' && !this.visited.includes(d)) {
+          this.visited.push(d)
+          this.routeFrom(d, message, out)
+        }
+      }
+    }
+    if (out.size === before) {
+      const ae = x.arguments['alternate-exchange']
+      if (typeof ae === 'string') {
+        const alt = this.exchanges.get(ae)
+        if (alt !== undefined && !this.visited.includes(alt)) {
+          this.visited.push(alt)
+          this.routeFrom(alt, message, out)
+        }
+      }
+    } else x.publishOut++
+  }
+}
+
+function bindingId(destination: Destination, routingKey: string, args: FieldTable): string {
+  const argKey = Object.keys(args).length === 0 ? '' : encodeTable(args).toString('base64')
+  return `${destination.kind === 'queue' ? 'q' : 'e'}\u0000${destination.name}\u0000${routingKey}\u0000${argKey}`
+}
+
+/** Server-generated names as RabbitMQ makes them: prefix + 22 url-safe base64 characters. */
+export function generateName(prefix: string): string {
+  return prefix + randomBytes(16).toString('base64url')
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'none'
+  if (typeof v === 'string') return `the value '${v}' of type 'longstr'`
+  if (typeof v === 'number') return `the value '${v}' of type '${Number.isInteger(v) ? 'long' : 'double'}'`
+  if (typeof v === 'boolean') return `the value '${v}' of type 'bool'`
+  return `the value '${String(v)}'`
+}
+
+export { ChannelError }

@@ -1,0 +1,603 @@
+/**
+ * One AMQP channel: method dispatch (one delegating line per method), content assembly for
+ * basic.publish, consumers and the prefetch window, acknowledgements, publisher confirms and
+ * transactions. Protocol errors raised by handlers are caught only here (channel errors) and in
+ * Connection (connection errors).
+ */
+import type { Logger } from 'pino'
+import type { ChannelInfo } from '../core/connections.js'
+import { Consumer, type DeliverySink } from '../core/consumer.js'
+import { AmqpError, ChannelError, ConnectionError, notFound, preconditionFailed, ReplyCode } from '../core/errors.js'
+import type { Exchange } from '../core/exchange.js'
+import { Message, parseExpiration } from '../core/message.js'
+import type { Envelope, Queue } from '../core/queue.js'
+import { generateName, type VHost } from '../core/vhost.js'
+import type { FieldTable } from '../core/wire/field-table.js'
+import { summarizeProperties, type PropertySummary } from '../core/wire/properties.js'
+import {
+  CLASS_BASIC,
+  CLASS_CHANNEL,
+  CLASS_CONFIRM,
+  CLASS_EXCHANGE,
+  CLASS_QUEUE,
+  CLASS_TX,
+  FRAME_HEADER,
+  M,
+  key,
+} from './codec/constants.js'
+import type { FrameWriter } from './codec/frame-writer.js'
+import { decodeArgs, decodePublish, lookupMethod, type MethodArgs, type PublishArgs } from './codec/methods.js'
+import type { Connection } from './connection.js'
+import { Transaction } from './transaction.js'
+
+const enum Expect {
+  METHOD,
+  HEADER,
+  BODY,
+}
+
+/** A consumer plus its tag pre-encoded for basic.deliver. */
+class ChannelConsumer extends Consumer {
+  tagBytes!: Buffer
+}
+
+const summary: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1 }
+
+export class Channel implements DeliverySink, ChannelInfo {
+  readonly owner: object
+  readonly log: Logger
+  readonly consumers = new Map<string, ChannelConsumer>()
+  /** delivery tag → envelope, in ascending tag order (Map keeps insertion order) */
+  unacked = new Map<number, Envelope>()
+  prefetchCount = 0
+  globalPrefetchCount = 0
+  confirm = false
+  private state: 'open' | 'closing' | 'closed' = 'open'
+  private flowActive = true
+  private deliveryTag = 0
+  private readonly vhost: VHost
+  private readonly writer: FrameWriter
+  /** the last queue declared on this channel, for methods that name the queue '' */
+  private lastQueue: string | undefined
+  // content assembly
+  private expect = Expect.METHOD
+  private readonly pub: PublishArgs = { exchange: '', routingKey: '', mandatory: false, immediate: false }
+  private pubExchange: Exchange | null = null
+  private pubProps: Buffer = Buffer.alloc(0)
+  private pubSize = 0
+  private pubReceived = 0
+  private pubParts: Buffer[] = []
+  // publisher confirms
+  private publishSeq = 0
+  private confirmPending = 0
+  private confirmSent = 0
+  private tx: Transaction | null = null
+
+  constructor(
+    readonly conn: Connection,
+    readonly id: number,
+  ) {
+    this.owner = conn
+    this.vhost = conn.vhost!
+    this.writer = conn.writer
+    this.log = conn.log.child({ ch: id })
+  }
+
+  get unackedCount(): number {
+    return this.unacked.size
+  }
+  get consumerCount(): number {
+    return this.consumers.size
+  }
+  get transactional(): boolean {
+    return this.tx !== null
+  }
+
+  // ---- dispatch -----------------------------------------------------------------------------
+
+  dispatch(classId: number, methodId: number, buf: Buffer, start: number, end: number): void {
+    if (this.state !== 'open') return this.whileClosing(key(classId, methodId))
+    try {
+      if (this.expect !== Expect.METHOD) {
+        throw new ConnectionError(
+          ReplyCode.UNEXPECTED_FRAME,
+          `expected content ${this.expect === Expect.HEADER ? 'header' : 'body'} for class 60, got non content frame instead`,
+          classId,
+          methodId,
+        )
+      }
+      const k = key(classId, methodId)
+      if (k === M.BASIC_PUBLISH) return this.basicPublish(decodePublish(buf, start, end, this.pub))
+      if (k === M.BASIC_ACK) return this.basicAck(readLongLong(buf, start, end - 1), (buf[start + 8] & 1) !== 0)
+      const spec = lookupMethod(classId, methodId)
+      const a = decodeArgs(spec, buf, start, end)
+      this.method(k, a)
+    } catch (err) {
+      this.handleError(err, classId, methodId)
+    }
+  }
+
+  private method(k: number, a: MethodArgs): void {
+    switch (k) {
+      case M.CHANNEL_CLOSE: return this.channelClose()
+      case M.CHANNEL_CLOSE_OK: return // we never sent close while open
+      case M.CHANNEL_FLOW: return this.channelFlow(a.active as boolean)
+      case M.CHANNEL_FLOW_OK: return
+      case M.CHANNEL_OPEN: throw new ConnectionError(ReplyCode.CHANNEL_ERROR, `second 'channel.open' seen on channel ${this.id}`)
+      case M.ACCESS_REQUEST: return this.writer.method(this.id, 30, 11, [1])
+      case M.EXCHANGE_DECLARE: return this.exchangeDeclare(a)
+      case M.EXCHANGE_DELETE: return this.exchangeDelete(a)
+      case M.EXCHANGE_BIND: return this.exchangeBind(a, true)
+      case M.EXCHANGE_UNBIND: return this.exchangeBind(a, false)
+      case M.QUEUE_DECLARE: return this.queueDeclare(a)
+      case M.QUEUE_BIND: return this.queueBind(a, true)
+      case M.QUEUE_UNBIND: return this.queueBind(a, false)
+      case M.QUEUE_PURGE: return this.queuePurge(a)
+      case M.QUEUE_DELETE: return this.queueDelete(a)
+      case M.BASIC_QOS: return this.basicQos(a.prefetchSize as number, a.prefetchCount as number, a.global as boolean)
+      case M.BASIC_CONSUME: return this.basicConsume(a)
+      case M.BASIC_CANCEL: return this.basicCancel(a.consumerTag as string, a.nowait as boolean)
+      case M.BASIC_CANCEL_OK: return // reply to a server-sent cancel
+      case M.BASIC_GET: return this.basicGet(a.queue as string, a.noAck as boolean)
+      case M.BASIC_REJECT: return this.basicNack(a.deliveryTag as number, false, a.requeue as boolean)
+      case M.BASIC_NACK: return this.basicNack(a.deliveryTag as number, a.multiple as boolean, a.requeue as boolean)
+      case M.BASIC_RECOVER_ASYNC: return this.basicRecover(a.requeue as boolean, false)
+      case M.BASIC_RECOVER: return this.basicRecover(a.requeue as boolean, true)
+      case M.CONFIRM_SELECT: return this.confirmSelect(a.nowait as boolean)
+      case M.TX_SELECT: return this.txSelect()
+      case M.TX_COMMIT: return this.txCommit()
+      case M.TX_ROLLBACK: return this.txRollback()
+      default:
+        throw new ConnectionError(ReplyCode.COMMAND_INVALID, `unexpected method ${k >>> 16}.${k & 0xffff} from client`)
+    }
+  }
+
+  private handleError(err: unknown, classId: number, methodId: number): void {
+    if (err instanceof AmqpError) {
+      if (err.classId === 0) {
+        err.classId = classId
+        err.methodId = methodId
+      }
+      if (!err.hard) return this.closeWith(err as ChannelError)
+    }
+    throw err // connection errors and internal faults are the connection's business
+  }
+
+  /** 0-9-1 §2.2.4: after sending channel.close, discard everything but close and close-ok. */
+  private whileClosing(k: number): void {
+    if (k === M.CHANNEL_CLOSE_OK) {
+      this.state = 'closed'
+      this.conn.channelClosed(this)
+    } else if (k === M.CHANNEL_CLOSE) {
+      this.writer.method(this.id, CLASS_CHANNEL, 41)
+    }
+  }
+
+  /** Sends channel.close for a soft error and releases the channel's resources. */
+  closeWith(err: ChannelError): void {
+    if (this.state !== 'open') return
+    this.log.debug({ code: err.code, reason: err.replyText }, 'channel error')
+    this.writer.method(this.id, CLASS_CHANNEL, 40, [err.code, err.replyText, err.classId, err.methodId])
+    this.teardown()
+    this.state = 'closing'
+  }
+
+  private channelClose(): void {
+    this.teardown()
+    this.writer.method(this.id, CLASS_CHANNEL, 41)
+    this.conn.channelClosed(this)
+  }
+
+  private channelFlow(active: boolean): void {
+    this.flowActive = active
+    this.writer.method(this.id, CLASS_CHANNEL, 21, [active])
+    if (active) this.resumeDeliveries()
+  }
+
+  /** Cancels consumers and requeues unacknowledged messages (channel or connection closing). */
+  teardown(): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    for (const c of this.consumers.values()) c.queue.removeConsumer(c)
+    this.consumers.clear()
+    this.tx?.discard()
+    this.requeueAll()
+    this.expect = Expect.METHOD
+    this.pubParts = []
+  }
+
+  private requeueAll(): void {
+    const touched = new Set<Queue>()
+    for (const env of this.unacked.values()) {
+      env.queue.requeue(env)
+      touched.add(env.queue)
+    }
+    this.unacked.clear()
+    for (const q of touched) q.scheduleDrain()
+  }
+
+  // ---- exchanges and queues -----------------------------------------------------------------
+
+  private exchangeDeclare(a: MethodArgs): void {
+    const name = a.exchange as string
+    this.vhost.declareExchange(
+      name,
+      a.type as string,
+      {
+        durable: a.durable as boolean,
+        autoDelete: a.autoDelete as boolean,
+        internal: a.internal as boolean,
+        arguments: a.arguments as FieldTable,
+      },
+      a.passive as boolean,
+    )
+    if (!a.nowait) this.writer.method(this.id, CLASS_EXCHANGE, 11)
+  }
+
+  private exchangeDelete(a: MethodArgs): void {
+    this.vhost.deleteExchange(a.exchange as string, a.ifUnused as boolean)
+    if (!a.nowait) this.writer.method(this.id, CLASS_EXCHANGE, 21)
+  }
+
+  private exchangeBind(a: MethodArgs, bind: boolean): void {
+    const [d, s, rk, args] = [a.destination as string, a.source as string, a.routingKey as string, a.arguments as FieldTable]
+    if (bind) this.vhost.bindExchange(d, s, rk, args)
+    else this.vhost.unbindExchange(d, s, rk, args)
+    if (!a.nowait) this.writer.method(this.id, CLASS_EXCHANGE, bind ? 31 : 51)
+  }
+
+  /** Resolves '' to the channel's last declared queue, as RabbitMQ does. */
+  private queueName(name: string): string {
+    if (name !== '') return name
+    if (this.lastQueue === undefined) throw new ChannelError(ReplyCode.NOT_FOUND, 'no previously declared queue')
+    return this.lastQueue
+  }
+
+  private queueDeclare(a: MethodArgs): void {
+    const passive = a.passive as boolean
+    const name = passive ? this.queueName(a.queue as string) : (a.queue as string)
+    const r = this.vhost.declareQueue(
+      name,
+      {
+        durable: a.durable as boolean,
+        autoDelete: a.autoDelete as boolean,
+        exclusiveOwner: a.exclusive ? this.conn : null,
+        arguments: a.arguments as FieldTable,
+      },
+      passive,
+      this.conn,
+    )
+    this.lastQueue = r.queue.name
+    if (!a.nowait) this.writer.method(this.id, CLASS_QUEUE, 11, [r.queue.name, r.messageCount, r.consumerCount])
+  }
+
+  private queueBind(a: MethodArgs, bind: boolean): void {
+    const q = this.queueName(a.queue as string)
+    const [x, rk, args] = [a.exchange as string, a.routingKey as string, a.arguments as FieldTable]
+    if (bind) this.vhost.bindQueue(q, x, rk, args, this.conn)
+    else this.vhost.unbindQueue(q, x, rk, args, this.conn)
+    // queue.unbind has no nowait bit
+    if (!bind || !a.nowait) this.writer.method(this.id, CLASS_QUEUE, bind ? 21 : 51)
+  }
+
+  private queuePurge(a: MethodArgs): void {
+    const n = this.vhost.purgeQueue(this.queueName(a.queue as string), this.conn)
+    if (!a.nowait) this.writer.method(this.id, CLASS_QUEUE, 31, [n])
+  }
+
+  private queueDelete(a: MethodArgs): void {
+    const n = this.vhost.deleteQueue(this.queueName(a.queue as string), a.ifUnused as boolean, a.ifEmpty as boolean, this.conn)
+    if (!a.nowait) this.writer.method(this.id, CLASS_QUEUE, 41, [n])
+  }
+
+  // ---- publish ------------------------------------------------------------------------------
+
+  private basicPublish(p: PublishArgs): void {
+    if (p.immediate) {
+      throw new ConnectionError(ReplyCode.NOT_IMPLEMENTED, 'immediate=true', CLASS_BASIC, 40)
+    }
+    const x = this.vhost.exchanges.get(p.exchange)
+    if (x === undefined) throw notFound('exchange', p.exchange, this.vhost.name)
+    if (x.internal) {
+      throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${this.vhost.name}'`)
+    }
+    this.pubExchange = x
+    this.expect = Expect.HEADER
+  }
+
+  /** Content header and body frames. */
+  onContent(type: number, buf: Buffer, start: number, end: number): void {
+    if (this.state !== 'open') return
+    try {
+      if (type === FRAME_HEADER) this.contentHeader(buf, start, end)
+      else this.contentBody(buf, start, end)
+    } catch (err) {
+      this.handleError(err, CLASS_BASIC, 40)
+    }
+  }
+
+  private contentHeader(buf: Buffer, start: number, end: number): void {
+    if (this.expect !== Expect.HEADER) {
+      throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, 'unexpected content header frame', CLASS_BASIC, 40)
+    }
+    if (end - start < 14) throw new ConnectionError(ReplyCode.FRAME_ERROR, 'content header frame too short')
+    const classId = buf.readUInt16BE(start)
+    if (classId !== CLASS_BASIC) {
+      throw new ConnectionError(ReplyCode.FRAME_ERROR, `content header for class ${classId}, expected 60`)
+    }
+    const size = readLongLong(buf, start + 4, end)
+    this.pubProps = buf.subarray(start + 12, end)
+    const max = this.conn.broker.config.maxMessageSize
+    if (size > max) {
+      this.expect = Expect.METHOD
+      throw preconditionFailed(`message size ${size} is larger than configured max size ${max}`)
+    }
+    this.pubSize = size
+    this.pubReceived = 0
+    if (size === 0) return this.publishComplete(Buffer.alloc(0))
+    this.expect = Expect.BODY
+  }
+
+  private contentBody(buf: Buffer, start: number, end: number): void {
+    if (this.expect !== Expect.BODY) {
+      throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, 'unexpected content body frame', CLASS_BASIC, 40)
+    }
+    const n = end - start
+    this.pubReceived += n
+    if (this.pubReceived > this.pubSize) {
+      throw new ConnectionError(ReplyCode.FRAME_ERROR, `content body exceeds declared size ${this.pubSize}`, CLASS_BASIC, 40)
+    }
+    if (this.pubReceived === this.pubSize && this.pubParts.length === 0) {
+      return this.publishComplete(buf.subarray(start, end))
+    }
+    this.pubParts.push(buf.subarray(start, end))
+    if (this.pubReceived === this.pubSize) {
+      const body = Buffer.concat(this.pubParts, this.pubSize)
+      this.pubParts = []
+      this.publishComplete(body)
+    }
+  }
+
+  private publishComplete(body: Buffer): void {
+    this.expect = Expect.METHOD
+    const x = this.pubExchange!
+    this.pubExchange = null
+    const props = this.pubProps
+    summarizeProperties(props, summary)
+    const ttl = parseExpiration(summary.expiration)
+    if (Number.isNaN(ttl)) throw preconditionFailed(`invalid expiration '${summary.expiration}'`)
+    const msg = Message.fromWire(x.name, this.pub.routingKey, props, body, summary, ttl, Date.now())
+    const seq = this.confirm ? ++this.publishSeq : 0
+    if (this.tx !== null) return this.tx.publish(x, msg, this.pub.mandatory, seq)
+    this.route(x, msg, this.pub.mandatory, seq)
+  }
+
+  /** Routes a complete message; returns it with basic.return when mandatory and unroutable. */
+  route(x: Exchange, msg: Message, mandatory: boolean, seq: number): void {
+    const stats = this.conn.broker.stats
+    stats.publish++
+    const n = this.vhost.publish(x, msg)
+    if (n === 0) {
+      stats.unroutable++
+      if (mandatory) this.writer.basicReturn(this.id, ReplyCode.NO_ROUTE, 'NO_ROUTE', msg)
+    }
+    if (seq !== 0) this.confirmed(seq)
+  }
+
+  // ---- publisher confirms -------------------------------------------------------------------
+
+  private confirmSelect(nowait: boolean): void {
+    if (this.tx !== null) {
+      throw preconditionFailed('cannot switch from tx to confirm mode')
+    }
+    this.confirm = true
+    if (!nowait) this.writer.method(this.id, CLASS_CONFIRM, 11)
+  }
+
+  /** Marks publish `seq` confirmed; acks are coalesced into one multiple-ack per flush. */
+  confirmed(seq: number): void {
+    this.confirmPending = seq
+    this.writer.schedule()
+  }
+
+  /** Publish `seq` could not be taken: nack it (after acking everything before it). */
+  rejected(seq: number): void {
+    this.flushConfirms()
+    this.writer.confirm(this.id, false, seq, false)
+    this.confirmSent = seq
+  }
+
+  /** Called before each output flush. */
+  flushConfirms(): void {
+    const upTo = this.confirmPending
+    if (upTo > this.confirmSent) {
+      this.writer.confirm(this.id, true, upTo, upTo - this.confirmSent > 1)
+      this.confirmSent = upTo
+    }
+  }
+
+  // ---- transactions -------------------------------------------------------------------------
+
+  private txSelect(): void {
+    if (this.confirm) throw preconditionFailed('cannot switch from confirm to tx mode')
+    if (this.tx === null) this.tx = new Transaction(this)
+    this.writer.method(this.id, CLASS_TX, 11)
+  }
+
+  private txCommit(): void {
+    if (this.tx === null) throw preconditionFailed('channel is not transactional')
+    this.tx.commit()
+    this.writer.method(this.id, CLASS_TX, 21)
+  }
+
+  private txRollback(): void {
+    if (this.tx === null) throw preconditionFailed('channel is not transactional')
+    this.tx.rollback()
+    this.writer.method(this.id, CLASS_TX, 31)
+  }
+
+  // ---- consuming ----------------------------------------------------------------------------
+
+  private basicQos(prefetchSize: number, prefetchCount: number, global: boolean): void {
+    if (prefetchSize !== 0) {
+      // RabbitMQ does not implement prefetch_size
+      throw new ConnectionError(ReplyCode.NOT_IMPLEMENTED, `prefetch_size!=0 (${prefetchSize})`, CLASS_BASIC, 10)
+    }
+    if (global) this.globalPrefetchCount = prefetchCount
+    else this.prefetchCount = prefetchCount
+    this.writer.method(this.id, CLASS_BASIC, 11)
+    this.resumeDeliveries()
+  }
+
+  private basicConsume(a: MethodArgs): void {
+    const q = this.vhost.getQueue(this.queueName(a.queue as string), this.conn)
+    let tag = a.consumerTag as string
+    if (tag === '') tag = generateName('amq.ctag-')
+    else if (this.consumers.has(tag)) {
+      throw new ConnectionError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`)
+    }
+    const exclusive = a.exclusive as boolean
+    if (q.consumers.some((c) => c.exclusive) || (exclusive && q.consumerCount > 0)) {
+      throw new ChannelError(ReplyCode.ACCESS_REFUSED, `queue '${q.name}' in vhost '${this.vhost.name}' in exclusive use`)
+    }
+    const args = (a.arguments as FieldTable) ?? {}
+    const prio = typeof args['x-priority'] === 'number' ? (args['x-priority'] as number) : 0
+    const c = new ChannelConsumer(tag, q, this, a.noAck as boolean, exclusive, this.prefetchCount, args, prio)
+    c.tagBytes = Buffer.from(tag)
+    if (c.tagBytes.length > 255) throw preconditionFailed('consumer tag longer than 255 bytes')
+    this.consumers.set(tag, c)
+    // consume-ok goes out before the first delivery: the queue delivers on its next drain
+    if (!a.nowait) this.writer.method(this.id, CLASS_BASIC, 21, [tag])
+    q.addConsumer(c)
+  }
+
+  private basicCancel(tag: string, nowait: boolean): void {
+    const c = this.consumers.get(tag)
+    if (c !== undefined) {
+      this.consumers.delete(tag)
+      c.queue.removeConsumer(c)
+    }
+    // RabbitMQ answers cancel-ok for unknown tags too
+    if (!nowait) this.writer.method(this.id, CLASS_BASIC, 31, [tag])
+  }
+
+  private basicGet(queue: string, noAck: boolean): void {
+    const q = this.vhost.getQueue(this.queueName(queue), this.conn)
+    const env = q.get(noAck)
+    if (env === undefined) return this.writer.method(this.id, CLASS_BASIC, 72, [''])
+    const tag = ++this.deliveryTag
+    if (!noAck) this.unacked.set(tag, env)
+    this.writer.getOk(this.id, tag, env.redelivered, env.message, q.messageCount)
+  }
+
+  private basicAck(tag: number, multiple: boolean): void {
+    if (this.tx !== null) return this.tx.settle('ack', this.takeEntries(tag, multiple), false)
+    const envs = this.take(tag, multiple)
+    let last: Queue | null = null
+    for (const env of envs) {
+      env.queue.settle(env)
+      if (env.queue !== last) {
+        if (last !== null) last.drain()
+        last = env.queue
+      }
+    }
+    if (last !== null) last.drain()
+  }
+
+  private basicNack(tag: number, multiple: boolean, requeue: boolean): void {
+    if (this.tx !== null) return this.tx.settle('nack', this.takeEntries(tag, multiple), requeue)
+    this.settleRejected(this.take(tag, multiple), requeue)
+  }
+
+  /** Rejected deliveries: back to their queues, or dropped/dead-lettered. */
+  settleRejected(envs: Envelope[], requeue: boolean): void {
+    const touched = new Set<Queue>()
+    for (const env of envs) {
+      if (requeue) env.queue.requeue(env)
+      else env.queue.settle(env)
+      touched.add(env.queue)
+    }
+    for (const q of touched) q.drain()
+  }
+
+  /** Removes and returns the deliveries an ack/nack names; 406 for an unknown tag. */
+  private take(tag: number, multiple: boolean): Envelope[] {
+    const out: Envelope[] = []
+    if (multiple) {
+      for (const [t, env] of this.unacked) {
+        if (tag !== 0 && t > tag) break
+        out.push(env)
+        this.unacked.delete(t)
+      }
+      if (out.length === 0 && tag !== 0 && tag > this.deliveryTag) throw preconditionFailed(`unknown delivery tag ${tag}`)
+      return out
+    }
+    const env = this.unacked.get(tag)
+    if (env === undefined) throw preconditionFailed(`unknown delivery tag ${tag}`)
+    this.unacked.delete(tag)
+    out.push(env)
+    return out
+  }
+
+  /** Like take(), keeping the tags (a transaction may have to put them back). */
+  private takeEntries(tag: number, multiple: boolean): [number, Envelope][] {
+    const tags: number[] = []
+    if (multiple) {
+      for (const t of this.unacked.keys()) {
+        if (tag !== 0 && t > tag) break
+        tags.push(t)
+      }
+    } else tags.push(tag)
+    const envs = this.take(tag, multiple)
+    return envs.map((env, i) => [tags[i], env])
+  }
+
+  /** Restores deliveries taken by a rolled-back transaction, keeping tag order. */
+  restoreUnacked(entries: [number, Envelope][]): void {
+    if (entries.length === 0) return
+    this.unacked = new Map([...this.unacked, ...entries].sort((a, b) => a[0] - b[0]))
+  }
+
+  private basicRecover(requeue: boolean, sync: boolean): void {
+    if (!requeue) throw new ConnectionError(ReplyCode.NOT_IMPLEMENTED, 'requeue=false', CLASS_BASIC, sync ? 110 : 100)
+    this.requeueAll()
+    if (sync) this.writer.method(this.id, CLASS_BASIC, 111)
+  }
+
+  // ---- DeliverySink -------------------------------------------------------------------------
+
+  canDeliver(c: Consumer): boolean {
+    return (
+      this.flowActive &&
+      this.conn.writable &&
+      this.state === 'open' &&
+      c.hasCredit() &&
+      (this.globalPrefetchCount === 0 || this.unacked.size < this.globalPrefetchCount)
+    )
+  }
+
+  deliver(c: Consumer, env: Envelope): void {
+    const tag = ++this.deliveryTag
+    if (!c.noAck) this.unacked.set(tag, env)
+    this.writer.deliver(this.id, (c as ChannelConsumer).tagBytes, tag, env.redelivered, env.message)
+  }
+
+  cancelledByServer(c: Consumer): void {
+    if (this.consumers.get(c.tag) !== c) return
+    this.consumers.delete(c.tag)
+    // RabbitMQ sends basic.cancel only to clients that announced consumer_cancel_notify
+    if (this.conn.capabilities.consumer_cancel_notify === true && this.state === 'open') {
+      this.writer.method(this.id, CLASS_BASIC, 30, [c.tag, true])
+    }
+  }
+
+  /** Something that blocked deliveries cleared (socket drained, qos raised, flow on). */
+  resumeDeliveries(): void {
+    for (const c of this.consumers.values()) c.queue.scheduleDrain()
+  }
+}
+
+function readLongLong(buf: Buffer, at: number, end: number): number {
+  if (at + 8 > end) throw new ConnectionError(ReplyCode.FRAME_ERROR, 'truncated method frame')
+  return buf.readUInt32BE(at) * 0x100000000 + buf.readUInt32BE(at + 4)
+}

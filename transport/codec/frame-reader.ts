@@ -1,0 +1,107 @@
+/**
+ * Turns a byte stream cut at arbitrary points into AMQP frames. A frame wholly inside a chunk is
+ * handed over as (chunk, start, end) without copying; only a frame split across chunks is assembled
+ * into a buffer of its exact size.
+ */
+import { ConnectionError, ReplyCode } from '../../core/errors.js'
+import { FRAME_END, FRAME_HEADER_SIZE, FRAME_OVERHEAD } from './constants.js'
+
+export interface FrameHandler {
+  /** payload is buf[start, end); buf may be kept (chunks are never reused). */
+  onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): void
+}
+
+export class FrameError extends ConnectionError {
+  constructor(detail: string) {
+    super(ReplyCode.FRAME_ERROR, detail)
+  }
+}
+
+export class FrameReader {
+  /** largest accepted frame including header and frame-end (negotiated frame_max) */
+  maxFrameSize: number
+  /** set to stop parsing the rest of the current chunk (connection closing) */
+  stopped = false
+  private readonly header = Buffer.allocUnsafe(FRAME_HEADER_SIZE)
+  private headerLen = 0
+  private partial: Buffer | null = null
+  private partialFilled = 0
+
+  constructor(
+    private readonly handler: FrameHandler,
+    maxFrameSize: number,
+  ) {
+    this.maxFrameSize = maxFrameSize
+  }
+
+  /** Feeds bytes; throws FrameError (501) for a malformed frame. */
+  push(chunk: Buffer): void {
+    let pos = 0
+    const len = chunk.length
+    if (this.headerLen > 0 || this.partial !== null) {
+      pos = this.continuePartial(chunk)
+      if (pos < 0) return
+    }
+    const h = this.handler
+    while (pos + FRAME_HEADER_SIZE <= len && !this.stopped) {
+      const size = chunk.readUInt32BE(pos + 3)
+      this.checkSize(size)
+      const end = pos + FRAME_HEADER_SIZE + size
+      if (end >= len) break
+      if (chunk[end] !== FRAME_END) throw new FrameError(`frame end byte 0x${chunk[end].toString(16)} is not 0xce`)
+      h.onFrame(chunk[pos], chunk.readUInt16BE(pos + 1), chunk, pos + FRAME_HEADER_SIZE, end)
+      pos = end + 1
+    }
+    if (pos < len && !this.stopped) this.stash(chunk, pos)
+  }
+
+  private checkSize(size: number): void {
+    if (size + FRAME_OVERHEAD > this.maxFrameSize) {
+      throw new FrameError(`frame size ${size + FRAME_OVERHEAD} exceeds frame_max ${this.maxFrameSize}`)
+    }
+  }
+
+  /** Keeps the incomplete frame at chunk[pos…] for the next push. */
+  private stash(chunk: Buffer, pos: number): void {
+    const rest = chunk.length - pos
+    if (rest < FRAME_HEADER_SIZE) {
+      chunk.copy(this.header, 0, pos)
+      this.headerLen = rest
+      return
+    }
+    const size = chunk.readUInt32BE(pos + 3)
+    this.partial = Buffer.allocUnsafe(size + FRAME_OVERHEAD)
+    chunk.copy(this.partial, 0, pos)
+    this.partialFilled = rest
+  }
+
+  /** Completes a stashed frame; returns the position after it, or -1 if the chunk ran out. */
+  private continuePartial(chunk: Buffer): number {
+    let pos = 0
+    if (this.partial === null) {
+      const take = Math.min(FRAME_HEADER_SIZE - this.headerLen, chunk.length)
+      chunk.copy(this.header, this.headerLen, 0, take)
+      this.headerLen += take
+      pos = take
+      if (this.headerLen < FRAME_HEADER_SIZE) return -1
+      const size = this.header.readUInt32BE(3)
+      this.checkSize(size)
+      this.partial = Buffer.allocUnsafe(size + FRAME_OVERHEAD)
+      this.header.copy(this.partial, 0)
+      this.partialFilled = FRAME_HEADER_SIZE
+      this.headerLen = 0
+    }
+    const frame = this.partial
+    const take = Math.min(frame.length - this.partialFilled, chunk.length - pos)
+    chunk.copy(frame, this.partialFilled, pos, pos + take)
+    this.partialFilled += take
+    pos += take
+    if (this.partialFilled < frame.length) return -1
+    this.partial = null
+    this.partialFilled = 0
+    const end = frame.length - 1
+    if (frame[end] !== FRAME_END) throw new FrameError(`frame end byte 0x${frame[end].toString(16)} is not 0xce`)
+    this.handler.onFrame(frame[0], frame.readUInt16BE(1), frame, FRAME_HEADER_SIZE, end)
+    return pos
+  }
+}

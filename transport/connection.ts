@@ -1,0 +1,429 @@
+/**
+ * One AMQP connection: protocol header, handshake (start/start-ok, tune/tune-ok, open), the channel
+ * table, heartbeats, close, and output backpressure. Frames for channels > 0 go to Channel.
+ */
+import type { Logger } from 'pino'
+import type { Broker } from '../core/broker.js'
+import type { ChannelInfo, ConnectionInfo } from '../core/connections.js'
+import { AmqpError, ConnectionError, ReplyCode } from '../core/errors.js'
+import type { VHost } from '../core/vhost.js'
+import type { User } from '../core/users.js'
+import { Decoder, type FieldTable } from '../core/wire/field-table.js'
+import { Channel } from './channel.js'
+import {
+  CLASS_CHANNEL,
+  CLASS_CONNECTION,
+  FRAME_HEARTBEAT,
+  FRAME_METHOD,
+  FRAME_MIN_SIZE,
+  M,
+  PROTOCOL_HEADER,
+  key,
+} from './codec/constants.js'
+import { FrameReader, type FrameHandler } from './codec/frame-reader.js'
+import { FrameWriter, type FlushHooks } from './codec/frame-writer.js'
+import { decodeArgs, lookupMethod, methodName } from './codec/methods.js'
+import type { AmqpSocket } from './socket-adapter.js'
+import { serverProperties } from './server-properties.js'
+
+type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed'
+
+/** How long to wait for close-ok after we sent connection.close. */
+const CLOSE_TIMEOUT_MS = 3000
+
+export class Connection implements FrameHandler, FlushHooks, ConnectionInfo {
+  readonly id: number
+  readonly name: string
+  readonly peerHost: string
+  readonly peerPort: number
+  readonly connectedAt = Date.now()
+  log: Logger
+  readonly writer: FrameWriter
+  readonly reader: FrameReader
+  user: User | undefined
+  vhostName: string | undefined
+  vhost: VHost | undefined
+  clientProperties: FieldTable = {}
+  capabilities: FieldTable = {}
+  frameMax: number
+  channelMax: number
+  heartbeat = 0
+  bytesIn = 0
+  /** false while the socket is not draining; consumers on this connection then wait */
+  writable = true
+  private state: State = 'header'
+  private readonly channelsById = new Map<number, Channel>()
+  private headerBuf: Buffer | null = null
+  private heartbeatTimer: NodeJS.Timeout | null = null
+  private closeTimer: NodeJS.Timeout | null = null
+  private receivedSinceCheck = true
+  private missedChecks = 0
+  private readonly onDrainBound = (): void => this.onDrain()
+
+  constructor(
+    readonly broker: Broker,
+    readonly socket: AmqpSocket,
+    readonly protocol: string,
+    parentLog: Logger,
+  ) {
+    this.id = broker.connectionId()
+    this.peerHost = socket.remoteAddress ?? 'unknown'
+    this.peerPort = socket.remotePort ?? 0
+    this.name = `${this.peerHost}:${this.peerPort} -> ${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`
+    this.log = parentLog.child({ conn: this.id, peer: `${this.peerHost}:${this.peerPort}` })
+    this.frameMax = broker.config.frameMax
+    this.channelMax = broker.config.channelMax
+    this.writer = new FrameWriter(socket, this.frameMax, this)
+    this.reader = new FrameReader(this, this.frameMax)
+    socket.on('data', (chunk) => this.onData(chunk))
+    socket.on('drain', this.onDrainBound)
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'))
+    socket.on('close', () => this.onSocketClosed())
+    broker.connections.add(this)
+    this.log.debug('connection accepted')
+  }
+
+  get userName(): string | undefined {
+    return this.user?.name
+  }
+
+  channels(): Iterable<ChannelInfo> {
+    return this.channelsById.values()
+  }
+
+  get channelCount(): number {
+    return this.channelsById.size
+  }
+
+  // ConnectionInfo
+  get bytesOut(): number {
+    return this.writer.bytesOut
+  }
+
+  /** Closes the connection with 320 CONNECTION_FORCED (shutdown, management API). */
+  forceClose(reason: string): void {
+    this.closeWith(new ConnectionError(ReplyCode.CONNECTION_FORCED, reason))
+  }
+
+  // ---- input --------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    this.bytesIn += chunk.length
+    this.receivedSinceCheck = true
+    if (this.state === 'closed') return
+    try {
+      if (this.state === 'header') {
+        chunk = this.readProtocolHeader(chunk)
+        if (chunk.length === 0) return
+      }
+      this.reader.push(chunk)
+    } catch (err) {
+      this.fail(err)
+    }
+  }
+
+  /** Consumes the 8-byte protocol header; returns the bytes after it. */
+  private readProtocolHeader(chunk: Buffer): Buffer {
+    const buf = this.headerBuf === null ? chunk : Buffer.concat([this.headerBuf, chunk])
+    if (buf.length < 8) {
+      this.headerBuf = buf
+      return Buffer.alloc(0)
+    }
+    this.headerBuf = null
+    if (!buf.subarray(0, 8).equals(PROTOCOL_HEADER)) {
+      // 0-9-1 §4.2.2: answer a bad header with the header we support, then close.
+      this.log.info({ header: buf.subarray(0, 8).toString('hex') }, 'unsupported protocol header')
+      this.writer.raw(PROTOCOL_HEADER)
+      this.writer.flush()
+      this.state = 'closed'
+      this.socket.end()
+      return Buffer.alloc(0)
+    }
+    this.state = 'start'
+    const props = serverProperties(this.broker)
+    this.writer.method(0, CLASS_CONNECTION, 10, [0, 9, props, 'PLAIN AMQPLAIN', 'en_US'])
+    return buf.subarray(8)
+  }
+
+  onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): void {
+    if (type === FRAME_METHOD) {
+      if (end - start < 4) throw new ConnectionError(ReplyCode.FRAME_ERROR, 'method frame too short')
+      const classId = buf.readUInt16BE(start)
+      const methodId = buf.readUInt16BE(start + 2)
+      if (channel === 0) return this.connectionMethod(classId, methodId, buf, start + 4, end)
+      if (this.state === 'closing') return // 0-9-1 §2.2.4: after close, discard until close-ok
+      if (this.state !== 'running') {
+        throw new ConnectionError(ReplyCode.COMMAND_INVALID, `${methodName(classId, methodId)} before connection.open`)
+      }
+      return this.channelMethod(channel, classId, methodId, buf, start + 4, end)
+    }
+    if (type === FRAME_HEARTBEAT) {
+      if (channel !== 0) throw new ConnectionError(ReplyCode.FRAME_ERROR, `heartbeat frame on channel ${channel}`)
+      return
+    }
+    if (type === 2 || type === 3) {
+      if (this.state === 'closing') return
+      if (this.state !== 'running' || channel === 0) {
+        throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, `content frame on channel ${channel} not expected`)
+      }
+      const ch = this.channelsById.get(channel)
+      if (ch === undefined) throw new ConnectionError(ReplyCode.CHANNEL_ERROR, `channel ${channel} is not open`)
+      return ch.onContent(type, buf, start, end)
+    }
+    throw new ConnectionError(ReplyCode.FRAME_ERROR, `unknown frame type ${type}`)
+  }
+
+  private channelMethod(id: number, classId: number, methodId: number, buf: Buffer, start: number, end: number): void {
+    let ch = this.channelsById.get(id)
+    if (ch === undefined) {
+      if (key(classId, methodId) !== M.CHANNEL_OPEN) {
+        // RabbitMQ: frames on a channel that was never opened are a connection error
+        throw new ConnectionError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${id}`)
+      }
+      if (id > this.channelMax) {
+        throw new ConnectionError(ReplyCode.CHANNEL_ERROR, `channel ${id} exceeds channel_max ${this.channelMax}`)
+      }
+      ch = new Channel(this, id)
+      this.channelsById.set(id, ch)
+      this.writer.method(id, CLASS_CHANNEL, 11, [''])
+      return
+    }
+    ch.dispatch(classId, methodId, buf, start, end)
+  }
+
+  /** A channel is done (close-ok sent or received): free its number. */
+  channelClosed(ch: Channel): void {
+    if (this.channelsById.get(ch.id) === ch) this.channelsById.delete(ch.id)
+  }
+
+  private connectionMethod(classId: number, methodId: number, buf: Buffer, start: number, end: number): void {
+    const k = key(classId, methodId)
+    if (this.state === 'closing') {
+      if (k === M.CONNECTION_CLOSE_OK) return this.destroy()
+      if (k === M.CONNECTION_CLOSE) {
+        this.writer.method(0, CLASS_CONNECTION, 51)
+        return
+      }
+      return
+    }
+    if (classId !== CLASS_CONNECTION) {
+      throw new ConnectionError(ReplyCode.COMMAND_INVALID, `${methodName(classId, methodId)} on channel 0`, classId, methodId)
+    }
+    const spec = lookupMethod(classId, methodId)
+    const args = decodeArgs(spec, buf, start, end)
+    switch (k) {
+      case M.CONNECTION_START_OK:
+        this.expect('start', k)
+        return this.startOk(args.clientProperties as FieldTable, args.mechanism as string, args.response as Buffer)
+      case M.CONNECTION_TUNE_OK:
+        this.expect('tune', k)
+        return this.tuneOk(args.channelMax as number, args.frameMax as number, args.heartbeat as number)
+      case M.CONNECTION_OPEN:
+        this.expect('open', k)
+        return this.open(args.virtualHost as string)
+      case M.CONNECTION_CLOSE:
+        this.log.debug({ code: args.replyCode, text: args.replyText }, 'client closed connection')
+        this.writer.method(0, CLASS_CONNECTION, 51)
+        this.writer.flush()
+        this.teardown()
+        this.state = 'closed'
+        this.socket.end()
+        return
+      case M.CONNECTION_CLOSE_OK:
+        return this.destroy()
+      case M.CONNECTION_UPDATE_SECRET:
+        this.expect('running', k)
+        this.writer.method(0, CLASS_CONNECTION, 71)
+        return
+      case M.CONNECTION_BLOCKED:
+      case M.CONNECTION_UNBLOCKED:
+        return // clients may send these to us; nothing to do
+      default:
+        throw new ConnectionError(ReplyCode.COMMAND_INVALID, `unexpected ${spec.name}`, classId, methodId)
+    }
+  }
+
+  private expect(state: State, k: number): void {
+    if (this.state !== state) {
+      throw new ConnectionError(ReplyCode.COMMAND_INVALID, `unexpected ${methodName(k >>> 16, k & 0xffff)}`, k >>> 16, k & 0xffff)
+    }
+  }
+
+  private startOk(clientProperties: FieldTable, mechanism: string, response: Buffer): void {
+    this.clientProperties = clientProperties ?? {}
+    const caps = this.clientProperties.capabilities
+    this.capabilities = caps !== null && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps) ? (caps as FieldTable) : {}
+    let username: string
+    let password: string
+    if (mechanism === 'PLAIN') {
+      // RFC 4616: [authzid] NUL authcid NUL passwd
+      const parts = response.toString('utf8').split('\u0000')
+      if (parts.length !== 3) throw this.refuse(mechanism)
+      username = parts[1]
+      password = parts[2]
+    } else if (mechanism === 'AMQPLAIN') {
+      // a field table without its length prefix: LOGIN and PASSWORD
+      const wrapped = Buffer.allocUnsafe(4 + response.length)
+      wrapped.writeUInt32BE(response.length, 0)
+      response.copy(wrapped, 4)
+      const t = new Decoder(wrapped, 0, wrapped.length).table()
+      username = String(t.LOGIN ?? '')
+      password = String(t.PASSWORD ?? '')
+    } else {
+      throw new ConnectionError(ReplyCode.COMMAND_INVALID, `unknown authentication mechanism '${mechanism}'`)
+    }
+    const result = this.broker.users.authenticate(username, password, this.peerHost)
+    if (!result.ok) {
+      this.log.warn({ user: username, reason: result.reason }, 'authentication failed')
+      throw new ConnectionError(ReplyCode.ACCESS_REFUSED, result.reason, CLASS_CONNECTION, 11)
+    }
+    this.user = result.user
+    this.state = 'tune'
+    const c = this.broker.config
+    this.writer.method(0, CLASS_CONNECTION, 30, [c.channelMax, c.frameMax, c.heartbeat])
+  }
+
+  private refuse(mechanism: string): ConnectionError {
+    return new ConnectionError(
+      ReplyCode.ACCESS_REFUSED,
+      `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
+    )
+  }
+
+  private tuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
+    const c = this.broker.config
+    if (frameMax !== 0 && frameMax < FRAME_MIN_SIZE) {
+      throw new ConnectionError(ReplyCode.NOT_ALLOWED, `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`)
+    }
+    if (frameMax > c.frameMax) {
+      throw new ConnectionError(ReplyCode.NOT_ALLOWED, `frame_max=${frameMax} > ${c.frameMax} max size`)
+    }
+    if (channelMax > c.channelMax) {
+      throw new ConnectionError(ReplyCode.NOT_ALLOWED, `channel_max=${channelMax} > ${c.channelMax} max size`)
+    }
+    this.frameMax = frameMax === 0 ? c.frameMax : frameMax
+    this.channelMax = channelMax === 0 ? c.channelMax : channelMax
+    this.heartbeat = heartbeat
+    this.writer.frameMax = this.frameMax
+    this.reader.maxFrameSize = this.frameMax
+    this.state = 'open'
+    if (heartbeat > 0) this.startHeartbeats(heartbeat)
+  }
+
+  private open(vhostName: string): void {
+    const vhost = this.broker.vhost(vhostName)
+    if (vhost === undefined) {
+      throw new ConnectionError(ReplyCode.NOT_ALLOWED, `vhost ${vhostName} not found`, CLASS_CONNECTION, 40)
+    }
+    this.vhostName = vhostName
+    this.vhost = vhost
+    this.state = 'running'
+    this.log = this.log.child({ user: this.user?.name, vhost: vhostName })
+    this.writer.method(0, CLASS_CONNECTION, 41, [''])
+    this.log.info({ client: describeClient(this.clientProperties), protocol: this.protocol }, 'connection opened')
+  }
+
+  // ---- heartbeats ---------------------------------------------------------------------------
+
+  private startHeartbeats(seconds: number): void {
+    const interval = seconds * 1000
+    this.heartbeatTimer = setInterval(() => {
+      if (!this.writer.wroteSinceCheck) {
+        this.writer.heartbeat()
+      }
+      this.writer.wroteSinceCheck = false
+      if (this.receivedSinceCheck) {
+        this.receivedSinceCheck = false
+        this.missedChecks = 0
+      } else if (++this.missedChecks >= 2) {
+        // 0-9-1 §4.2.7: a peer silent for two intervals is dead; RabbitMQ closes the socket
+        this.log.warn({ timeout: seconds }, 'missed heartbeats from client, closing connection')
+        this.destroy()
+      }
+    }, interval)
+    this.heartbeatTimer.unref()
+  }
+
+  // ---- output -------------------------------------------------------------------------------
+
+  beforeFlush(): void {
+    for (const ch of this.channelsById.values()) ch.flushConfirms()
+  }
+
+  writeBlocked(): void {
+    this.writable = false
+  }
+
+  private onDrain(): void {
+    if (this.writable) return
+    this.writable = true
+    for (const ch of this.channelsById.values()) ch.resumeDeliveries()
+  }
+
+  // ---- closing ------------------------------------------------------------------------------
+
+  /** Handles an exception from frame processing: protocol errors close, others become 541. */
+  fail(err: unknown): void {
+    if (err instanceof AmqpError) {
+      if (err.hard) {
+        this.log.warn({ code: err.code, reason: err.replyText }, 'connection error')
+        this.closeWith(err as ConnectionError)
+      } else {
+        // a soft error outside a channel cannot happen; treat as hard
+        this.closeWith(new ConnectionError(err.code, err.detail, err.classId, err.methodId))
+      }
+      return
+    }
+    this.log.error({ err }, 'internal error while handling a frame')
+    this.closeWith(new ConnectionError(ReplyCode.INTERNAL_ERROR, 'internal error'))
+  }
+
+  /** Sends connection.close and waits (bounded) for close-ok. */
+  closeWith(err: ConnectionError): void {
+    if (this.state === 'closing' || this.state === 'closed') return
+    this.reader.stopped = true
+    if (this.state === 'header') {
+      this.destroy()
+      return
+    }
+    this.state = 'closing'
+    this.writer.method(0, CLASS_CONNECTION, 50, [err.code, err.replyText, err.classId, err.methodId])
+    this.writer.flush()
+    this.teardown()
+    this.closeTimer = setTimeout(() => this.destroy(), CLOSE_TIMEOUT_MS)
+    this.closeTimer.unref()
+  }
+
+  /** Closes the socket now. */
+  destroy(): void {
+    if (this.state !== 'closed') this.state = 'closed'
+    this.teardown()
+    this.socket.destroy()
+  }
+
+  private onSocketClosed(): void {
+    this.state = 'closed'
+    this.teardown()
+    this.log.info({ durationMs: Date.now() - this.connectedAt }, 'connection closed')
+  }
+
+  private tornDown = false
+  /** Releases everything the connection holds: channels (requeueing unacked), exclusive queues, timers. */
+  private teardown(): void {
+    if (this.tornDown) return
+    this.tornDown = true
+    this.reader.stopped = true
+    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer)
+    for (const ch of this.channelsById.values()) ch.teardown()
+    this.channelsById.clear()
+    if (this.vhost !== undefined) this.vhost.dropExclusiveQueues(this)
+    this.broker.connections.delete(this)
+  }
+
+}
+
+function describeClient(p: FieldTable): string {
+  const product = typeof p.product === 'string' ? p.product : 'unknown'
+  const version = typeof p.version === 'string' ? p.version : ''
+  return `${product} ${version}`.trim()
+}

@@ -1,0 +1,86 @@
+/**
+ * Composition root for embedding and tests: builds the Broker, registers the exchange types and
+ * opens the listeners. `startBroker({ amqpPort: 0, dataDir })` → `broker.amqpPort`, `broker.close()`.
+ */
+import { mkdirSync } from 'node:fs'
+import net from 'node:net'
+import { pino, type Logger } from 'pino'
+import { Broker } from '../core/broker.js'
+import { DEFAULT_CONFIG, type BrokerConfig } from '../core/config.js'
+import { ExchangeTypeRegistry } from '../core/exchange.js'
+import { registerBuiltinExchanges } from '../exchanges/index.js'
+import { Connection } from './connection.js'
+
+export interface StartOptions extends Partial<BrokerConfig> {
+  /** a pino logger to use; by default one at `logLevel` writing JSON to stdout */
+  logger?: Logger
+}
+
+export interface RunningBroker {
+  readonly broker: Broker
+  readonly config: BrokerConfig
+  readonly log: Logger
+  /** the port the AMQP listener got (useful with amqpPort 0) */
+  readonly amqpPort: number
+  /** AMQP URL for local clients, e.g. amqp://guest:guest@127.0.0.1:5672 */
+  readonly url: string
+  /** Stops listening, closes every connection with 320 CONNECTION_FORCED, and resolves when done. */
+  close(): Promise<void>
+}
+
+export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
+  const { logger, ...overrides } = options
+  const config: BrokerConfig = { ...DEFAULT_CONFIG, ...overrides }
+  const log = logger ?? pino({ level: config.logLevel, base: { pid: process.pid } })
+  mkdirSync(config.dataDir, { recursive: true })
+  const types = new ExchangeTypeRegistry()
+  registerBuiltinExchanges(types)
+  const broker = new Broker(config, types, log)
+
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    new Connection(broker, socket, 'AMQP 0-9-1', log)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port: config.amqpPort, host: config.bind === '' ? undefined : config.bind }, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  server.on('error', (err) => log.error({ err }, 'AMQP listener error'))
+  const address = server.address() as net.AddressInfo
+  log.info({ port: address.port, address: address.address }, `AMQP listening on ${formatHost(address.address)}:${address.port}`)
+
+  let closing: Promise<void> | null = null
+  const close = (): Promise<void> => {
+    if (closing !== null) return closing
+    closing = (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        for (const c of [...broker.connections]) c.forceClose('broker shutdown')
+        // give clients a moment to answer close-ok, then cut whatever is left
+        setTimeout(() => {
+          for (const s of sockets) s.destroy()
+        }, 500).unref()
+      })
+      log.info('broker stopped')
+    })()
+    return closing
+  }
+
+  return {
+    broker,
+    config,
+    log,
+    amqpPort: address.port,
+    url: `amqp://guest:guest@127.0.0.1:${address.port}`,
+    close,
+  }
+}
+
+function formatHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address
+}

@@ -1,0 +1,72 @@
+/**
+ * tx.select / tx.commit / tx.rollback: publishes and settlements of a transactional channel are held
+ * here and only take effect on commit (nothing is visible before), or are discarded on rollback.
+ */
+import type { Exchange } from '../core/exchange.js'
+import type { Message } from '../core/message.js'
+import type { Envelope, Queue } from '../core/queue.js'
+import type { Channel } from './channel.js'
+
+interface HeldPublish {
+  exchange: Exchange
+  message: Message
+  mandatory: boolean
+  seq: number
+}
+
+interface HeldSettle {
+  op: 'ack' | 'nack'
+  entries: [number, Envelope][]
+  requeue: boolean
+}
+
+export class Transaction {
+  private publishes: HeldPublish[] = []
+  private settles: HeldSettle[] = []
+
+  constructor(private readonly channel: Channel) {}
+
+  publish(exchange: Exchange, message: Message, mandatory: boolean, seq: number): void {
+    this.publishes.push({ exchange, message, mandatory, seq })
+  }
+
+  /** Holds an ack or nack/reject; the deliveries already left the channel's unacked map. */
+  settle(op: 'ack' | 'nack', entries: [number, Envelope][], requeue: boolean): void {
+    this.settles.push({ op, entries, requeue })
+  }
+
+  commit(): void {
+    const publishes = this.publishes
+    const settles = this.settles
+    this.publishes = []
+    this.settles = []
+    for (const p of publishes) {
+      // an exchange deleted since the publish: the message is dropped, as RabbitMQ does
+      if (p.exchange.vhost.exchanges.get(p.exchange.name) !== p.exchange) continue
+      this.channel.route(p.exchange, p.message, p.mandatory, p.seq)
+    }
+    const touched = new Set<Queue>()
+    for (const s of settles) {
+      const envs = s.entries.map((e) => e[1])
+      if (s.op === 'ack') {
+        for (const env of envs) {
+          env.queue.settle(env)
+          touched.add(env.queue)
+        }
+      } else this.channel.settleRejected(envs, s.requeue)
+    }
+    for (const q of touched) q.drain()
+  }
+
+  rollback(): void {
+    this.publishes = []
+    const entries = this.settles.flatMap((s) => s.entries)
+    this.settles = []
+    this.channel.restoreUnacked(entries)
+  }
+
+  /** Channel closing: held publishes are dropped, held settlements go back to unacked (then requeued). */
+  discard(): void {
+    this.rollback()
+  }
+}

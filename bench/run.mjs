@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// Warren's own benchmark: a broker in a child process, a real client (amqplib) publishing and
+// consuming over TCP in this process. Prints msgs/s per scenario. Ratios between runs on one
+// machine mean something; single absolute numbers do not (machines are noisy).
+//
+//   npm run bench                 all scenarios
+//   npm run bench -- 16B          only scenarios whose name contains "16B"
+//   BENCH_COUNT=50000 npm run bench
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import amqp from 'amqplib'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const COUNT = Number(process.env.BENCH_COUNT ?? 200_000)
+const filter = process.argv[2] ?? ''
+
+const scenarios = [
+  { name: 'publish+consume 16B', size: 16, confirm: false },
+  { name: 'publish+consume 1KiB', size: 1024, confirm: false },
+  { name: 'publish+consume 16B confirms', size: 16, confirm: true },
+  { name: 'publish+consume 1KiB confirms', size: 1024, confirm: true },
+  { name: 'publish+consume 16B queue args (DLX+delivery-limit+TTL)', size: 16, confirm: false, queueArgs: true },
+].filter((s) => s.name.includes(filter))
+
+async function startBroker() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'))
+  const child = spawn(
+    process.execPath,
+    [join(root, 'dist/transport/cli.js'), '--amqp-port', '0', '--http-port', '-1', '--data-dir', dataDir, '--log-level', 'info'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  const port = await new Promise((resolve, reject) => {
+    let buf = ''
+    child.stdout.on('data', (d) => {
+      buf += d
+      const m = buf.match(/"port":(\d+)/)
+      if (m) resolve(Number(m[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
+  })
+  child.stdout.resume()
+  return {
+    port,
+    pid: child.pid,
+    async stop() {
+      child.kill('SIGTERM')
+      await new Promise((r) => child.once('exit', r))
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+async function run(url, s, count) {
+  const pubConn = await amqp.connect(url)
+  const subConn = await amqp.connect(url)
+  const pub = s.confirm ? await pubConn.createConfirmChannel() : await pubConn.createChannel()
+  const sub = await subConn.createChannel()
+  const queue = `bench-${process.pid}-${Math.random().toString(36).slice(2)}`
+  const args = s.queueArgs
+    ? { 'x-dead-letter-exchange': 'amq.fanout', 'x-delivery-limit': 5, 'x-message-ttl': 3_600_000 }
+    : {}
+  await sub.assertQueue(queue, { autoDelete: false, arguments: args })
+  await sub.prefetch(1000)
+  const body = Buffer.alloc(s.size, 120)
+  let consumed = 0
+  let unackedSince = 0
+  const t0 = process.hrtime.bigint()
+  let tPublished = 0n
+  const done = new Promise((resolve) => {
+    void sub.consume(queue, (m) => {
+      consumed++
+      if (++unackedSince === 100 || consumed === count) {
+        sub.ack(m, true)
+        unackedSince = 0
+      }
+      if (consumed === count) resolve(process.hrtime.bigint())
+    })
+  })
+  // publish with the client's own backpressure (and a window of 1000 unconfirmed with confirms)
+  let outstanding = 0
+  let wake = null
+  const onConfirm = () => {
+    outstanding--
+    if (wake && outstanding < 500) {
+      const w = wake
+      wake = null
+      w()
+    }
+  }
+  for (let i = 0; i < count; i++) {
+    let ok
+    if (s.confirm) {
+      outstanding++
+      ok = pub.publish('', queue, body, {}, onConfirm)
+      if (outstanding >= 1000) await new Promise((r) => (wake = r))
+    } else ok = pub.publish('', queue, body)
+    if (!ok) await new Promise((r) => pub.once('drain', r))
+  }
+  if (s.confirm) await pub.waitForConfirms()
+  tPublished = process.hrtime.bigint()
+  const tDone = await done
+  const pubSecs = Number(tPublished - t0) / 1e9
+  const allSecs = Number(tDone - t0) / 1e9
+  await sub.deleteQueue(queue)
+  await pubConn.close()
+  await subConn.close()
+  return { publishRate: count / pubSecs, consumeRate: count / allSecs }
+}
+
+const broker = await startBroker()
+const url = `amqp://guest:guest@127.0.0.1:${broker.port}`
+console.log(`Warren benchmark: ${COUNT} messages per scenario, amqplib client, broker pid ${broker.pid}`)
+console.log(`${'scenario'.padEnd(58)} ${'publish msg/s'.padStart(14)} ${'end-to-end msg/s'.padStart(17)}`)
+try {
+  await run(url, scenarios[0] ?? { size: 16, confirm: false }, Math.min(COUNT, 20_000)) // warm-up
+  for (const s of scenarios) {
+    const r = await run(url, s, COUNT)
+    console.log(`${s.name.padEnd(58)} ${Math.round(r.publishRate).toString().padStart(14)} ${Math.round(r.consumeRate).toString().padStart(17)}`)
+  }
+} finally {
+  await broker.stop()
+}

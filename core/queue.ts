@@ -39,6 +39,25 @@ export interface QueueOptions {
 /** Largest number of messages one drain pass delivers before yielding to I/O. */
 const DRAIN_BUDGET = 2048
 
+/**
+ * Flow control (RabbitMQ's credit flow, simplified): a publisher whose message lands in a queue
+ * holding more than FLOW_HIGH ready messages while its consumers are actively taking messages is
+ * paused until the queue is back under FLOW_LOW. Without it one fast publisher starves the
+ * consumers on the same event loop and the queue grows without bound.
+ */
+const FLOW_HIGH = 20_000
+/** callers skip throttle() below this depth (cheap pre-check on the publish path) */
+export const FLOW_CHECK = FLOW_HIGH
+const FLOW_LOW = 10_000
+/** consumers that took nothing for this long are not "active": the backlog is then just a backlog */
+const FLOW_ACTIVE_MS = 1000
+
+/** A publisher that can be paused by queue flow control (the transport's Connection). */
+export interface FlowWaiter {
+  blockFlow(): void
+  resumeFlow(): void
+}
+
 export class Queue {
   readonly kind = 'queue' as const
   readonly ready = new Deque<Envelope>(64)
@@ -56,12 +75,20 @@ export class Queue {
 
   private nextSeq = 0
   private rr = 0
+  private lastDeliveryAt = 0
+  private flowWaiters: Set<FlowWaiter> | null = null
+  private flowTimer: NodeJS.Timeout | null = null
   private draining = false
   private drainScheduled = false
   private hadConsumers = false
   private readonly drainLater = (): void => {
     this.drainScheduled = false
-    this.drain()
+    try {
+      this.drain()
+    } catch (err) {
+      // a fault here has no client request to blame: log it, never let it take the process down
+      this.vhost.log.error({ err, queue: this.name }, 'internal error while delivering')
+    }
   }
 
   constructor(
@@ -113,8 +140,8 @@ export class Queue {
   drain(): void {
     if (this.draining || this.deleted) return
     this.draining = true
+    let budget = DRAIN_BUDGET
     try {
-      let budget = DRAIN_BUDGET
       while (this.ready.length > 0 && budget-- > 0) {
         const c = this.nextConsumer()
         if (c === undefined) return
@@ -134,7 +161,37 @@ export class Queue {
       if (budget < 0 && this.ready.length > 0) this.scheduleDrain()
     } finally {
       this.draining = false
+      if (budget < DRAIN_BUDGET - 1) this.lastDeliveryAt = Date.now()
+      if (this.flowWaiters !== null && this.ready.length < FLOW_LOW) this.releaseFlow()
     }
+  }
+
+  /** Called after a publish put this queue over FLOW_HIGH: pauses the publisher if consumers are active. */
+  throttle(publisher: FlowWaiter): void {
+    if (this.ready.length <= FLOW_HIGH || this.consumers.length === 0) return
+    if (Date.now() - this.lastDeliveryAt > FLOW_ACTIVE_MS) return
+    if (this.flowWaiters === null) {
+      this.flowWaiters = new Set()
+      // consumers may stall while publishers wait: re-check so nobody waits on an idle queue
+      this.flowTimer = setInterval(() => {
+        if (this.consumers.length === 0 || Date.now() - this.lastDeliveryAt > FLOW_ACTIVE_MS) this.releaseFlow()
+      }, 250)
+      this.flowTimer.unref()
+    }
+    if (!this.flowWaiters.has(publisher)) {
+      this.flowWaiters.add(publisher)
+      publisher.blockFlow()
+    }
+  }
+
+  /** Resumes every publisher this queue paused. */
+  releaseFlow(): void {
+    const waiters = this.flowWaiters
+    if (waiters === null) return
+    this.flowWaiters = null
+    if (this.flowTimer !== null) clearInterval(this.flowTimer)
+    this.flowTimer = null
+    for (const w of waiters) w.resumeFlow()
   }
 
   /** Runs drain on the next turn of the event loop (coalesced). */
@@ -186,6 +243,7 @@ export class Queue {
     this.consumers.splice(i, 1)
     if (this.rr > i) this.rr--
     this.lastUsed = Date.now()
+    if (this.consumers.length === 0) this.releaseFlow()
     if (this.consumers.length === 0 && this.hadConsumers && this.options.autoDelete && !this.deleted) {
       this.vhost.removeQueue(this)
     }
@@ -196,6 +254,7 @@ export class Queue {
     const n = this.ready.length
     this.ready.clear()
     this.readyBytes = 0
+    this.releaseFlow()
     return n
   }
 
@@ -203,6 +262,7 @@ export class Queue {
   destroy(): number {
     const n = this.ready.length
     this.deleted = true
+    this.releaseFlow()
     this.ready.clear()
     this.readyBytes = 0
     const consumers = this.consumers.splice(0)

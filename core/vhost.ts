@@ -16,7 +16,7 @@ import {
 } from './errors.js'
 import { Exchange, type Binding, type Destination, type ExchangeOptions, type ExchangeTypeRegistry } from './exchange.js'
 import type { Message } from './message.js'
-import { Queue, type QueueOptions } from './queue.js'
+import { Queue, FLOW_CHECK, type FlowWaiter, type QueueOptions } from './queue.js'
 import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
 import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
 
@@ -296,7 +296,7 @@ export class VHost {
    * Routes a message from `exchange` and enqueues it in every matching queue, each queue once.
    * Follows exchange-to-exchange bindings and alternate exchanges. Returns the number of queues.
    */
-  publish(exchange: Exchange, message: Message): number {
+  publish(exchange: Exchange, message: Message, publisher: FlowWaiter | null = null): number {
     const routed = this.routed
     this.routeFrom(exchange, message, routed)
     let n = 0
@@ -304,6 +304,7 @@ export class VHost {
       for (const d of routed) {
         if (d.kind === 'queue') {
           d.push(message)
+          if (publisher !== null && d.ready.length > FLOW_CHECK) d.throttle(publisher)
           n++
         }
       }

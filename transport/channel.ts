@@ -376,7 +376,7 @@ export class Channel implements DeliverySink, ChannelInfo {
   route(x: Exchange, msg: Message, mandatory: boolean, seq: number): void {
     const stats = this.conn.broker.stats
     stats.publish++
-    const n = this.vhost.publish(x, msg)
+    const n = this.vhost.publish(x, msg, this.conn)
     if (n === 0) {
       stats.unroutable++
       if (mandatory) this.writer.basicReturn(this.id, ReplyCode.NO_ROUTE, 'NO_ROUTE', msg)

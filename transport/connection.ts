@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import type { Broker } from '../core/broker.js'
 import type { ChannelInfo, ConnectionInfo } from '../core/connections.js'
 import { AmqpError, ConnectionError, ReplyCode } from '../core/errors.js'
+import type { FlowWaiter } from '../core/queue.js'
 import type { VHost } from '../core/vhost.js'
 import type { User } from '../core/users.js'
 import { Decoder, type FieldTable } from '../core/wire/field-table.js'
@@ -31,7 +32,7 @@ type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'clo
 /** How long to wait for close-ok after we sent connection.close. */
 const CLOSE_TIMEOUT_MS = 3000
 
-export class Connection implements FrameHandler, FlushHooks, ConnectionInfo {
+export class Connection implements FrameHandler, FlushHooks, FlowWaiter, ConnectionInfo {
   readonly id: number
   readonly name: string
   readonly peerHost: string
@@ -57,6 +58,8 @@ export class Connection implements FrameHandler, FlushHooks, ConnectionInfo {
   private heartbeatTimer: NodeJS.Timeout | null = null
   private closeTimer: NodeJS.Timeout | null = null
   private receivedSinceCheck = true
+  /** queues currently holding this publisher back (flow control) */
+  private flowBlocks = 0
   private missedChecks = 0
   private readonly onDrainBound = (): void => this.onDrain()
 
@@ -323,6 +326,20 @@ export class Connection implements FrameHandler, FlushHooks, ConnectionInfo {
     this.log.info({ client: describeClient(this.clientProperties), protocol: this.protocol }, 'connection opened')
   }
 
+  // ---- flow control -------------------------------------------------------------------------
+
+  /** A queue this connection publishes to is backing up: stop reading from the socket. */
+  blockFlow(): void {
+    // the rest of the current chunk is still processed; reading stops after it
+    if (this.flowBlocks++ === 0) this.socket.pause()
+  }
+
+  resumeFlow(): void {
+    if (this.flowBlocks === 0 || --this.flowBlocks > 0) return
+    if (this.state === 'closed' || this.state === 'closing') return
+    this.socket.resume()
+  }
+
   // ---- heartbeats ---------------------------------------------------------------------------
 
   private startHeartbeats(seconds: number): void {
@@ -332,7 +349,7 @@ export class Connection implements FrameHandler, FlushHooks, ConnectionInfo {
         this.writer.heartbeat()
       }
       this.writer.wroteSinceCheck = false
-      if (this.receivedSinceCheck) {
+      if (this.receivedSinceCheck || this.flowBlocks > 0) {
         this.receivedSinceCheck = false
         this.missedChecks = 0
       } else if (++this.missedChecks >= 2) {

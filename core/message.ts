@@ -3,7 +3,13 @@
  * per-queue state (redelivered, delivery count, expiry) lives in the queue's Envelope.
  */
 import type { FieldTable } from './wire/field-table.js'
-import { decodeHeaders, decodeProperties, type BasicProperties, type PropertySummary } from './wire/properties.js'
+import {
+  decodeHeaders,
+  decodeProperties,
+  summarizeProperties,
+  type BasicProperties,
+  type PropertySummary,
+} from './wire/properties.js'
 
 export class Message {
   /** lazily decoded headers (undefined: not decoded yet; null: none) */
@@ -13,22 +19,36 @@ export class Message {
     /** exchange the message was published to */
     readonly exchange: string,
     readonly routingKey: string,
-    /** raw content-header property bytes (flags + list), forwarded as received */
-    readonly props: Buffer,
-    readonly body: Buffer,
+    /**
+     * One allocation per message: the raw content-header property bytes (flags + list, forwarded
+     * as received) followed by the body. Kept together so a message costs one Buffer object.
+     */
+    readonly data: Buffer,
+    /** length of the property bytes at the start of data */
+    readonly propsLength: number,
     /** 1 transient, 2 persistent (0 when unset) */
     readonly deliveryMode: number,
     readonly priority: number,
     /** per-message TTL in ms from the expiration property, or -1 */
     readonly ttl: number,
-    /** offset of the headers table in props, or -1 */
+    /** offset of the headers table in the property bytes, or -1 */
     readonly headersAt: number,
     /** publish time, ms since epoch */
     readonly timestamp: number,
   ) {}
 
   get bodySize(): number {
-    return this.body.length
+    return this.data.length - this.propsLength
+  }
+
+  /** The raw property bytes (a view, not a copy). */
+  get props(): Buffer {
+    return this.data.subarray(0, this.propsLength)
+  }
+
+  /** The body (a view, not a copy). */
+  get body(): Buffer {
+    return this.data.subarray(this.propsLength)
   }
 
   get persistent(): boolean {
@@ -46,33 +66,43 @@ export class Message {
   }
 
   /**
-   * Builds a message from received bytes. `props` and `body` are copied into one allocation so the
-   * message does not pin the socket chunk it arrived in.
+   * Builds a message from received bytes: properties at props[ps, pe) and the body at
+   * body[bs, be) are copied into one block, so the message does not pin the socket chunk.
    */
   static fromWire(
     exchange: string,
     routingKey: string,
     props: Buffer,
+    ps: number,
+    pe: number,
     body: Buffer,
+    bs: number,
+    be: number,
     summary: PropertySummary,
     ttl: number,
     now: number,
   ): Message {
-    const block = Buffer.allocUnsafe(props.length + body.length)
-    props.copy(block, 0)
-    body.copy(block, props.length)
-    return new Message(
-      exchange,
-      routingKey,
-      block.subarray(0, props.length),
-      block.subarray(props.length),
-      summary.deliveryMode,
-      summary.priority,
-      ttl,
-      summary.headersAt,
-      now,
-    )
+    const propsLength = pe - ps
+    const data = Buffer.allocUnsafe(propsLength + be - bs)
+    props.copy(data, 0, ps, pe)
+    body.copy(data, propsLength, bs, be)
+    return new Message(exchange, routingKey, data, propsLength, summary.deliveryMode, summary.priority, ttl, summary.headersAt, now)
   }
+
+  /** A message with new property bytes and the same body (dead-lettering, x-delivery-count). */
+  withProperties(props: Buffer, exchange = this.exchange, routingKey = this.routingKey): Message {
+    const body = this.data.subarray(this.propsLength)
+    const data = Buffer.allocUnsafe(props.length + body.length)
+    props.copy(data, 0)
+    body.copy(data, props.length)
+    const headersAt = findHeadersAt(props)
+    return new Message(exchange, routingKey, data, props.length, this.deliveryMode, this.priority, this.ttl, headersAt, this.timestamp)
+  }
+}
+
+function findHeadersAt(props: Buffer): number {
+  const s: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1 }
+  return summarizeProperties(props, s).headersAt
 }
 
 /** Parses the expiration property as RabbitMQ does: a non-negative integer string of milliseconds. */

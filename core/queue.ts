@@ -121,7 +121,7 @@ export class Queue {
     const ttl = message.ttl
     const env = new Envelope(message, this, this.nextSeq++, ttl >= 0 ? message.timestamp + ttl : 0)
     this.ready.push(env)
-    this.readyBytes += message.body.length
+    this.readyBytes += message.bodySize
     this.stats.publish++
     if (this.consumers.length > 0) this.drain()
   }
@@ -226,7 +226,7 @@ export class Queue {
     env.deliveryCount++
     const seq = env.seq
     this.ready.insertOrdered(env, (e) => e.seq < seq)
-    this.readyBytes += env.message.body.length
+    this.readyBytes += env.message.bodySize
   }
 
   addConsumer(c: Consumer): void {
@@ -272,7 +272,7 @@ export class Queue {
 
   private takeReady(): Envelope | undefined {
     const env = this.ready.shift()
-    if (env !== undefined) this.readyBytes -= env.message.body.length
+    if (env !== undefined) this.readyBytes -= env.message.bodySize
     return env
   }
 

@@ -63,10 +63,13 @@ export class Channel implements DeliverySink, ChannelInfo {
   private expect = Expect.METHOD
   private readonly pub: PublishArgs = { exchange: '', routingKey: '', mandatory: false, immediate: false }
   private pubExchange: Exchange | null = null
-  private pubProps: Buffer = Buffer.alloc(0)
+  private pubPropsBuf: Buffer = Buffer.alloc(0)
+  private pubPropsStart = 0
+  private pubPropsEnd = 0
   private pubSize = 0
   private pubReceived = 0
-  private pubParts: Buffer[] = []
+  /** message block being assembled from several body frames */
+  private pubData: Buffer | null = null
   // publisher confirms
   private publishSeq = 0
   private confirmPending = 0
@@ -203,7 +206,7 @@ export class Channel implements DeliverySink, ChannelInfo {
     this.tx?.discard()
     this.requeueAll()
     this.expect = Expect.METHOD
-    this.pubParts = []
+    this.pubData = null
   }
 
   private requeueAll(): void {
@@ -326,7 +329,9 @@ export class Channel implements DeliverySink, ChannelInfo {
       throw new ConnectionError(ReplyCode.FRAME_ERROR, `content header for class ${classId}, expected 60`)
     }
     const size = readLongLong(buf, start + 4, end)
-    this.pubProps = buf.subarray(start + 12, end)
+    this.pubPropsBuf = buf
+    this.pubPropsStart = start + 12
+    this.pubPropsEnd = end
     const max = this.conn.broker.config.maxMessageSize
     if (size > max) {
       this.expect = Expect.METHOD
@@ -334,7 +339,7 @@ export class Channel implements DeliverySink, ChannelInfo {
     }
     this.pubSize = size
     this.pubReceived = 0
-    if (size === 0) return this.publishComplete(Buffer.alloc(0))
+    if (size === 0) return this.publishComplete(buf, end, end)
     this.expect = Expect.BODY
   }
 
@@ -343,30 +348,46 @@ export class Channel implements DeliverySink, ChannelInfo {
       throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, 'unexpected content body frame', CLASS_BASIC, 40)
     }
     const n = end - start
-    this.pubReceived += n
-    if (this.pubReceived > this.pubSize) {
+    const received = this.pubReceived
+    if (received + n > this.pubSize) {
       throw new ConnectionError(ReplyCode.FRAME_ERROR, `content body exceeds declared size ${this.pubSize}`, CLASS_BASIC, 40)
     }
-    if (this.pubReceived === this.pubSize && this.pubParts.length === 0) {
-      return this.publishComplete(buf.subarray(start, end))
+    this.pubReceived = received + n
+    // the common case: the whole body in one frame, copied once into the message
+    if (received === 0 && n === this.pubSize) return this.publishComplete(buf, start, end)
+    // a body over several frames is assembled straight into the message's block
+    const propsLength = this.pubPropsEnd - this.pubPropsStart
+    if (this.pubData === null) {
+      this.pubData = Buffer.allocUnsafe(propsLength + this.pubSize)
+      this.pubPropsBuf.copy(this.pubData, 0, this.pubPropsStart, this.pubPropsEnd)
+      this.pubPropsBuf = this.pubData
+      this.pubPropsStart = 0
+      this.pubPropsEnd = propsLength
     }
-    this.pubParts.push(buf.subarray(start, end))
+    buf.copy(this.pubData, propsLength + received, start, end)
     if (this.pubReceived === this.pubSize) {
-      const body = Buffer.concat(this.pubParts, this.pubSize)
-      this.pubParts = []
-      this.publishComplete(body)
+      const data = this.pubData
+      this.pubData = null
+      this.publishComplete(data, propsLength, data.length)
     }
   }
 
-  private publishComplete(body: Buffer): void {
+  /** The body is at body[bs, be), the properties at pubPropsBuf[pubPropsStart, pubPropsEnd). */
+  private publishComplete(body: Buffer, bs: number, be: number): void {
     this.expect = Expect.METHOD
     const x = this.pubExchange!
     this.pubExchange = null
-    const props = this.pubProps
-    summarizeProperties(props, summary)
+    const props = this.pubPropsBuf
+    const ps = this.pubPropsStart
+    const pe = this.pubPropsEnd
+    summarizeProperties(props, summary, ps, pe)
     const ttl = parseExpiration(summary.expiration)
     if (Number.isNaN(ttl)) throw preconditionFailed(`invalid expiration '${summary.expiration}'`)
-    const msg = Message.fromWire(x.name, this.pub.routingKey, props, body, summary, ttl, Date.now())
+    const now = Date.now()
+    const msg =
+      props === body && ps === 0 && pe === bs && be === body.length
+        ? new Message(x.name, this.pub.routingKey, body, pe, summary.deliveryMode, summary.priority, ttl, summary.headersAt, now)
+        : Message.fromWire(x.name, this.pub.routingKey, props, ps, pe, body, bs, be, summary, ttl, now)
     const seq = this.confirm ? ++this.publishSeq : 0
     if (this.tx !== null) return this.tx.publish(x, msg, this.pub.mandatory, seq)
     this.route(x, msg, this.pub.mandatory, seq)

@@ -63,18 +63,23 @@ function readFlags(d: Decoder): number {
 }
 
 /** Fills `out` from raw property bytes; throws DecodeError on malformed input. */
-export function summarizeProperties(raw: Buffer, out: PropertySummary): PropertySummary {
+export function summarizeProperties(
+  raw: Buffer,
+  out: PropertySummary,
+  start = 0,
+  end = raw.length,
+): PropertySummary {
   out.deliveryMode = 0
   out.priority = 0
   out.expiration = undefined
   out.headersAt = -1
-  if (raw.length === 2 && raw[0] === 0 && raw[1] === 0) return out
-  const d = dec.reset(raw, 0, raw.length)
+  if (end - start === 2 && raw[start] === 0 && raw[start + 1] === 0) return out
+  const d = dec.reset(raw, start, end)
   const flags = readFlags(d)
   if (flags & F_CONTENT_TYPE) d.pos += 1 + peekLen(d)
   if (flags & F_CONTENT_ENCODING) d.pos += 1 + peekLen(d)
   if (flags & F_HEADERS) {
-    out.headersAt = d.pos
+    out.headersAt = d.pos - start
     d.skipTable()
   }
   if (flags & F_DELIVERY_MODE) out.deliveryMode = d.octet()

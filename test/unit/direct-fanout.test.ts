@@ -23,7 +23,7 @@ function binding(destination: Destination, routingKey: string, args: FieldTable 
 
 function routed(r: ExchangeRouter, rk: string): Destination[] {
   const out = new Set<Destination>()
-  r.route(new Message('x', rk, EMPTY_PROPERTIES, Buffer.alloc(0), 1, 0, -1, -1, Date.now()), rk, out)
+  r.route(new Message('x', rk, EMPTY_PROPERTIES, EMPTY_PROPERTIES.length, 1, 0, -1, -1, Date.now()), rk, out)
   return [...out]
 }
 

@@ -20,7 +20,7 @@ function binding(destination: Destination, args: FieldTable, routingKey = ''): B
 function msg(headers?: FieldTable): Message {
   const props = encodeProperties(headers === undefined ? {} : { headers })
   // with only the headers property set, the table starts right after the 2-byte flags
-  return new Message('hx', 'ignored', props, Buffer.alloc(0), 1, 0, -1, headers === undefined ? -1 : 2, Date.now())
+  return new Message('hx', 'ignored', props, props.length, 1, 0, -1, headers === undefined ? -1 : 2, Date.now())
 }
 
 function routed(r: HeadersRouter, m: Message): Destination[] {

@@ -17,7 +17,7 @@ function binding(destination: Destination, routingKey: string, args: FieldTable 
 }
 
 function msg(rk: string): Message {
-  return new Message('tx', rk, EMPTY_PROPERTIES, Buffer.alloc(0), 1, 0, -1, -1, Date.now())
+  return new Message('tx', rk, EMPTY_PROPERTIES, EMPTY_PROPERTIES.length, 1, 0, -1, -1, Date.now())
 }
 
 function routed(r: TopicRouter, rk: string): Destination[] {

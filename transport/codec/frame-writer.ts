@@ -180,25 +180,25 @@ export class FrameWriter {
   }
 
   private content(channel: number, message: Message): void {
-    const props = message.props
-    const body = message.body
-    const bodySize = body.length
+    const data = message.data
+    const propsLength = message.propsLength
+    const bodySize = data.length - propsLength
     // content header frame: class, weight, body size, properties as received
-    this.reserve(7 + 12 + props.length + 1)
+    this.reserve(7 + 12 + propsLength + 1)
     const b = this.slab
     let p = this.pos
     b[p] = FRAME_HEADER
     b.writeUInt16BE(channel, p + 1)
-    b.writeUInt32BE(12 + props.length, p + 3)
+    b.writeUInt32BE(12 + propsLength, p + 3)
     b.writeUInt32BE(CLASS_BASIC << 16, p + 7) // class 60, weight 0
     writeLongLong(b, p + 11, bodySize)
-    props.copy(b, p + 19)
-    p += 19 + props.length
+    data.copy(b, p + 19, 0, propsLength)
+    p += 19 + propsLength
     b[p] = FRAME_END
     this.pos = p + 1
     const maxPayload = this.frameMax - 8
-    for (let off = 0; off < bodySize; off += maxPayload) {
-      const n = Math.min(maxPayload, bodySize - off)
+    for (let off = propsLength; off < data.length; off += maxPayload) {
+      const n = Math.min(maxPayload, data.length - off)
       this.reserve(8 + (n >= ZERO_COPY_BODY ? 0 : n))
       const s = this.slab
       let q = this.pos
@@ -209,11 +209,11 @@ export class FrameWriter {
       if (n >= ZERO_COPY_BODY) {
         this.pos = q
         this.retire()
-        this.chunks.push(off === 0 && n === bodySize ? body : body.subarray(off, off + n))
+        this.chunks.push(data.subarray(off, off + n))
         this.reserve(1)
         q = this.pos
       } else {
-        body.copy(s, q, off, off + n)
+        data.copy(s, q, off, off + n)
         q += n
       }
       this.slab[q] = FRAME_END

@@ -10,10 +10,19 @@ import { ExchangeTypeRegistry } from './exchange.js'
 import { UserStore } from './users.js'
 import { VHost } from './vhost.js'
 
+export interface Listener {
+  /** 'amqp', 'amqp/ssl', 'http', 'http/web-amqp', 'http/prometheus' (RabbitMQ's protocol names) */
+  protocol: string
+  ip: string
+  port: number
+}
+
 export class Broker {
   readonly vhosts = new Map<string, VHost>()
   readonly users = new UserStore()
   readonly connections = new Set<ConnectionInfo>()
+  /** open listeners, as the management API reports them (RabbitMQ's /api/overview listeners) */
+  readonly listeners: Listener[] = []
   readonly startedAt = Date.now()
   /** node name as RabbitMQ shows it (rabbit@host) */
   readonly nodeName = `warren@${hostname()}`

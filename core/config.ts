@@ -9,6 +9,8 @@ export interface BrokerConfig {
   amqpPort: number
   /** HTTP port for management, WebSocket and console (0: any free port; -1: disabled) */
   httpPort: number
+  /** Prometheus metrics port (0: any free port; -1: disabled) */
+  prometheusPort: number
   /** interface to listen on; '' means all interfaces */
   bind: string
   dataDir: string
@@ -26,6 +28,7 @@ export interface BrokerConfig {
 export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
   amqpPort: 5672,
   httpPort: 15672,
+  prometheusPort: 15692,
   bind: '',
   dataDir: './data',
   logLevel: 'info',
@@ -67,6 +70,7 @@ const intRange =
 export const OPTIONS: OptionSpec[] = [
   { key: 'amqpPort', flag: '--amqp-port', env: 'WARREN_AMQP_PORT', help: 'AMQP port (0 picks a free port)', parse: port(false) },
   { key: 'httpPort', flag: '--http-port', env: 'WARREN_HTTP_PORT', help: 'HTTP port for management and WebSocket (-1 disables)', parse: port(true) },
+  { key: 'prometheusPort', flag: '--prometheus-port', env: 'WARREN_PROMETHEUS_PORT', help: 'Prometheus metrics port (-1 disables)', parse: port(true) },
   {
     key: 'bind',
     flag: '--bind',

@@ -3,12 +3,14 @@
  * opens the listeners. `startBroker({ amqpPort: 0, dataDir })` → `broker.amqpPort`, `broker.close()`.
  */
 import { mkdirSync } from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 import { pino, type Logger } from 'pino'
 import { Broker } from '../core/broker.js'
 import { DEFAULT_CONFIG, type BrokerConfig } from '../core/config.js'
 import { ExchangeTypeRegistry } from '../core/exchange.js'
 import { registerBuiltinExchanges } from '../exchanges/index.js'
+import { createHttpHandler, createPrometheusHandler } from '../admin-ui/http-api.js'
 import { Connection } from './connection.js'
 
 export interface StartOptions extends Partial<BrokerConfig> {
@@ -22,6 +24,10 @@ export interface RunningBroker {
   readonly log: Logger
   /** the port the AMQP listener got (useful with amqpPort 0) */
   readonly amqpPort: number
+  /** the HTTP port (management, WebSocket), or -1 when disabled */
+  readonly httpPort: number
+  /** the Prometheus port, or -1 when disabled */
+  readonly prometheusPort: number
   /** AMQP URL for local clients, e.g. amqp://guest:guest@127.0.0.1:5672 */
   readonly url: string
   /** Stops listening, closes every connection with 320 CONNECTION_FORCED, and resolves when done. */
@@ -43,21 +49,48 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     socket.on('close', () => sockets.delete(socket))
     new Connection(broker, socket, 'AMQP 0-9-1', log)
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ port: config.amqpPort, host: config.bind === '' ? undefined : config.bind }, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
+  const host = config.bind === '' ? undefined : config.bind
+  const address = await listen(server, config.amqpPort, host)
   server.on('error', (err) => log.error({ err }, 'AMQP listener error'))
-  const address = server.address() as net.AddressInfo
-  log.info({ port: address.port, address: address.address }, `AMQP listening on ${formatHost(address.address)}:${address.port}`)
+  broker.listeners.push({ protocol: 'amqp', ip: address.address, port: address.port })
+  log.info({ protocol: 'amqp', port: address.port, address: address.address }, `AMQP listening on ${formatHost(address.address)}:${address.port}`)
+
+  const httpServers: http.Server[] = []
+  const ctx = { broker, log: log.child({ component: 'http' }) }
+  let httpPort = -1
+  let prometheusPort = -1
+  try {
+  if (config.httpPort >= 0) {
+    const httpServer = http.createServer(createHttpHandler(ctx))
+    const a = await listen(httpServer, config.httpPort, host)
+    httpPort = a.port
+    httpServers.push(httpServer)
+    broker.listeners.push({ protocol: 'http', ip: a.address, port: a.port })
+    log.info({ protocol: 'http', port: a.port, address: a.address }, `HTTP listening on ${formatHost(a.address)}:${a.port}`)
+  }
+  if (config.prometheusPort >= 0) {
+    const promServer = http.createServer(createPrometheusHandler(ctx))
+    const a = await listen(promServer, config.prometheusPort, host)
+    prometheusPort = a.port
+    httpServers.push(promServer)
+    broker.listeners.push({ protocol: 'http/prometheus', ip: a.address, port: a.port })
+    log.info({ protocol: 'http/prometheus', port: a.port, address: a.address }, `Prometheus metrics on ${formatHost(a.address)}:${a.port}`)
+  }
+  } catch (err) {
+    // a port already in use: do not leave the listeners opened so far behind
+    server.close()
+    for (const h of httpServers) h.close()
+    throw err
+  }
 
   let closing: Promise<void> | null = null
   const close = (): Promise<void> => {
     if (closing !== null) return closing
     closing = (async () => {
+      for (const h of httpServers) {
+        h.close()
+        h.closeAllConnections()
+      }
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         for (const c of [...broker.connections]) c.forceClose('broker shutdown')
@@ -76,9 +109,21 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     config,
     log,
     amqpPort: address.port,
+    httpPort,
+    prometheusPort,
     url: `amqp://guest:guest@127.0.0.1:${address.port}`,
     close,
   }
+}
+
+function listen(server: net.Server, port: number, host: string | undefined): Promise<net.AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port, host }, () => {
+      server.off('error', reject)
+      resolve(server.address() as net.AddressInfo)
+    })
+  })
 }
 
 function formatHost(address: string): string {

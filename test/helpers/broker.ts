@@ -17,7 +17,7 @@ export interface TestBroker extends RunningBroker {
 export async function startTestBroker(options: StartOptions = {}): Promise<TestBroker> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'warren-test-'))
   const logger = options.logger ?? pino({ level: process.env.WARREN_TEST_LOG ?? 'silent' })
-  const running = await startBroker({ amqpPort: 0, httpPort: 0, bind: '127.0.0.1', ...options, dataDir, logger })
+  const running = await startBroker({ amqpPort: 0, httpPort: 0, prometheusPort: 0, bind: '127.0.0.1', ...options, dataDir, logger })
   return Object.assign(Object.create(null) as object, running, {
     dataDir,
     async stop() {

@@ -90,13 +90,13 @@ export class Message {
   }
 
   /** A message with new property bytes and the same body (dead-lettering, x-delivery-count). */
-  withProperties(props: Buffer, exchange = this.exchange, routingKey = this.routingKey): Message {
+  withProperties(props: Buffer, exchange = this.exchange, routingKey = this.routingKey, ttl = this.ttl): Message {
     const body = this.data.subarray(this.propsLength)
     const data = Buffer.allocUnsafe(props.length + body.length)
     props.copy(data, 0)
     body.copy(data, props.length)
     const headersAt = findHeadersAt(props)
-    return new Message(exchange, routingKey, data, props.length, this.deliveryMode, this.priority, this.ttl, headersAt, this.timestamp)
+    return new Message(exchange, routingKey, data, props.length, this.deliveryMode, this.priority, ttl, headersAt, this.timestamp)
   }
 }
 

@@ -1,14 +1,23 @@
 /**
- * A queue: ready messages in FIFO order, consumers served round-robin within their prefetch windows,
- * and the bookkeeping for unacknowledged deliveries. Delivery is push-based: whatever makes delivery
- * possible (a publish, an ack, a new consumer, a drained socket) calls `drain()`.
+ * A queue: ready messages in delivery order, consumers served within their prefetch windows, and the
+ * bookkeeping for unacknowledged deliveries. Delivery is push-based: whatever makes delivery possible
+ * (a publish, an ack, a new consumer, a drained socket) calls `drain()`. Queue arguments (TTL, length
+ * limits, dead-lettering, delivery limit, priorities, single active consumer) are applied here.
  */
-import { Deque } from './deque.js'
 import type { Consumer } from './consumer.js'
+import { deadLetter, type DeathReason } from './dead-letter.js'
 import type { Binding } from './exchange.js'
+import { ExpiryHeap } from './expiry-heap.js'
 import type { Message } from './message.js'
+import { queueSettings, type QueueSettings } from './queue-settings.js'
+import { FifoList, PriorityList, type ReadyList } from './ready-list.js'
 import type { FieldTable } from './wire/field-table.js'
+import { editProperties } from './wire/property-edit.js'
 import type { VHost } from './vhost.js'
+
+const READY = 0
+const DELIVERED = 1
+const GONE = 2
 
 /** A message's place in one queue: per-queue delivery state around a shared Message. */
 export class Envelope {
@@ -17,15 +26,24 @@ export class Envelope {
   deliveryCount = 0
   /** consumer holding it unacked (null when ready, or fetched with basic.get) */
   consumer: Consumer | null = null
+  /** when it was last delivered (consumer acknowledgement timeout) */
+  deliveredAt = 0
+  /** READY, DELIVERED or GONE (expired while queued: a tombstone in the ready list) */
+  state = READY
 
   constructor(
-    readonly message: Message,
+    /** the message as this queue delivers it (may gain x-delivery-count on redelivery) */
+    public message: Message,
     readonly queue: Queue,
     /** order of arrival in this queue; requeued messages go back by it */
     readonly seq: number,
     /** absolute expiry time in ms, or 0 for none */
-    public expiresAt: number,
+    readonly expiresAt: number,
   ) {}
+
+  get priority(): number {
+    return this.message.priority
+  }
 }
 
 export interface QueueOptions {
@@ -60,7 +78,9 @@ export interface FlowWaiter {
 
 export class Queue {
   readonly kind = 'queue' as const
-  readonly ready = new Deque<Envelope>(64)
+  readonly settings: QueueSettings
+  readonly ready: ReadyList<Envelope>
+  /** consumers, highest x-priority first, registration order within a priority */
   readonly consumers: Consumer[] = []
   /** bindings leading to this queue, by binding id */
   readonly incoming = new Map<string, Binding>()
@@ -69,33 +89,44 @@ export class Queue {
   /** set once the queue is deleted; late acks and requeues are then dropped */
   deleted = false
   /** counters sampled for management rates */
-  readonly stats = { publish: 0, deliver: 0, deliverNoAck: 0, get: 0, ack: 0, redeliver: 0 }
+  readonly stats = { publish: 0, deliver: 0, deliverNoAck: 0, get: 0, ack: 0, redeliver: 0, deadLettered: 0 }
   /** last time the queue was used (consume, get, declare), for x-expires */
   lastUsed = Date.now()
 
   private nextSeq = 0
   private rr = 0
-  private lastDeliveryAt = 0
-  private flowWaiters: Set<FlowWaiter> | null = null
-  private flowTimer: NodeJS.Timeout | null = null
+  /** expired envelopes still sitting in the ready list */
+  private tombstones = 0
   private draining = false
   private drainScheduled = false
   private hadConsumers = false
+  private samePriority = true
+  private lastDeliveryAt = 0
+  private flowWaiters: Set<FlowWaiter> | null = null
+  private flowTimer: NodeJS.Timeout | null = null
+  private readonly heap = new ExpiryHeap<Envelope>()
+  private expiryTimer: NodeJS.Timeout | null = null
+  private expiryAt = 0
+  private expiresTimer: NodeJS.Timeout | null = null
   private readonly drainLater = (): void => {
     this.drainScheduled = false
-    try {
-      this.drain()
-    } catch (err) {
-      // a fault here has no client request to blame: log it, never let it take the process down
-      this.vhost.log.error({ err, queue: this.name }, 'internal error while delivering')
-    }
+    this.guard(() => this.drain())
+  }
+  private readonly expireLater = (): void => {
+    this.expiryTimer = null
+    this.expiryAt = 0
+    this.guard(() => this.expire())
   }
 
   constructor(
     readonly vhost: VHost,
     readonly name: string,
     readonly options: QueueOptions,
-  ) {}
+  ) {
+    this.settings = queueSettings(options.arguments)
+    this.ready = this.settings.maxPriority > 0 ? new PriorityList(this.settings.maxPriority) : new FifoList()
+    if (this.settings.expires > 0) this.armExpires()
+  }
 
   get durable(): boolean {
     return this.options.durable
@@ -109,46 +140,102 @@ export class Queue {
   get arguments(): FieldTable {
     return this.options.arguments
   }
+  /** ready messages (declare-ok's message-count) */
   get messageCount(): number {
-    return this.ready.length
+    return this.ready.length - this.tombstones
   }
   get consumerCount(): number {
     return this.consumers.length
   }
+  /** the consumer that receives when x-single-active-consumer is on */
+  get activeConsumer(): Consumer | undefined {
+    return this.settings.singleActiveConsumer ? this.consumers[0] : undefined
+  }
 
-  /** Enqueues a routed message and delivers it if a consumer has room. */
-  push(message: Message): void {
-    const ttl = message.ttl
+  // ---- enqueue ------------------------------------------------------------------------------
+
+  /**
+   * Enqueues a routed message and delivers it if a consumer has room. Returns false when the queue
+   * refused it (x-overflow reject-publish / reject-publish-dlx at the length limit).
+   */
+  push(message: Message): boolean {
+    const s = this.settings
+    const size = message.bodySize
+    if (s.overflow !== 'drop-head' && this.full(size)) {
+      if (s.overflow === 'reject-publish-dlx') this.deadLetterMessage(message, 'maxlen')
+      return false
+    }
+    const qttl = s.messageTtl
+    const mttl = message.ttl
+    const ttl = mttl >= 0 && (qttl < 0 || mttl < qttl) ? mttl : qttl
     const env = new Envelope(message, this, this.nextSeq++, ttl >= 0 ? message.timestamp + ttl : 0)
     this.ready.push(env)
-    this.readyBytes += message.bodySize
+    this.readyBytes += size
     this.stats.publish++
+    if (ttl >= 0) {
+      // a message's own, shorter TTL can expire before messages ahead of it: track it in the heap
+      if (ttl === mttl && ttl !== qttl) this.heap.push(env)
+      this.armExpiry(env.expiresAt)
+    }
+    if (s.maxLength >= 0 || s.maxLengthBytes >= 0) this.dropHeadOverflow()
     if (this.consumers.length > 0) this.drain()
+    return true
   }
+
+  private full(size: number): boolean {
+    const s = this.settings
+    return (s.maxLength >= 0 && this.messageCount >= s.maxLength) || (s.maxLengthBytes >= 0 && this.readyBytes + size > s.maxLengthBytes)
+  }
+
+  /** x-overflow drop-head: the oldest ready messages make room (dead-lettered with reason maxlen). */
+  private dropHeadOverflow(): void {
+    const s = this.settings
+    while (
+      (s.maxLength >= 0 && this.messageCount > s.maxLength) ||
+      (s.maxLengthBytes >= 0 && this.readyBytes > s.maxLengthBytes && this.messageCount > 0)
+    ) {
+      const env = this.ready.shiftOldest()
+      if (env === undefined) break
+      if (env.state === GONE) {
+        this.tombstones--
+        continue
+      }
+      this.removeReady(env)
+      this.deadLetterMessage(env.message, 'maxlen')
+    }
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------
 
   /** basic.get: takes the head message, or undefined when empty. */
   get(noAck: boolean): Envelope | undefined {
     this.lastUsed = Date.now()
-    const env = this.takeReady()
-    if (!env) return undefined
+    const env = this.takeReady(this.lastUsed)
+    if (env === undefined) return undefined
     this.stats.get++
+    env.deliveredAt = this.lastUsed
     if (!noAck) this.unackedCount++
+    else env.state = GONE
     return env
   }
 
-  /** Delivers ready messages to consumers with room, round-robin, at most DRAIN_BUDGET per pass. */
+  /** Delivers ready messages to consumers with room, at most DRAIN_BUDGET per pass. */
   drain(): void {
     if (this.draining || this.deleted) return
     this.draining = true
     let budget = DRAIN_BUDGET
+    const now = Date.now()
     try {
-      while (this.ready.length > 0 && budget-- > 0) {
+      while (this.ready.length > this.tombstones && budget-- > 0) {
         const c = this.nextConsumer()
         if (c === undefined) return
-        const env = this.takeReady()
+        const env = this.takeReady(now)
         if (env === undefined) return
-        if (c.noAck) this.stats.deliverNoAck++
-        else {
+        env.deliveredAt = now
+        if (c.noAck) {
+          this.stats.deliverNoAck++
+          env.state = GONE
+        } else {
           this.unackedCount++
           c.unacked++
           env.consumer = c
@@ -158,17 +245,204 @@ export class Queue {
         c.delivered++
         c.sink.deliver(c, env)
       }
-      if (budget < 0 && this.ready.length > 0) this.scheduleDrain()
+      if (budget < 0 && this.ready.length > this.tombstones) this.scheduleDrain()
     } finally {
       this.draining = false
-      if (budget < DRAIN_BUDGET - 1) this.lastDeliveryAt = Date.now()
-      if (this.flowWaiters !== null && this.ready.length < FLOW_LOW) this.releaseFlow()
+      if (budget < DRAIN_BUDGET - 1) this.lastDeliveryAt = now
+      if (this.flowWaiters !== null && this.messageCount < FLOW_LOW) this.releaseFlow()
     }
   }
 
+  /** Runs drain on the next turn of the event loop (coalesced). */
+  scheduleDrain(): void {
+    if (this.drainScheduled || this.deleted) return
+    this.drainScheduled = true
+    setImmediate(this.drainLater)
+  }
+
+  /** Next ready message, dead-lettering expired ones on the way. */
+  private takeReady(now: number): Envelope | undefined {
+    for (;;) {
+      const env = this.ready.shift()
+      if (env === undefined) return undefined
+      if (env.state === GONE) {
+        this.tombstones--
+        continue
+      }
+      this.removeReady(env)
+      if (env.expiresAt !== 0 && env.expiresAt < now) {
+        this.deadLetterMessage(env.message, 'expired')
+        continue
+      }
+      return env
+    }
+  }
+
+  private removeReady(env: Envelope): void {
+    env.state = DELIVERED
+    this.readyBytes -= env.message.bodySize
+  }
+
+  private nextConsumer(): Consumer | undefined {
+    const cs = this.consumers
+    const n = cs.length
+    if (n === 0) return undefined
+    if (this.settings.singleActiveConsumer) {
+      const c = cs[0]
+      return c.sink.canDeliver(c) ? c : undefined
+    }
+    if (this.samePriority) return this.roundRobin(0, n)
+    // consumer priorities: a lower priority gets messages only while every higher one is full
+    let i = 0
+    while (i < n) {
+      let j = i + 1
+      while (j < n && cs[j].priority === cs[i].priority) j++
+      const c = this.roundRobin(i, j)
+      if (c !== undefined) return c
+      i = j
+    }
+    return undefined
+  }
+
+  /** Round-robin among consumers[from, to). */
+  private roundRobin(from: number, to: number): Consumer | undefined {
+    const cs = this.consumers
+    const size = to - from
+    for (let k = 0; k < size; k++) {
+      const c = cs[from + (this.rr++ % size)]
+      if (c.sink.canDeliver(c)) return c
+    }
+    return undefined
+  }
+
+  // ---- settlement ---------------------------------------------------------------------------
+
+  /** A delivered message was acknowledged. */
+  settle(env: Envelope): void {
+    const c = env.consumer
+    if (c !== null) {
+      c.unacked--
+      env.consumer = null
+    }
+    env.state = GONE
+    if (this.deleted) return
+    this.unackedCount--
+    this.stats.ack++
+  }
+
+  /** A delivered message was rejected without requeue: dead-letter it with reason rejected. */
+  reject(env: Envelope): void {
+    this.settle(env)
+    if (!this.deleted) this.deadLetterMessage(env.message, 'rejected')
+  }
+
+  /**
+   * A delivered message goes back to the queue, ahead of newer ones, marked redelivered. Past the
+   * delivery limit it is dead-lettered instead (reason delivery_limit).
+   */
+  requeue(env: Envelope): void {
+    const c = env.consumer
+    if (c !== null) {
+      c.unacked--
+      env.consumer = null
+    }
+    if (this.deleted) {
+      env.state = GONE
+      return
+    }
+    this.unackedCount--
+    env.deliveryCount++
+    const s = this.settings
+    if (s.deliveryLimit >= 0 && env.deliveryCount > s.deliveryLimit) {
+      env.state = GONE
+      this.deadLetterMessage(env.message, 'delivery_limit')
+      return
+    }
+    if (s.trackDeliveryCount) {
+      env.message = env.message.withProperties(
+        editProperties(env.message.props, { setHeaders: { 'x-delivery-count': env.deliveryCount } }),
+      )
+    }
+    env.redelivered = true
+    env.state = READY
+    this.ready.requeue(env)
+    this.readyBytes += env.message.bodySize
+    if (env.expiresAt !== 0) {
+      if (env.message.ttl >= 0) this.heap.push(env)
+      this.armExpiry(env.expiresAt)
+    }
+  }
+
+  private deadLetterMessage(message: Message, reason: DeathReason): void {
+    this.stats.deadLettered++
+    deadLetter(this, message, reason)
+  }
+
+  // ---- expiry -------------------------------------------------------------------------------
+
+  /** Makes sure the expiry timer fires by time `at`. */
+  private armExpiry(at: number): void {
+    if (this.deleted || (this.expiryTimer !== null && this.expiryAt <= at)) return
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
+    this.expiryAt = at
+    this.expiryTimer = setTimeout(this.expireLater, Math.max(0, at - Date.now() + 1))
+    this.expiryTimer.unref()
+  }
+
+  /** Dead-letters every expired ready message, even with no consumer (RabbitMQ expires at the head). */
+  private expire(): void {
+    if (this.deleted) return
+    const now = Date.now()
+    // queue TTL: expiry times grow along the queue, so the head is the earliest
+    for (let head = this.ready.peek(); head !== undefined; head = this.ready.peek()) {
+      if (head.state === GONE) {
+        this.ready.shift()
+        this.tombstones--
+        continue
+      }
+      if (head.expiresAt === 0 || head.expiresAt >= now) break
+      this.ready.shift()
+      this.removeReady(head)
+      head.state = GONE
+      this.deadLetterMessage(head.message, 'expired')
+    }
+    // per-message TTL: from the heap, wherever they sit in the queue (left as tombstones)
+    for (let top = this.heap.peek(); top !== undefined && top.expiresAt < now; top = this.heap.peek()) {
+      this.heap.pop()
+      if (top.state !== READY) continue
+      this.removeReady(top)
+      top.state = GONE
+      this.tombstones++
+      this.deadLetterMessage(top.message, 'expired')
+    }
+    const head = this.ready.peek()
+    let next = head !== undefined && head.expiresAt !== 0 ? head.expiresAt : 0
+    const top = this.heap.peek()
+    if (top !== undefined && (next === 0 || top.expiresAt < next)) next = top.expiresAt
+    if (next !== 0) this.armExpiry(next)
+    if (this.flowWaiters !== null && this.messageCount < FLOW_LOW) this.releaseFlow()
+  }
+
+  /** x-expires: delete the queue once unused (no consumers, no get, no redeclare) for that long. */
+  private armExpires(): void {
+    const ms = this.settings.expires
+    const wait = Math.max(0, this.lastUsed + ms - Date.now())
+    this.expiresTimer = setTimeout(() => {
+      this.expiresTimer = null
+      if (this.deleted) return
+      if (this.consumers.length === 0 && Date.now() - this.lastUsed >= ms) {
+        this.vhost.log.info({ queue: this.name }, 'queue expired (x-expires), deleting')
+        this.vhost.removeQueue(this)
+      } else this.armExpires()
+    }, wait + 1)
+    this.expiresTimer.unref()
+  }
+
+  // ---- flow control -------------------------------------------------------------------------
+
   /** Called after a publish put this queue over FLOW_HIGH: pauses the publisher if consumers are active. */
   throttle(publisher: FlowWaiter): void {
-    if (this.ready.length <= FLOW_HIGH || this.consumers.length === 0) return
+    if (this.messageCount <= FLOW_HIGH || this.consumers.length === 0) return
     if (Date.now() - this.lastDeliveryAt > FLOW_ACTIVE_MS) return
     if (this.flowWaiters === null) {
       this.flowWaiters = new Set()
@@ -194,43 +468,14 @@ export class Queue {
     for (const w of waiters) w.resumeFlow()
   }
 
-  /** Runs drain on the next turn of the event loop (coalesced). */
-  scheduleDrain(): void {
-    if (this.drainScheduled || this.deleted) return
-    this.drainScheduled = true
-    setImmediate(this.drainLater)
-  }
-
-  /** A delivered message was acknowledged (or rejected without requeue, already dead-lettered). */
-  settle(env: Envelope): void {
-    const c = env.consumer
-    if (c !== null) {
-      c.unacked--
-      env.consumer = null
-    }
-    if (this.deleted) return
-    this.unackedCount--
-    this.stats.ack++
-  }
-
-  /** A delivered message goes back to the queue, ahead of newer ones, marked redelivered. */
-  requeue(env: Envelope): void {
-    const c = env.consumer
-    if (c !== null) {
-      c.unacked--
-      env.consumer = null
-    }
-    if (this.deleted) return
-    this.unackedCount--
-    env.redelivered = true
-    env.deliveryCount++
-    const seq = env.seq
-    this.ready.insertOrdered(env, (e) => e.seq < seq)
-    this.readyBytes += env.message.bodySize
-  }
+  // ---- consumers and lifecycle --------------------------------------------------------------
 
   addConsumer(c: Consumer): void {
-    this.consumers.push(c)
+    // keep highest priority first, registration order within a priority
+    let i = this.consumers.length
+    while (i > 0 && this.consumers[i - 1].priority < c.priority) i--
+    this.consumers.splice(i, 0, c)
+    this.samePriority = this.consumers.every((x) => x.priority === this.consumers[0].priority)
     this.hadConsumers = true
     this.lastUsed = Date.now()
     this.scheduleDrain()
@@ -241,18 +486,24 @@ export class Queue {
     const i = this.consumers.indexOf(c)
     if (i < 0) return
     this.consumers.splice(i, 1)
-    if (this.rr > i) this.rr--
+    this.samePriority = this.consumers.every((x) => x.priority === this.consumers[0].priority)
     this.lastUsed = Date.now()
     if (this.consumers.length === 0) this.releaseFlow()
     if (this.consumers.length === 0 && this.hadConsumers && this.options.autoDelete && !this.deleted) {
       this.vhost.removeQueue(this)
+      return
     }
+    // single active consumer: the next one takes over
+    if (i === 0 && this.consumers.length > 0) this.scheduleDrain()
   }
 
   /** Drops every ready message; returns how many. Unacked messages stay with their consumers. */
   purge(): number {
-    const n = this.ready.length
+    const n = this.messageCount
+    for (const env of this.ready) env.state = GONE
     this.ready.clear()
+    this.heap.clear()
+    this.tombstones = 0
     this.readyBytes = 0
     this.releaseFlow()
     return n
@@ -260,30 +511,21 @@ export class Queue {
 
   /** Marks the queue deleted and cancels its consumers. Called by the vhost. */
   destroy(): number {
-    const n = this.ready.length
+    const n = this.purge()
     this.deleted = true
-    this.releaseFlow()
-    this.ready.clear()
-    this.readyBytes = 0
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
+    if (this.expiresTimer !== null) clearTimeout(this.expiresTimer)
     const consumers = this.consumers.splice(0)
     for (const c of consumers) c.sink.cancelledByServer(c)
     return n
   }
 
-  private takeReady(): Envelope | undefined {
-    const env = this.ready.shift()
-    if (env !== undefined) this.readyBytes -= env.message.bodySize
-    return env
-  }
-
-  private nextConsumer(): Consumer | undefined {
-    const cs = this.consumers
-    const n = cs.length
-    for (let i = 0; i < n; i++) {
-      if (this.rr >= n) this.rr = 0
-      const c = cs[this.rr++]
-      if (c.sink.canDeliver(c)) return c
+  /** Runs a deferred step; a fault there has no client request to blame, so log it, never crash. */
+  private guard(step: () => void): void {
+    try {
+      step()
+    } catch (err) {
+      this.vhost.log.error({ err, queue: this.name }, 'internal error in queue')
     }
-    return undefined
   }
 }

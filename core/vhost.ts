@@ -41,7 +41,9 @@ export class VHost {
   /** reused by publish: destinations of the message being routed */
   private readonly routed = new Set<Destination>()
   private readonly visited: Exchange[] = []
-  private readonly missingDlxWarned = new Set<string>()
+  private readonly warned = new Set<string>()
+  /** set by publish() when a queue refused the message (x-overflow reject-publish): nack it */
+  refused = false
 
   constructor(
     readonly name: string,
@@ -68,6 +70,7 @@ export class VHost {
   declareExchange(name: string, type: string, options: ExchangeOptions, passive: boolean): Exchange {
     const existing = this.exchanges.get(name)
     if (passive) {
+      if (name === '') throw accessRefused('operation not permitted on the default exchange')
       if (existing === undefined) throw notFound('exchange', name, this.name)
       return existing
     }
@@ -112,7 +115,7 @@ export class VHost {
     const b = x.arguments['alternate-exchange']
     if (!fieldValuesEqual(a, b)) {
       throw preconditionFailed(
-        `inequivalent arg 'alternate-exchange' ${where}: received ${describe(a)} but current is ${describe(b)}`,
+        `inequivalent arg 'alternate-exchange' ${where}: received ${describePair(a, b)}`,
       )
     }
   }
@@ -128,7 +131,8 @@ export class VHost {
     }
     const x = this.exchanges.get(name)
     if (x === undefined) return
-    if (ifUnused && (x.bindings.size > 0 || x.incoming.size > 0)) {
+    // RabbitMQ: only bindings with this exchange as source make it "in use"
+    if (ifUnused && x.bindings.size > 0) {
       throw preconditionFailed(`exchange '${name}' in vhost '${this.name}' in use`)
     }
     this.removeExchange(x)
@@ -150,9 +154,10 @@ export class VHost {
     return q
   }
 
-  private checkOwner(q: Queue, owner: object | null): void {
+  private checkOwner(q: Queue, owner: object | null, strict = false): void {
     const o = q.options.exclusiveOwner
-    if (o !== null && o !== owner) {
+    // strict (redeclare): the exclusive flag must match as well (RabbitMQ check_exclusive_access strict)
+    if ((o !== null || strict) && o !== owner) {
       throw resourceLocked(
         `cannot obtain exclusive access to locked queue '${q.name}' in vhost '${this.name}'. It could be ` +
           'originally declared on another connection or the exclusive property value does not match that ' +
@@ -168,13 +173,19 @@ export class VHost {
       q.lastUsed = Date.now()
       return { queue: q, messageCount: q.messageCount, consumerCount: q.consumerCount }
     }
-    if (name === '') name = generateName('amq.gen-')
-    else if (name.startsWith('amq.')) {
+    if (name === '') {
+      // RabbitMQ is_server_named_allowed: only classic queues may be server-named
+      const type = options.arguments['x-queue-type']
+      if (type === 'quorum' || type === 'stream') {
+        throw preconditionFailed(`Cannot declare a server-named queue for type rabbit_${type}_queue`)
+      }
+      name = generateName('amq.gen-')
+    } else if (name.startsWith('amq.')) {
       throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`)
     }
     const existing = this.queues.get(name)
     if (existing !== undefined) {
-      this.checkOwner(existing, owner)
+      this.checkOwner(existing, options.exclusiveOwner, true)
       this.assertQueueEquivalent(existing, options)
       existing.lastUsed = Date.now()
       return { queue: existing, messageCount: existing.messageCount, consumerCount: existing.consumerCount }
@@ -198,9 +209,9 @@ export class VHost {
     }
     const bad = queueArgumentsEquivalent(o.arguments, q.arguments)
     if (bad !== undefined) {
-      throw preconditionFailed(
-        `inequivalent arg '${bad}' ${where}: received ${describe(o.arguments[bad])} but current is ${describe(q.arguments[bad])}`,
-      )
+      // a classic queue declared without x-queue-type has 'classic' (RabbitMQ stores the default type)
+      const current = bad === 'x-queue-type' ? (q.arguments[bad] ?? 'classic') : q.arguments[bad]
+      throw preconditionFailed(`inequivalent arg '${bad}' ${where}: received ${describePair(o.arguments[bad], current)}`)
     }
   }
 
@@ -210,7 +221,7 @@ export class VHost {
     if (q === undefined) return 0
     this.checkOwner(q, owner)
     if (ifUnused && q.consumerCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`)
-    if (ifEmpty && q.messageCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' is not empty`)
+    if (ifEmpty && q.messageCount > 0) throw preconditionFailed(`queue '${name}' in vhost '${this.name}' not empty`)
     return this.removeQueue(q)
   }
 
@@ -234,30 +245,35 @@ export class VHost {
   // ---- bindings -----------------------------------------------------------------------------
 
   bindQueue(queue: string, exchange: string, routingKey: string, args: FieldTable, owner: object | null): void {
-    const q = this.getQueue(queue, owner)
+    // RabbitMQ's order: the default exchange (403), then the source, then the queue (404, 405)
     const x = this.bindableSource(exchange)
+    const q = this.getQueue(queue, owner)
     this.addBinding(x, q, routingKey, args)
   }
 
   unbindQueue(queue: string, exchange: string, routingKey: string, args: FieldTable, owner: object | null): void {
-    const q = this.getQueue(queue, owner)
     const x = this.bindableSource(exchange)
+    const q = this.getQueue(queue, owner)
     const b = x.bindings.get(bindingId(q, routingKey, args))
     // RabbitMQ: unbinding a binding that does not exist succeeds.
     if (b !== undefined) this.removeBinding(b, true)
   }
 
   bindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
-    const d = this.bindableSource(destination)
-    const s = this.bindableSource(source)
+    const [s, d] = this.bindableExchanges(source, destination)
     this.addBinding(s, d, routingKey, args)
   }
 
   unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
-    const d = this.bindableSource(destination)
-    const s = this.bindableSource(source)
+    const [s, d] = this.bindableExchanges(source, destination)
     const b = s.bindings.get(bindingId(d, routingKey, args))
     if (b !== undefined) this.removeBinding(b, true)
+  }
+
+  /** RabbitMQ's order: 403 if either is the default exchange, then 404 for the source, then the destination. */
+  private bindableExchanges(source: string, destination: string): [Exchange, Exchange] {
+    if (source === '' || destination === '') throw accessRefused(`operation not permitted on the default exchange`)
+    return [this.getExchange(source), this.getExchange(destination)]
   }
 
   private bindableSource(name: string): Exchange {
@@ -290,6 +306,14 @@ export class VHost {
     for (const x of this.exchanges.values()) yield* x.bindings.values()
   }
 
+  /** Logs a warning once per key (missing dead-letter exchange, dead-letter cycles). */
+  warnOnce(key: string, fields: object, msg: string): void {
+    if (this.warned.has(key)) return
+    if (this.warned.size > 10_000) this.warned.clear()
+    this.warned.add(key)
+    this.log.warn(fields, msg)
+  }
+
   // ---- publish ------------------------------------------------------------------------------
 
   /**
@@ -297,14 +321,15 @@ export class VHost {
    * Follows exchange-to-exchange bindings and alternate exchanges. Returns the number of queues.
    */
   publish(exchange: Exchange, message: Message, publisher: FlowWaiter | null = null): number {
+    this.refused = false
     const routed = this.routed
     this.routeFrom(exchange, message, routed)
     let n = 0
     if (routed.size > 0) {
       for (const d of routed) {
         if (d.kind === 'queue') {
-          d.push(message)
-          if (publisher !== null && d.ready.length > FLOW_CHECK) d.throttle(publisher)
+          if (!d.push(message)) this.refused = true
+          else if (publisher !== null && d.ready.length > FLOW_CHECK) d.throttle(publisher)
           n++
         }
       }
@@ -356,6 +381,15 @@ function bindingId(destination: Destination, routingKey: string, args: FieldTabl
 /** Server-generated names as RabbitMQ makes them: prefix + 22 url-safe base64 characters. */
 export function generateName(prefix: string): string {
   return prefix + randomBytes(16).toString('base64url')
+}
+
+/**
+ * `X but current is Y` as rabbit_misc:assert_args_equivalence words it: bare values when both sides are
+ * present, typed values (or none) when one is missing.
+ */
+function describePair(received: unknown, current: unknown): string {
+  if (received !== undefined && current !== undefined) return `'${String(received)}' but current is '${String(current)}'`
+  return `${describe(received)} but current is ${describe(current)}`
 }
 
 function describe(v: unknown): string {

@@ -75,6 +75,7 @@ export class Channel implements DeliverySink, ChannelInfo {
   private confirmPending = 0
   private confirmSent = 0
   private tx: Transaction | null = null
+  private ackTimer: NodeJS.Timeout | null = null
 
   constructor(
     readonly conn: Connection,
@@ -197,10 +198,39 @@ export class Channel implements DeliverySink, ChannelInfo {
     if (active) this.resumeDeliveries()
   }
 
+  /**
+   * RabbitMQ's consumer_timeout: a delivery left unacknowledged longer than the timeout closes the
+   * channel with 406, which requeues it. Checked by one timer per channel while it holds deliveries.
+   */
+  private startAckTimer(): void {
+    const timeout = this.conn.broker.config.consumerTimeout
+    const period = Math.min(15_000, Math.max(25, Math.floor(timeout / 4)))
+    this.ackTimer = setInterval(() => {
+      const oldest = this.unacked.values().next()
+      if (oldest.done === true) {
+        clearInterval(this.ackTimer!)
+        this.ackTimer = null
+        return
+      }
+      if (Date.now() - oldest.value.deliveredAt > timeout) {
+        this.log.warn({ timeout }, 'consumer acknowledgement timed out, closing channel')
+        this.closeWith(
+          preconditionFailed(
+            `delivery acknowledgement on channel ${this.id} timed out. Timeout value used: ${timeout} ms. ` +
+              'This timeout value can be configured, see consumers doc guide to learn more',
+          ),
+        )
+      }
+    }, period)
+    this.ackTimer.unref()
+  }
+
   /** Cancels consumers and requeues unacknowledged messages (channel or connection closing). */
   teardown(): void {
     if (this.state === 'closed') return
     this.state = 'closed'
+    if (this.ackTimer !== null) clearInterval(this.ackTimer)
+    this.ackTimer = null
     for (const c of this.consumers.values()) c.queue.removeConsumer(c)
     this.consumers.clear()
     this.tx?.discard()
@@ -258,9 +288,9 @@ export class Channel implements DeliverySink, ChannelInfo {
 
   private queueDeclare(a: MethodArgs): void {
     const passive = a.passive as boolean
-    const name = passive ? this.queueName(a.queue as string) : (a.queue as string)
+    // RabbitMQ does not expand '' here: a passive declare of '' is 404 "no queue ''"
     const r = this.vhost.declareQueue(
-      name,
+      a.queue as string,
       {
         durable: a.durable as boolean,
         autoDelete: a.autoDelete as boolean,
@@ -276,7 +306,9 @@ export class Channel implements DeliverySink, ChannelInfo {
 
   private queueBind(a: MethodArgs, bind: boolean): void {
     const q = this.queueName(a.queue as string)
-    const [x, rk, args] = [a.exchange as string, a.routingKey as string, a.arguments as FieldTable]
+    const [x, args] = [a.exchange as string, a.arguments as FieldTable]
+    // RabbitMQ expand_routing_key_shortcut: queue '' and key '' bind with the queue's name as the key
+    const rk = a.queue === '' && a.routingKey === '' ? q : (a.routingKey as string)
     if (bind) this.vhost.bindQueue(q, x, rk, args, this.conn)
     else this.vhost.unbindQueue(q, x, rk, args, this.conn)
     // queue.unbind has no nowait bit
@@ -397,12 +429,17 @@ export class Channel implements DeliverySink, ChannelInfo {
   route(x: Exchange, msg: Message, mandatory: boolean, seq: number): void {
     const stats = this.conn.broker.stats
     stats.publish++
-    const n = this.vhost.publish(x, msg, this.conn)
+    const vhost = this.vhost
+    const n = vhost.publish(x, msg, this.conn)
     if (n === 0) {
       stats.unroutable++
       if (mandatory) this.writer.basicReturn(this.id, ReplyCode.NO_ROUTE, 'NO_ROUTE', msg)
     }
-    if (seq !== 0) this.confirmed(seq)
+    if (seq !== 0) {
+      // RabbitMQ: a queue at its length limit with x-overflow reject-publish nacks the publisher
+      if (vhost.refused) this.rejected(seq)
+      else this.confirmed(seq)
+    }
   }
 
   // ---- publisher confirms -------------------------------------------------------------------
@@ -448,6 +485,7 @@ export class Channel implements DeliverySink, ChannelInfo {
   private txCommit(): void {
     if (this.tx === null) throw preconditionFailed('channel is not transactional')
     this.tx.commit()
+    this.globalCreditFreed()
     this.writer.method(this.id, CLASS_TX, 21)
   }
 
@@ -507,7 +545,10 @@ export class Channel implements DeliverySink, ChannelInfo {
     const env = q.get(noAck)
     if (env === undefined) return this.writer.method(this.id, CLASS_BASIC, 72, [''])
     const tag = ++this.deliveryTag
-    if (!noAck) this.unacked.set(tag, env)
+    if (!noAck) {
+      this.unacked.set(tag, env)
+      if (this.ackTimer === null) this.startAckTimer()
+    }
     this.writer.getOk(this.id, tag, env.redelivered, env.message, q.messageCount)
   }
 
@@ -523,6 +564,7 @@ export class Channel implements DeliverySink, ChannelInfo {
       }
     }
     if (last !== null) last.drain()
+    this.globalCreditFreed()
   }
 
   private basicNack(tag: number, multiple: boolean, requeue: boolean): void {
@@ -535,22 +577,31 @@ export class Channel implements DeliverySink, ChannelInfo {
     const touched = new Set<Queue>()
     for (const env of envs) {
       if (requeue) env.queue.requeue(env)
-      else env.queue.settle(env)
+      else env.queue.reject(env)
       touched.add(env.queue)
     }
     for (const q of touched) q.drain()
+    this.globalCreditFreed()
+  }
+
+  /** The channel-wide (global) prefetch window is shared by consumers of several queues: room freed by
+   * settling one queue's delivery may be for another queue's consumer. */
+  private globalCreditFreed(): void {
+    if (this.globalPrefetchCount !== 0) this.resumeDeliveries()
   }
 
   /** Removes and returns the deliveries an ack/nack names; 406 for an unknown tag. */
   private take(tag: number, multiple: boolean): Envelope[] {
     const out: Envelope[] = []
     if (multiple) {
+      // RabbitMQ collect_acks: a multiple ack must name an outstanding tag (0 means all), else 406
+      // and nothing is settled
+      if (tag !== 0 && !this.unacked.has(tag)) throw preconditionFailed(`unknown delivery tag ${tag}`)
       for (const [t, env] of this.unacked) {
         if (tag !== 0 && t > tag) break
         out.push(env)
         this.unacked.delete(t)
       }
-      if (out.length === 0 && tag !== 0 && tag > this.deliveryTag) throw preconditionFailed(`unknown delivery tag ${tag}`)
       return out
     }
     const env = this.unacked.get(tag)
@@ -582,6 +633,7 @@ export class Channel implements DeliverySink, ChannelInfo {
   private basicRecover(requeue: boolean, sync: boolean): void {
     if (!requeue) throw new ConnectionError(ReplyCode.NOT_IMPLEMENTED, 'requeue=false', CLASS_BASIC, sync ? 110 : 100)
     this.requeueAll()
+    this.globalCreditFreed()
     if (sync) this.writer.method(this.id, CLASS_BASIC, 111)
   }
 
@@ -599,7 +651,10 @@ export class Channel implements DeliverySink, ChannelInfo {
 
   deliver(c: Consumer, env: Envelope): void {
     const tag = ++this.deliveryTag
-    if (!c.noAck) this.unacked.set(tag, env)
+    if (!c.noAck) {
+      this.unacked.set(tag, env)
+      if (this.ackTimer === null) this.startAckTimer()
+    }
     this.writer.deliver(this.id, (c as ChannelConsumer).tagBytes, tag, env.redelivered, env.message)
   }
 

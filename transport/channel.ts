@@ -357,8 +357,9 @@ export class Channel implements DeliverySink, ChannelInfo {
     }
     if (end - start < 14) throw new ConnectionError(ReplyCode.FRAME_ERROR, 'content header frame too short')
     const classId = buf.readUInt16BE(start)
-    if (classId !== CLASS_BASIC) {
-      throw new ConnectionError(ReplyCode.FRAME_ERROR, `content header for class ${classId}, expected 60`)
+    if (classId !== CLASS_BASIC || buf.readUInt16BE(start + 2) !== 0) {
+      // RabbitMQ (rabbit_command_assembler): another class or a non-zero weight is 505
+      throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, `expected content header for class 60, got one for class ${classId} (weight ${buf.readUInt16BE(start + 2)}) instead`, CLASS_BASIC, 40)
     }
     const size = readLongLong(buf, start + 4, end)
     this.pubPropsBuf = buf
@@ -645,7 +646,8 @@ export class Channel implements DeliverySink, ChannelInfo {
       this.conn.writable &&
       this.state === 'open' &&
       c.hasCredit() &&
-      (this.globalPrefetchCount === 0 || this.unacked.size < this.globalPrefetchCount)
+      (this.globalPrefetchCount === 0 ||
+        this.unacked.size + (this.tx === null ? 0 : this.tx.held) < this.globalPrefetchCount)
     )
   }
 

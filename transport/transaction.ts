@@ -23,6 +23,8 @@ interface HeldSettle {
 export class Transaction {
   private publishes: HeldPublish[] = []
   private settles: HeldSettle[] = []
+  /** deliveries acked/rejected in this transaction: they still fill a global prefetch window until commit */
+  held = 0
 
   constructor(private readonly channel: Channel) {}
 
@@ -33,6 +35,7 @@ export class Transaction {
   /** Holds an ack or nack/reject; the deliveries already left the channel's unacked map. */
   settle(op: 'ack' | 'nack', entries: [number, Envelope][], requeue: boolean): void {
     this.settles.push({ op, entries, requeue })
+    this.held += entries.length
   }
 
   commit(): void {
@@ -40,6 +43,7 @@ export class Transaction {
     const settles = this.settles
     this.publishes = []
     this.settles = []
+    this.held = 0
     for (const p of publishes) {
       // an exchange deleted since the publish: the message is dropped, as RabbitMQ does
       if (p.exchange.vhost.exchanges.get(p.exchange.name) !== p.exchange) continue
@@ -62,6 +66,7 @@ export class Transaction {
     this.publishes = []
     const entries = this.settles.flatMap((s) => s.entries)
     this.settles = []
+    this.held = 0
     this.channel.restoreUnacked(entries)
   }
 

@@ -3,6 +3,7 @@
  * RabbitMQ's reply texts (`invalid arg 'x-message-ttl' for queue 'q' in vhost '/': {value_negative,-1}`).
  */
 import { preconditionFailed } from './errors.js'
+import { MAX_EXPIRY } from './message.js'
 import type { QueueOptions } from './queue.js'
 import { fieldValuesEqual, type FieldTable, type FieldValue } from './wire/field-table.js'
 
@@ -56,6 +57,8 @@ const positiveInt: Check = (v) => {
   if (v <= 0) return `{value_zero_or_less,${v}}`
   return undefined
 }
+/** TTLs are at most 4294967295 ms (rabbit_misc:check_expiry). */
+const tooBig = (v: FieldValue): string | undefined => (Number(v) > MAX_EXPIRY ? `{value_too_big,${v}}` : undefined)
 const str: Check = (v) => (typeof v === 'string' ? undefined : `{unacceptable_type,${typeName(v)}}`)
 const bool: Check = (v) => (typeof v === 'boolean' ? undefined : `{unacceptable_type,${typeName(v)}}`)
 const oneOf =
@@ -69,8 +72,8 @@ const priority: Check = (v) => {
 }
 
 const CHECKS: Record<string, Check> = {
-  'x-message-ttl': nonNegInt,
-  'x-expires': positiveInt,
+  'x-message-ttl': (v) => nonNegInt(v) ?? tooBig(v),
+  'x-expires': (v) => positiveInt(v) ?? tooBig(v),
   'x-max-length': nonNegInt,
   'x-max-length-bytes': nonNegInt,
   'x-delivery-limit': nonNegInt,
@@ -101,9 +104,9 @@ export function validateQueueArguments(queue: string, vhost: string, o: QueueOpt
     throw preconditionFailed(`invalid arg 'x-queue-type' ${where}: streams are not supported by Warren yet`)
   }
   if (type === 'quorum') {
-    // RabbitMQ: quorum queues are always durable and never exclusive or auto-delete.
-    if (!o.durable) throw preconditionFailed(`invalid property 'non-durable' ${where}`)
-    if (o.exclusiveOwner !== null) throw preconditionFailed(`invalid property 'exclusive-owner' ${where}`)
+    // RabbitMQ: quorum queues are always durable and never exclusive or auto-delete (checked in this order).
     if (o.autoDelete) throw preconditionFailed(`invalid property 'auto-delete' ${where}`)
+    if (o.exclusiveOwner !== null) throw preconditionFailed(`invalid property 'exclusive-owner' ${where}`)
+    if (!o.durable) throw preconditionFailed(`invalid property 'non-durable' ${where}`)
   }
 }

@@ -282,6 +282,8 @@ export class VHost {
   }
 
   private addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    const invalid = source.router.validateBinding?.(args)
+    if (invalid !== undefined) throw preconditionFailed(invalid)
     const id = bindingId(destination, routingKey, args)
     if (source.bindings.has(id)) return
     const b: Binding = { source, destination, routingKey, arguments: args, id }
@@ -324,6 +326,8 @@ export class VHost {
     this.refused = false
     const routed = this.routed
     this.routeFrom(exchange, message, routed)
+    // cleared before enqueueing: a queue may dead-letter (drop-head, reject-publish-dlx) and route again
+    this.visited.length = 0
     let n = 0
     if (routed.size > 0) {
       for (const d of routed) {
@@ -335,7 +339,6 @@ export class VHost {
       }
       routed.clear()
     }
-    this.visited.length = 0
     return n
   }
 

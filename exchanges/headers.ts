@@ -105,6 +105,10 @@ export class HeadersRouter implements ExchangeRouter {
   private readonly byId = new Map<string, HeadersBinding>()
   private readonly list: HeadersBinding[] = []
 
+  validateBinding(args: FieldTable): string | undefined {
+    return validateHeadersBindingArgs(args)
+  }
+
   bind(binding: Binding): void {
     if (this.byId.has(binding.id)) return
     const b: HeadersBinding = { ...compile(binding.arguments), destination: binding.destination, index: this.list.length }

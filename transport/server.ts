@@ -10,8 +10,9 @@ import { Broker } from '../core/broker.js'
 import { DEFAULT_CONFIG, type BrokerConfig } from '../core/config.js'
 import { ExchangeTypeRegistry } from '../core/exchange.js'
 import { registerBuiltinExchanges } from '../exchanges/index.js'
-import { createHttpHandler, createPrometheusHandler } from '../admin-ui/http-api.js'
+import { closeAdmin, createHttpHandler, createPrometheusHandler } from '../admin-ui/http-api.js'
 import { Connection } from './connection.js'
+import { attachWebSocket, type WebSocketListener } from './ws-server.js'
 
 export interface StartOptions extends Partial<BrokerConfig> {
   /** a pino logger to use; by default one at `logLevel` writing JSON to stdout */
@@ -59,6 +60,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const ctx = { broker, log: log.child({ component: 'http' }) }
   let httpPort = -1
   let prometheusPort = -1
+  let webAmqp: WebSocketListener | null = null
   try {
   if (config.httpPort >= 0) {
     const httpServer = http.createServer(createHttpHandler(ctx))
@@ -66,6 +68,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     httpPort = a.port
     httpServers.push(httpServer)
     broker.listeners.push({ protocol: 'http', ip: a.address, port: a.port })
+    webAmqp = attachWebSocket(httpServer, broker, log)
     log.info({ protocol: 'http', port: a.port, address: a.address }, `HTTP listening on ${formatHost(a.address)}:${a.port}`)
   }
   if (config.prometheusPort >= 0) {
@@ -87,16 +90,18 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const close = (): Promise<void> => {
     if (closing !== null) return closing
     closing = (async () => {
+      closeAdmin(ctx)
       for (const h of httpServers) {
         h.close()
         h.closeAllConnections()
       }
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
-        for (const c of [...broker.connections]) c.forceClose('broker shutdown')
+        for (const c of [...broker.connections]) c.forceClose("broker forced connection closure with reason 'shutdown'")
         // give clients a moment to answer close-ok, then cut whatever is left
         setTimeout(() => {
           for (const s of sockets) s.destroy()
+          webAmqp?.close()
         }, 500).unref()
       })
       log.info('broker stopped')

@@ -37,13 +37,17 @@ export async function withBroker<T>(fn: (b: TestBroker) => Promise<T>, options: 
 }
 
 /** Polls until `check` returns a truthy value (or stops throwing); never a fixed sleep. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<Exclude<T, undefined | null | false>> {
   const deadline = Date.now() + timeoutMs
   let lastErr: unknown
   for (;;) {
     try {
       const v = await check()
-      if (v) return v
+      if (v) return v as Exclude<T, undefined | null | false>
     } catch (err) {
       lastErr = err
     }

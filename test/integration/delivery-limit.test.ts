@@ -37,13 +37,13 @@ describe('delivery limit: a message that always fails ends in the dead-letter qu
       expect(deliveries.map((d) => d.redelivered)).toEqual([false, true, true, true])
       expect(deliveries.map((d) => d.count)).toEqual([undefined, 1, 2, 3])
       expect(dead.content.toString()).toBe('poison')
-      const h = dead.properties.headers!
+      const h = dead.properties.headers ?? {}
       expect(h.app).toBe('x')
       expect(h['x-first-death-reason']).toBe('delivery_limit')
       expect(h['x-first-death-queue']).toBe(work)
       expect(h['x-first-death-exchange']).toBe('')
       expect(h['x-last-death-reason']).toBe('delivery_limit')
-      const death = h['x-death'][0]
+      const death = (h['x-death'] as unknown as Record<string, unknown>[])[0]
       expect(death).toMatchObject({ count: 1, reason: 'delivery_limit', queue: work, exchange: '', 'routing-keys': [work] })
       expect(death['original-expiration']).toBe('60000')
       expect(dead.properties.expiration).toBeUndefined()

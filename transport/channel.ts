@@ -9,7 +9,7 @@ import type { ChannelInfo } from '../core/connections.js'
 import { Consumer, type DeliverySink } from '../core/consumer.js'
 import { AmqpError, ChannelError, ConnectionError, notFound, preconditionFailed, ReplyCode } from '../core/errors.js'
 import type { Exchange } from '../core/exchange.js'
-import { Message, parseExpiration } from '../core/message.js'
+import { expirationProblem, Message, parseExpiration } from '../core/message.js'
 import type { Envelope, Queue } from '../core/queue.js'
 import { generateName, type VHost } from '../core/vhost.js'
 import type { FieldTable } from '../core/wire/field-table.js'
@@ -41,7 +41,7 @@ class ChannelConsumer extends Consumer {
   tagBytes!: Buffer
 }
 
-const summary: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1 }
+const summary: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1, userId: undefined }
 
 export class Channel implements DeliverySink, ChannelInfo {
   readonly owner: object
@@ -414,8 +414,14 @@ export class Channel implements DeliverySink, ChannelInfo {
     const ps = this.pubPropsStart
     const pe = this.pubPropsEnd
     summarizeProperties(props, summary, ps, pe)
+    if (summary.userId !== undefined && summary.userId !== this.conn.user?.name) {
+      // RabbitMQ validates user-id so consumers can trust it
+      throw preconditionFailed(`user_id property set to '${summary.userId}' but authenticated user was '${this.conn.user?.name}'`)
+    }
     const ttl = parseExpiration(summary.expiration)
-    if (Number.isNaN(ttl)) throw preconditionFailed(`invalid expiration '${summary.expiration}'`)
+    if (Number.isNaN(ttl)) {
+      throw preconditionFailed(`invalid expiration '${summary.expiration}': ${expirationProblem(summary.expiration!)}`)
+    }
     const now = Date.now()
     const msg =
       props === body && ps === 0 && pe === bs && be === body.length

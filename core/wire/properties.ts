@@ -48,6 +48,8 @@ export interface PropertySummary {
   expiration: string | undefined
   /** offset of the headers table (its length prefix) in raw, or -1 */
   headersAt: number
+  /** the user-id property, which RabbitMQ checks against the connection's user, or undefined */
+  userId?: string | undefined
 }
 
 const dec = new Decoder(Buffer.alloc(0), 0, 0)
@@ -73,6 +75,7 @@ export function summarizeProperties(
   out.priority = 0
   out.expiration = undefined
   out.headersAt = -1
+  out.userId = undefined
   if (end - start === 2 && raw[start] === 0 && raw[start + 1] === 0) return out
   const d = dec.reset(raw, start, end)
   const flags = readFlags(d)
@@ -95,7 +98,7 @@ export function summarizeProperties(
     d.pos += 8
   }
   if (flags & F_TYPE) d.pos += 1 + peekLen(d)
-  if (flags & F_USER_ID) d.pos += 1 + peekLen(d)
+  if (flags & F_USER_ID) out.userId = d.shortstr()
   if (flags & F_APP_ID) d.pos += 1 + peekLen(d)
   if (flags & F_CLUSTER_ID) d.pos += 1 + peekLen(d)
   if (d.pos > d.end) throw new DecodeError('truncated content header properties')

@@ -639,3 +639,26 @@ describe('publishing errors', () => {
     await waitFor(() => brokerConnByPort(localPort) === undefined, 5000, 'broker dropped the connection')
   })
 })
+
+describe('user-id property (RabbitMQ validates it against the connection user)', () => {
+  it('a matching user-id is delivered, a different one closes the channel with 406', async () => {
+    const { startTestBroker } = await import('../helpers/broker.js')
+    const amqplib = (await import('amqplib')).default
+    const b = await startTestBroker()
+    try {
+      const conn = await amqplib.connect(b.url)
+      const ch = await conn.createChannel()
+      await ch.assertQueue('uid-q')
+      ch.sendToQueue('uid-q', Buffer.from('ok'), { userId: 'guest' })
+      const got = await new Promise<import('amqplib').ConsumeMessage>((res) => void ch.consume('uid-q', (m) => m && res(m)))
+      expect(got.properties.userId).toBe('guest')
+      const closed = new Promise<Error>((res) => ch.once('error', res))
+      ch.sendToQueue('uid-q', Buffer.from('spoofed'), { userId: 'admin' })
+      const err = await closed
+      expect(err.message).toMatch(/406.*user_id property set to 'admin' but authenticated user was 'guest'/)
+      await conn.close()
+    } finally {
+      await b.stop()
+    }
+  })
+})

@@ -260,7 +260,7 @@ describe('encodeProperties / decodeProperties', () => {
     expect(decodeProperties(raw)).toStrictEqual(p)
 
     const s = summarizeProperties(raw, newSummary())
-    expect(s).toEqual({ deliveryMode: 0, priority: 0, expiration: '', headersAt: 4 })
+    expect(s).toEqual({ deliveryMode: 0, priority: 0, expiration: '', headersAt: 4, userId: '' })
     expect(decodeHeaders(raw, s.headersAt)).toStrictEqual({})
 
     const priorityZero = encodeProperties({ priority: 0 })

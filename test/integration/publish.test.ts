@@ -642,15 +642,13 @@ describe('publishing errors', () => {
 
 describe('user-id property (RabbitMQ validates it against the connection user)', () => {
   it('a matching user-id is delivered, a different one closes the channel with 406', async () => {
-    const { startTestBroker } = await import('../helpers/broker.js')
-    const amqplib = (await import('amqplib')).default
     const b = await startTestBroker()
     try {
-      const conn = await amqplib.connect(b.url)
+      const conn = await amqp.connect(b.url)
       const ch = await conn.createChannel()
       await ch.assertQueue('uid-q')
       ch.sendToQueue('uid-q', Buffer.from('ok'), { userId: 'guest' })
-      const got = await new Promise<import('amqplib').ConsumeMessage>((res) => void ch.consume('uid-q', (m) => m && res(m)))
+      const got = await new Promise<ConsumeMessage>((res) => void ch.consume('uid-q', (m) => m && res(m)))
       expect(got.properties.userId).toBe('guest')
       const closed = new Promise<Error>((res) => ch.once('error', res))
       ch.sendToQueue('uid-q', Buffer.from('spoofed'), { userId: 'admin' })

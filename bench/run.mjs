@@ -2,6 +2,9 @@
 // Warren's own benchmark: a broker in a child process, a real client (amqplib) publishing and
 // consuming over TCP in this process. Prints msgs/s per scenario. Ratios between runs on one
 // machine mean something; single absolute numbers do not (machines are noisy).
+// The two "amqp-client" scenarios run @cloudamqp/amqp-client over TCP and over WebSocket
+// (AMQPWebSocketClient, the browser client, on ws://…/ws/amqp): same client, so their ratio is the
+// cost of the WebSocket transport.
 //
 //   npm run bench                 all scenarios
 //   npm run bench -- 16B          only scenarios whose name contains "16B"
@@ -11,7 +14,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { AMQPClient, AMQPWebSocketClient } from '@cloudamqp/amqp-client'
 import amqp from 'amqplib'
+import { WebSocket } from 'ws'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const COUNT = Number(process.env.BENCH_COUNT ?? 200_000)
@@ -23,27 +28,31 @@ const scenarios = [
   { name: 'publish+consume 16B confirms', size: 16, confirm: true },
   { name: 'publish+consume 1KiB confirms', size: 1024, confirm: true },
   { name: 'publish+consume 16B queue args (DLX+delivery-limit+TTL)', size: 16, confirm: false, queueArgs: true },
+  { name: 'publish+consume 16B amqp-client TCP', size: 16, transport: 'tcp' },
+  { name: 'publish+consume 16B amqp-client WebSocket', size: 16, transport: 'ws' },
 ].filter((s) => s.name.includes(filter))
 
 async function startBroker() {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'))
   const child = spawn(
     process.execPath,
-    [join(root, 'dist/transport/cli.js'), '--amqp-port', '0', '--http-port', '-1', '--data-dir', dataDir, '--log-level', 'info'],
+    [join(root, 'dist/transport/cli.js'), '--amqp-port', '0', '--http-port', '0', '--prometheus-port', '-1', '--data-dir', dataDir, '--log-level', 'info'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
-  const port = await new Promise((resolve, reject) => {
+  // the listeners log {"protocol":"amqp","port":…} and {"protocol":"http","port":…}
+  const ports = await new Promise((resolve, reject) => {
     let buf = ''
     child.stdout.on('data', (d) => {
       buf += d
-      const m = buf.match(/"port":(\d+)/)
-      if (m) resolve(Number(m[1]))
+      const amqpPort = buf.match(/"protocol":"amqp","port":(\d+)/)
+      const httpPort = buf.match(/"protocol":"http","port":(\d+)/)
+      if (amqpPort && httpPort) resolve({ port: Number(amqpPort[1]), httpPort: Number(httpPort[1]) })
     })
     child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
   })
   child.stdout.resume()
   return {
-    port,
+    ...ports,
     pid: child.pid,
     async stop() {
       child.kill('SIGTERM')
@@ -110,14 +119,66 @@ async function run(url, s, count) {
   return { publishRate: count / pubSecs, consumeRate: count / allSecs }
 }
 
+/** The same publish+consume loop with @cloudamqp/amqp-client, over TCP or WebSocket. */
+async function runAmqpClient(s, count) {
+  // Node 20 has no global WebSocket; the browser client looks it up when it connects
+  globalThis.WebSocket ??= WebSocket
+  const connect = async () => {
+    const c = s.transport === 'ws' ? new AMQPWebSocketClient({ url: wsUrl }) : new AMQPClient(url)
+    await c.connect()
+    // ws turns Nagle off on its socket and amqp-client's TCP client does not: level the field
+    if (s.transport === 'tcp') c.socket.setNoDelay(true)
+    return c
+  }
+  const pubConn = await connect()
+  const subConn = await connect()
+  const pub = await pubConn.channel()
+  const sub = await subConn.channel()
+  const queue = `bench-${process.pid}-${Math.random().toString(36).slice(2)}`
+  await sub.queueDeclare(queue, { autoDelete: false })
+  await sub.basicQos(1000)
+  const body = Buffer.alloc(s.size, 120)
+  let consumed = 0
+  let unackedSince = 0
+  const t0 = process.hrtime.bigint()
+  const done = new Promise((resolve) => {
+    void sub.basicConsume(queue, { noAck: false }, (m) => {
+      consumed++
+      if (++unackedSince === 100 || consumed === count) {
+        void sub.basicAck(m.deliveryTag, true)
+        unackedSince = 0
+      }
+      if (consumed === count) resolve(process.hrtime.bigint())
+    })
+  })
+  // amqp-client has no write backpressure and takes a fresh frame_max buffer per publish until
+  // earlier sends settle: every 256 publishes, wait for the last send (buffers go back to its
+  // pool) and hold back while the socket (net or ws) has more than 1 MiB queued
+  const buffered = () => (s.transport === 'ws' ? pubConn.socket.bufferedAmount : pubConn.socket.writableLength)
+  for (let i = 0; i < count; i++) {
+    const sent = pub.basicPublish('', queue, body)
+    if ((i & 255) === 255) {
+      await sent
+      while (buffered() > 1 << 20) await new Promise((r) => setTimeout(r, 1))
+    }
+  }
+  const tPublished = process.hrtime.bigint()
+  const tDone = await done
+  await sub.queueDelete(queue)
+  await pubConn.close()
+  await subConn.close()
+  return { publishRate: count / (Number(tPublished - t0) / 1e9), consumeRate: count / (Number(tDone - t0) / 1e9) }
+}
+
 const broker = await startBroker()
+const wsUrl = `ws://127.0.0.1:${broker.httpPort}/ws/amqp`
 const url = `amqp://guest:guest@127.0.0.1:${broker.port}`
-console.log(`Warren benchmark: ${COUNT} messages per scenario, amqplib client, broker pid ${broker.pid}`)
+console.log(`Warren benchmark: ${COUNT} messages per scenario, amqplib client unless named, broker pid ${broker.pid}`)
 console.log(`${'scenario'.padEnd(58)} ${'publish msg/s'.padStart(14)} ${'end-to-end msg/s'.padStart(17)}`)
 try {
   await run(url, scenarios[0] ?? { size: 16, confirm: false }, Math.min(COUNT, 20_000)) // warm-up
   for (const s of scenarios) {
-    const r = await run(url, s, COUNT)
+    const r = s.transport === undefined ? await run(url, s, COUNT) : await runAmqpClient(s, COUNT)
     console.log(`${s.name.padEnd(58)} ${Math.round(r.publishRate).toString().padStart(14)} ${Math.round(r.consumeRate).toString().padStart(17)}`)
   }
 } finally {

@@ -1,0 +1,102 @@
+/**
+ * AMQP 0-9-1 over WebSocket on the HTTP port (RabbitMQ's web-amqp, LavinMQ's /ws/amqp): an upgrade
+ * on `/ws/amqp` or `/` becomes a Connection, the same class that serves TCP, over a WsSocket.
+ * Ordinary HTTP requests stay with the management API's handler; only 'upgrade' is handled here.
+ */
+import type { IncomingMessage, Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import { WebSocketServer } from 'ws'
+import type { Broker } from '../core/broker.js'
+import type { BrokerConfig } from '../core/config.js'
+import { FRAME_MIN_SIZE } from './codec/constants.js'
+import { Connection } from './connection.js'
+import { WsSocket } from './ws-socket.js'
+
+/** Paths that accept an AMQP WebSocket (LavinMQ and RabbitMQ's web-amqp plugin use /ws/amqp). */
+export const WS_AMQP_PATHS: ReadonlySet<string> = new Set(['/ws/amqp', '/'])
+
+/** Connection.protocol for these connections, as the management API shows it. */
+export const WS_PROTOCOL = 'AMQP 0-9-1 over WebSocket'
+
+/** What the composition root keeps to shut the listener down. */
+export interface WebSocketListener {
+  /** Stops accepting upgrades and cuts every WebSocket still open (after connection.close was sent). */
+  close(): void
+}
+
+/**
+ * Handles WebSocket upgrades on `server` (which keeps serving plain HTTP requests) and records an
+ * `http/web-amqp` listener on the broker.
+ */
+export function attachWebSocket(server: Server, broker: Broker, log: Logger): WebSocketListener {
+  const wlog = log.child({ component: 'websocket' })
+  const wss = new WebSocketServer({
+    noServer: true,
+    // compression costs CPU per message and AMQP payloads are often already compact
+    perMessageDeflate: false,
+    maxPayload: maxPayload(broker.config),
+    handleProtocols: pickProtocol,
+  })
+  wss.on('error', (err) => wlog.error({ err }, 'websocket server error'))
+  // a malformed handshake is answered by ws itself (400, 405 or 426 with the reason)
+  let closed = false
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (!WS_AMQP_PATHS.has(path)) {
+      // leave other paths to any other upgrade listener (none today)
+      if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found')
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      new Connection(broker, new WsSocket(ws, req, wlog), WS_PROTOCOL, wlog)
+    })
+  }
+  server.on('upgrade', onUpgrade)
+  recordListener(server, broker)
+  return {
+    close(): void {
+      if (closed) return
+      closed = true
+      server.off('upgrade', onUpgrade)
+      for (const ws of wss.clients) ws.terminate()
+      wss.close()
+    },
+  }
+}
+
+/** Accepts the first offered subprotocol starting with "amqp" (e.g. amqp, amqpv0.9.1); none is required. */
+function pickProtocol(protocols: Set<string>): string | false {
+  for (const p of protocols) if (p.toLowerCase().startsWith('amqp')) return p
+  return false
+}
+
+/**
+ * Largest WebSocket message accepted: clients such as amqp-client send a whole publish (method,
+ * header and every body frame) as one message, so it must fit the largest message plus frame overhead.
+ */
+function maxPayload(config: BrokerConfig): number {
+  const frames = Math.ceil(config.maxMessageSize / (FRAME_MIN_SIZE - 8)) + 2
+  return config.maxMessageSize + frames * 8 + 64 * 1024
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  // after 'upgrade' node's http server no longer listens for socket errors: a reset must not crash
+  socket.on('error', () => {})
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  socket.once('finish', () => socket.destroy())
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+}
+
+function recordListener(server: Server, broker: Broker): void {
+  const add = (): void => {
+    const a = server.address() as AddressInfo
+    broker.listeners.push({ protocol: 'http/web-amqp', ip: a.address, port: a.port })
+  }
+  if (server.listening) add()
+  else server.once('listening', add)
+}

@@ -1,0 +1,371 @@
+/**
+ * An append-only log of CRC-framed records in numbered segment files (`msgs.0000000001`, …), with
+ * group commit. LavinMQ's MessageStore keeps a queue's messages the same way (segment files that
+ * are deleted once every message in them is acked); RabbitMQ's message store rolls files the same
+ * way too. Records are `[len][crc32][payload]` (record-format.ts).
+ *
+ * `append` copies the record into the current group-commit batch (group-commit.ts) and returns
+ * its location at once. Completion is reported by sequence number (`durableSeq`) to one listener,
+ * once per batch: no promise or closure per record.
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import { GroupCommit, newLogStats, type BatchIo, type BatchOwner, type LogStats, type Segment } from './group-commit.js'
+import { RECORD_HEADER, crc32, sealRecord } from './record-format.js'
+import {
+  SEGMENT_HEADER,
+  SEGMENT_MAGIC,
+  fsyncDir,
+  readWhole,
+  recoverSegment,
+  type LogRecordVisitor,
+  type LogRecovery,
+} from './segment-recovery.js'
+
+export { SEGMENT_HEADER, SEGMENT_MAGIC, type LogRecordVisitor, type LogRecovery } from './segment-recovery.js'
+export { NODE_IO, newLogStats, type BatchIo, type LogStats } from './group-commit.js'
+const SPLIT = 2 ** 32
+
+/** Location of a record: segment id × 2^32 + byte offset, exact in a double (ids < 2^21). */
+export function locOf(segment: number, offset: number): number {
+  return segment * SPLIT + offset
+}
+/** Segment id of a location. */
+export function locSegment(loc: number): number {
+  return Math.floor(loc / SPLIT)
+}
+/** Byte offset of a location within its segment. */
+export function locOffset(loc: number): number {
+  return loc % SPLIT
+}
+
+/** File name of segment `id`. */
+export function segmentFileName(id: number): string {
+  return `msgs.${String(id).padStart(10, '0')}`
+}
+
+/** Told when batches complete. One per log (the owning store fans out to its waiters). */
+export interface SegmentLogListener {
+  /** every append whose sequence number is ≤ durableSeq is on disk (or written, with sync off) */
+  logDurable(durableSeq: number): void
+  /** a write or sync failed: the log accepts no more appends, nothing after durableSeq is safe */
+  logFailed(err: Error): void
+}
+
+/** Serialises a payload straight into the batch buffer (avoids building a Buffer per record). */
+export interface RecordEncoder {
+  encodeRecord(buf: Buffer, at: number, len: number): void
+}
+
+/** Where and how a SegmentLog writes. */
+export interface SegmentLogOptions {
+  dir: string
+  log: Logger
+  /** roll to a new segment beyond this size (default 32 MiB, LavinMQ's default segment size is 8 MiB) */
+  segmentSize?: number
+  /** fdatasync each batch (default true); off for scratch data that need not survive a crash */
+  sync?: boolean
+  /** start writing a batch once this many bytes are buffered (default 1 MiB) */
+  batchBytes?: number
+  /** bytes read ahead from a segment file when reading records back (default 64 KiB) */
+  readBlock?: number
+  /** largest payload accepted (default 1 GiB: a 512 MiB body plus its record); the recovery scan also uses it */
+  maxRecordSize?: number
+  /** sealed segment files kept open for reading (default 32) */
+  maxOpenSegments?: number
+  stats?: LogStats
+  /** asynchronous write/fdatasync (tests inject failures here) */
+  io?: BatchIo
+}
+
+/** A record that fails its CRC when read back (bit rot after recovery, or a bad disk). */
+export class CorruptRecordError extends Error {
+  override readonly name = 'CorruptRecordError'
+}
+
+/** One segmented, group-committed log (see the file comment); open with SegmentLog.open. */
+export class SegmentLog implements BatchOwner {
+  readonly stats: LogStats
+  readonly recovery: LogRecovery
+  private readonly gc: GroupCommit
+  private listener: SegmentLogListener | null = null
+  private readonly segments = new Map<number, Segment>()
+  private active: Segment | null = null
+  private nextId = 1
+  private closed = false
+  private rb: Buffer | null = null
+  private rbSeg: Segment | null = null
+  private rbPos = 0
+  private rbLen = 0
+  private openSealed = 0
+  private readonly segmentSize: number
+  private readonly doSync: boolean
+  private readonly readBlock: number
+  private readonly maxRecord: number
+  private readonly maxOpen: number
+
+  private constructor(readonly dir: string, private readonly log: Logger, o: SegmentLogOptions) {
+    this.segmentSize = o.segmentSize ?? 32 * 1024 * 1024
+    this.doSync = o.sync ?? true
+    this.readBlock = o.readBlock ?? 64 * 1024
+    this.maxRecord = o.maxRecordSize ?? 2 ** 30
+    this.maxOpen = o.maxOpenSegments ?? 32
+    this.stats = o.stats ?? newLogStats()
+    if (this.segmentSize > 2 ** 30) throw new RangeError('segmentSize must be at most 1 GiB')
+    this.recovery = { segments: 0, records: 0, bytes: 0, damagedRanges: 0, damagedBytes: 0, truncatedBytes: 0 }
+    this.gc = new GroupCommit(this, this.stats, this.doSync, o.batchBytes ?? 1024 * 1024, log, dir, o.io)
+  }
+
+  /**
+   * Opens (creating if needed) the log in `dir` and recovers it: every valid record is passed to
+   * `visitor` in append order, torn tails are truncated and damaged records skipped (warned).
+   * New appends always go to a fresh segment, so an offset named in an ack file of an older
+   * segment can never come to mean a new record.
+   */
+  static open(options: SegmentLogOptions, visitor?: LogRecordVisitor): SegmentLog {
+    const l = new SegmentLog(options.dir, options.log, options)
+    mkdirSync(l.dir, { recursive: true })
+    const ids = readdirSync(l.dir)
+      .map((f) => /^msgs\.(\d{10})$/.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b)
+    const scratch = { buf: Buffer.alloc(0) }
+    for (const id of ids) {
+      l.nextId = id + 1
+      const file = path.join(l.dir, segmentFileName(id))
+      const size = recoverSegment(file, id, readWhole(file, scratch), l.maxRecord, visitor, l.recovery, l.log)
+      if (size >= 0) l.segments.set(id, { id, fd: -1, size, written: size })
+    }
+    return l
+  }
+
+  /** Registers the listener for completed batches (replaces any previous one). */
+  setListener(listener: SegmentLogListener | null): void {
+    this.listener = listener
+  }
+
+  /** Sequence number of the last append (appends are numbered 1, 2, …). */
+  get appendSeq(): number {
+    return this.gc.appendSeq
+  }
+  /** Every append with a sequence number up to this one is durable. */
+  get durableSeq(): number {
+    return this.gc.durableSeq
+  }
+  /** Bytes appended but not yet durable. */
+  get pendingBytes(): number {
+    return this.gc.pendingBytes
+  }
+  /** The error that stopped the log, or null. */
+  get failure(): Error | null {
+    return this.gc.failure
+  }
+
+  /** Id of the segment receiving appends, or -1 before the first append of this run. */
+  get activeSegment(): number {
+    return this.active === null ? -1 : this.active.id
+  }
+
+  /** Ids of every segment, oldest first. */
+  segmentIds(): number[] {
+    return [...this.segments.keys()]
+  }
+
+  /** Bytes in segment files, buffered appends included. */
+  get diskBytes(): number {
+    let n = 0
+    for (const s of this.segments.values()) n += s.size
+    return n
+  }
+
+  /** Appends a copy of `payload`; returns its location. `sync`: the record needs an fdatasync. */
+  append(payload: Buffer, sync = true): number {
+    const c = this.reserve(payload.length, sync)
+    payload.copy(c.buf, c.len + RECORD_HEADER)
+    return this.commit(payload.length)
+  }
+
+  /** Appends a `len`-byte payload that `encoder` writes in place; returns its location. */
+  appendEncoded(len: number, encoder: RecordEncoder, sync = true): number {
+    const c = this.reserve(len, sync)
+    encoder.encodeRecord(c.buf, c.len + RECORD_HEADER, len)
+    return this.commit(len)
+  }
+
+  private reserve(len: number, sync: boolean): { buf: Buffer; len: number } {
+    if (this.gc.failure !== null) throw this.gc.failure
+    if (this.closed) throw new Error(`segment log ${this.dir} is closed`)
+    if (!(len > 0 && len <= this.maxRecord)) throw new RangeError(`record of ${len} bytes (1 to ${this.maxRecord})`)
+    const total = RECORD_HEADER + len
+    let seg = this.active
+    if (seg === null || (seg.size + total > this.segmentSize && seg.size > SEGMENT_HEADER)) seg = this.roll()
+    return this.gc.chunkFor(seg, total, sync)
+  }
+
+  private commit(len: number): number {
+    const c = this.gc.cur!
+    sealRecord(c.buf, c.len, len)
+    const total = RECORD_HEADER + len
+    c.len += total
+    const seg = c.seg
+    const loc = seg.id * SPLIT + seg.size
+    seg.size += total
+    this.gc.committed(total)
+    return loc
+  }
+
+  private roll(): Segment {
+    const id = this.nextId++
+    const fd = openSync(path.join(this.dir, segmentFileName(id)), 'wx+')
+    writeSync(fd, SEGMENT_MAGIC, 0, SEGMENT_HEADER, 0)
+    // the new file name must be durable before any confirm that depends on a record in it
+    if (this.doSync) fsyncDir(this.dir)
+    const seg: Segment = { id, fd, size: SEGMENT_HEADER, written: SEGMENT_HEADER }
+    // the previous segment keeps its fd (its last batch may be in flight) and now counts as sealed
+    if (this.active !== null) this.openSealed++
+    this.segments.set(id, seg)
+    this.active = seg
+    return seg
+  }
+
+  /** Starts writing what is buffered now instead of on the next turn. */
+  flush(): void {
+    this.gc.flush()
+  }
+
+  /** @internal BatchOwner */
+  batchDurable(durableSeq: number): void {
+    this.listener?.logDurable(durableSeq)
+  }
+
+  /** @internal BatchOwner */
+  batchFailed(err: Error): void {
+    this.listener?.logFailed(err)
+  }
+
+  /**
+   * The payload of the record at `loc`, CRC-checked when read from the file. The view is valid
+   * only until the next call into this log: copy what you keep. Throws RangeError for a location
+   * that does not exist, CorruptRecordError for a damaged record.
+   */
+  view(loc: number): Buffer {
+    const id = Math.floor(loc / SPLIT)
+    const off = loc - id * SPLIT
+    const seg = this.segments.get(id)
+    if (seg === undefined || off < SEGMENT_HEADER || off >= seg.size) throw new RangeError(`no record at ${id}:${off} in ${this.dir}`)
+    if (off < seg.written) return this.viewFile(seg, off)
+    const c = this.gc.find(seg, off)
+    if (c === null) throw new RangeError(`no record at ${id}:${off} in ${this.dir}`)
+    const at = off - c.pos
+    return c.buf.subarray(at + RECORD_HEADER, at + RECORD_HEADER + c.buf.readUInt32LE(at))
+  }
+  private viewFile(seg: Segment, off: number): Buffer {
+    let b = this.rb
+    if (b !== null && this.rbSeg === seg && off >= this.rbPos && off + RECORD_HEADER <= this.rbPos + this.rbLen) {
+      const at = off - this.rbPos
+      const len = b.readUInt32LE(at)
+      if (at + RECORD_HEADER + len <= this.rbLen) return this.checked(b, at, len, seg, off)
+    }
+    if (b === null) b = this.rb = Buffer.allocUnsafe(this.readBlock)
+    const fd = this.fdFor(seg)
+    // never read past `written`: a write may be in progress beyond it on a libuv thread
+    const n = readFull(fd, b, Math.min(b.length, seg.written - off), off)
+    this.rbSeg = seg
+    this.rbPos = off
+    this.rbLen = n
+    const len = n >= RECORD_HEADER ? b.readUInt32LE(0) : -1
+    if (len <= 0 || len > this.maxRecord || off + RECORD_HEADER + len > seg.written) {
+      throw new CorruptRecordError(`bad record length at ${seg.id}:${off} in ${this.dir}`)
+    }
+    if (RECORD_HEADER + len <= n) return this.checked(b, 0, len, seg, off)
+    const big = Buffer.allocUnsafe(RECORD_HEADER + len)
+    readFull(fd, big, big.length, off)
+    return this.checked(big, 0, len, seg, off)
+  }
+
+  private checked(b: Buffer, at: number, len: number, seg: Segment, off: number): Buffer {
+    const start = at + RECORD_HEADER
+    if (crc32(b, start, start + len) !== b.readUInt32LE(at + 4)) {
+      throw new CorruptRecordError(`CRC mismatch at ${seg.id}:${off} in ${this.dir}`)
+    }
+    return b.subarray(start, start + len)
+  }
+
+  /** Drops the read-ahead buffer (the owner reads from memory again for a while). */
+  releaseReadBuffer(): void {
+    this.rb = null
+    this.rbSeg = null
+  }
+
+  private fdFor(seg: Segment): number {
+    if (seg.fd >= 0) return seg.fd
+    if (this.openSealed >= this.maxOpen) {
+      for (const s of this.segments.values()) {
+        if (s.fd >= 0 && s !== this.active && s !== seg && this.gc.idle(s)) {
+          closeSync(s.fd)
+          s.fd = -1
+          this.openSealed--
+          break
+        }
+      }
+    }
+    seg.fd = openSync(path.join(this.dir, segmentFileName(seg.id)), 'r')
+    this.openSealed++
+    return seg.fd
+  }
+
+  /**
+   * Deletes a segment file (its records are all acked). Returns false when it cannot go yet: it is
+   * the active segment, or a batch for it is still being written; retry after the next batch.
+   */
+  deleteSegment(id: number): boolean {
+    const seg = this.segments.get(id)
+    if (seg === undefined) return true
+    if (seg === this.active || !this.gc.idle(seg)) return false
+    if (seg.fd >= 0) {
+      closeSync(seg.fd)
+      this.openSealed--
+    }
+    unlinkSync(path.join(this.dir, segmentFileName(id)))
+    this.segments.delete(id)
+    if (this.rbSeg === seg) this.rbSeg = null
+    return true
+  }
+
+  /** Writes and syncs everything buffered, synchronously (shutdown; tests). */
+  flushSync(): void {
+    this.gc.flushSync()
+  }
+
+  /** Waits for the batch in flight, writes and syncs the rest, and closes every file. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.gc.drain()
+    for (const s of this.segments.values()) {
+      if (s.fd < 0) continue
+      try {
+        closeSync(s.fd)
+      } catch (err) {
+        // after a failed write the fd may be unusable; closing the rest matters more
+        this.log.warn({ err, dir: this.dir, segment: s.id }, 'closing a segment file failed')
+      }
+      s.fd = -1
+    }
+    this.openSealed = 0
+    this.active = null
+    this.rb = null
+  }
+}
+
+function readFull(fd: number, buf: Buffer, want: number, pos: number): number {
+  let n = 0
+  while (n < want) {
+    const r = readSync(fd, buf, n, want - n, pos + n)
+    if (r === 0) break
+    n += r
+  }
+  return n
+}

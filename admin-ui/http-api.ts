@@ -1,29 +1,203 @@
 /**
- * The HTTP side of the broker: management API (RabbitMQ-compatible), and later the console.
- * The composition root (transport/server.ts) owns the http.Server and routes requests here.
+ * The HTTP side of the broker: RabbitMQ's management API under /api, and the Prometheus endpoint
+ * on its own port. The composition root (transport/server.ts) owns the http.Servers and hands
+ * requests here. Per request: route → Basic auth → tags → body (limit → 413, JSON) → handler →
+ * columns/sort/pagination → JSON. Errors are `{"error": …, "reason": …}`; nothing a client sends
+ * escapes as an exception.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Logger } from 'pino'
-import type { Broker } from '../core/broker.js'
+import { AmqpError } from '../core/errors.js'
+import { registerBindings } from './api/bindings.js'
+import { registerChannels } from './api/channels.js'
+import { registerConnections } from './api/connections.js'
+import { registerConsumers } from './api/consumers.js'
+import { registerDefinitions } from './api/definitions.js'
+import { registerExchanges } from './api/exchanges.js'
+import { registerHealth } from './api/health.js'
+import { registerNodes } from './api/nodes.js'
+import { registerOverview } from './api/overview.js'
+import { registerPolicies } from './api/policies.js'
+import { registerQueues } from './api/queues.js'
+import { registerUsers } from './api/users.js'
+import { registerVHosts } from './api/vhosts.js'
+import { authenticate, checkAccess } from './auth.js'
+import type { AdminContext, ApiContext, ApiReply } from './context.js'
+import { fromAmqpError, HttpError, methodNotAllowed, notJson, objectNotFound, payloadTooLarge } from './http-errors.js'
+import { prometheusResponse } from './prometheus.js'
+import { listReply, objectReply } from './query.js'
+import { Sampler } from './rates.js'
+import { Router, splitPath } from './router.js'
+import { registerConsoleRoutes } from './console-routes.js'
+import { serveStatic } from './static.js'
 
-export interface AdminContext {
-  broker: Broker
-  log: Logger
+export type { AdminContext } from './context.js'
+
+/** RabbitMQ management.http.max_body_size default. */
+export const DEFAULT_MAX_BODY_SIZE = 20 * 1024 * 1024
+
+const contexts = new WeakMap<object, ApiContext>()
+
+/** The per-broker API state (one rate sampler shared by the management and Prometheus ports). */
+function apiContext(ctx: AdminContext): ApiContext {
+  let api = contexts.get(ctx.broker)
+  if (api === undefined) {
+    // a config built without statsInterval must not make the sampler spin
+    const sampler = new Sampler(ctx.broker, Math.max(10, ctx.broker.config.statsInterval || 5000))
+    sampler.start()
+    api = { broker: ctx.broker, log: ctx.log, sampler, maxBodySize: ctx.maxBodySize ?? DEFAULT_MAX_BODY_SIZE }
+    contexts.set(ctx.broker, api)
+  }
+  return api
+}
+
+/** Stops the rate sampler; call when the broker closes. */
+export function closeAdmin(ctx: AdminContext): void {
+  contexts.get(ctx.broker)?.sampler.stop()
+  contexts.delete(ctx.broker)
+}
+
+/** Every management route. */
+export function buildRouter(): Router {
+  const router = new Router()
+  for (const register of [
+    registerOverview,
+    registerNodes,
+    registerUsers,
+    registerVHosts,
+    registerConnections,
+    registerChannels,
+    registerConsumers,
+    registerExchanges,
+    registerQueues,
+    registerBindings,
+    registerDefinitions,
+    registerPolicies,
+    registerHealth,
+    registerConsoleRoutes,
+  ]) {
+    register(router)
+  }
+  return router
 }
 
 /** Returns the request handler for the HTTP port. */
 export function createHttpHandler(ctx: AdminContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const api = apiContext(ctx)
+  const router = buildRouter()
   return (req, res) => {
-    ctx.log.debug({ method: req.method, url: req.url }, 'http request')
-    res.writeHead(404, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ error: 'Object Not Found', reason: 'Not Found' }))
+    if (serveStatic(req, res)) return
+    handle(api, router, req, res).catch((err: unknown) => {
+      api.log.error({ err }, 'http handler failed')
+      if (!res.headersSent) send(res, req.method, { status: 500, body: { error: 'internal_server_error', reason: 'internal error' } })
+      else res.destroy()
+    })
   }
+}
+
+async function handle(api: ApiContext, router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = req.method ?? 'GET'
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  const rawPath = q < 0 ? url : url.slice(0, q)
+  const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
+  let reply: ApiReply
+  try {
+    const m = rawPath === '/api' || rawPath.startsWith('/api/') ? router.match(method, splitPath(rawPath)) : { kind: 'none' as const }
+    if (m.kind === 'none') throw objectNotFound()
+    if (m.kind === 'method') throw methodNotAllowed(m.allow)
+    const user = authenticate(api.broker, req.headers, req.socket.remoteAddress ?? '')
+    checkAccess(user, m.route.options.access ?? 'management')
+    const raw = await readBody(req, api.maxBodySize)
+    const body = raw.length === 0 ? undefined : parseJson(raw)
+    reply = await m.route.handler({ ctx: api, method, params: m.params, query, headers: req.headers, user, body })
+    if (reply.status === 200) {
+      const list = m.route.options.list
+      reply.body = list !== undefined && Array.isArray(reply.body) ? listReply(reply.body, query, list.sort) : objectReply(reply.body, query)
+    }
+  } catch (err) {
+    reply = errorReply(api, err, method, rawPath)
+  }
+  send(res, method, reply)
+  if (reply.headers?.connection === 'close') res.once('finish', () => req.destroy())
+}
+
+function errorReply(api: ApiContext, err: unknown, method: string, path: string): ApiReply {
+  let e: HttpError
+  if (err instanceof HttpError) e = err
+  else if (err instanceof AmqpError) {
+    e = fromAmqpError(err)
+    api.log.warn({ method, path, code: err.code, reason: err.detail }, 'management request refused')
+  } else {
+    api.log.error({ err, method, path }, 'internal error in management request')
+    e = new HttpError(500, 'internal_server_error', 'internal error; see the broker log')
+  }
+  if (e.status >= 500 || e.status === 413) api.log.warn({ method, path, status: e.status, reason: e.reason }, 'management request failed')
+  return { status: e.status, body: e.body(), headers: { ...e.headers } }
+}
+
+/**
+ * Reads the whole body. Past `limit` the rest is read and dropped so the client (which may still be
+ * sending) gets a clean 413; a body past 4 × limit, or announced as such, is cut off instead.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const hardCap = limit * 4
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > hardCap) return Promise.reject(payloadTooLarge(limit, true))
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size > hardCap) {
+        req.off('data', onData)
+        req.pause()
+        reject(payloadTooLarge(limit, true))
+      } else if (size <= limit) chunks.push(chunk)
+    }
+    req.on('data', onData)
+    req.once('end', () => (size > limit ? reject(payloadTooLarge(limit, false)) : resolve(Buffer.concat(chunks))))
+    req.once('error', reject)
+  })
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'))
+  } catch {
+    throw notJson()
+  }
+}
+
+const JSON_HEADERS = {
+  'content-type': 'application/json',
+  'cache-control': 'no-cache',
+  vary: 'accept, accept-encoding, origin',
+}
+
+function send(res: ServerResponse, method: string | undefined, reply: ApiReply): void {
+  const headers: Record<string, string> = { ...(reply.headers ?? {}) }
+  if (reply.body === undefined) {
+    res.writeHead(reply.status, headers)
+    res.end()
+    return
+  }
+  const text = JSON.stringify(reply.body, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))
+  res.writeHead(reply.status, { ...JSON_HEADERS, 'content-length': String(Buffer.byteLength(text)), ...headers })
+  res.end(method === 'HEAD' ? undefined : text)
 }
 
 /** Returns the request handler for the Prometheus port. */
 export function createPrometheusHandler(ctx: AdminContext): (req: IncomingMessage, res: ServerResponse) => void {
-  return (_req, res) => {
-    res.writeHead(404, { 'content-type': 'text/plain' })
-    res.end('not found\n')
+  const api = apiContext(ctx)
+  return (req, res) => {
+    try {
+      const r = prometheusResponse(api, req)
+      res.writeHead(r.status, r.headers)
+      res.end(req.method === 'HEAD' ? undefined : r.body)
+    } catch (err) {
+      api.log.error({ err }, 'prometheus handler failed')
+      res.writeHead(500, { 'content-type': 'text/plain' })
+      res.end('internal error\n')
+    }
   }
 }

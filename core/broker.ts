@@ -7,9 +7,11 @@ import type { Logger } from 'pino'
 import type { BrokerConfig } from './config.js'
 import type { ConnectionInfo } from './connections.js'
 import { ExchangeTypeRegistry } from './exchange.js'
+import { PolicyStore } from './policies.js'
 import { UserStore } from './users.js'
 import { VHost } from './vhost.js'
 
+/** An open listener (protocol, address, port). */
 export interface Listener {
   /** 'amqp', 'amqp/ssl', 'http', 'http/web-amqp', 'http/prometheus' (RabbitMQ's protocol names) */
   protocol: string
@@ -17,10 +19,22 @@ export interface Listener {
   port: number
 }
 
+/** What RabbitMQ keeps about a vhost besides its contents (shown and exported by the management API). */
+export interface VHostMetadata {
+  description: string
+  tags: string[]
+  /** RabbitMQ 3.10 default_queue_type, or undefined */
+  defaultQueueType?: string
+}
+
+/** The broker: vhosts, users, policies, live connections and listeners. */
 export class Broker {
   readonly vhosts = new Map<string, VHost>()
   readonly users = new UserStore()
   readonly connections = new Set<ConnectionInfo>()
+  /** stored for the management API and definitions; not applied (see core/policies.ts) */
+  readonly policies = new PolicyStore()
+  readonly vhostMetadata = new Map<string, VHostMetadata>()
   /** open listeners, as the management API reports them (RabbitMQ's /api/overview listeners) */
   readonly listeners: Listener[] = []
   readonly startedAt = Date.now()
@@ -28,7 +42,8 @@ export class Broker {
   readonly nodeName = `warren@${hostname()}`
   clusterName = `warren@${hostname()}`
   /** global message counters, sampled for rates */
-  readonly stats = { publish: 0, confirm: 0, unroutable: 0, deliver: 0, ack: 0 }
+  /** unroutable: dropped (not mandatory); returned: mandatory and sent back with basic.return */
+  readonly stats = { publish: 0, confirm: 0, unroutable: 0, returned: 0, deliver: 0, ack: 0 }
   private nextConnectionId = 1
 
   constructor(
@@ -36,16 +51,36 @@ export class Broker {
     readonly exchangeTypes: ExchangeTypeRegistry,
     readonly log: Logger,
   ) {
-    this.addVHost('/')
+    this.addVHost('/', { description: 'Default virtual host', tags: [] })
   }
 
-  addVHost(name: string): VHost {
+  /** Creates a vhost (or returns the existing one); `metadata` replaces the stored metadata when given. */
+  addVHost(name: string, metadata?: VHostMetadata): VHost {
     let v = this.vhosts.get(name)
     if (v === undefined) {
       v = new VHost(name, this.exchangeTypes, this.log.child({ vhost: name }))
       this.vhosts.set(name, v)
+      if (metadata === undefined) this.vhostMetadata.set(name, { description: '', tags: [] })
     }
+    if (metadata !== undefined) this.vhostMetadata.set(name, metadata)
     return v
+  }
+
+  /**
+   * Deletes a vhost as RabbitMQ does: its connections are closed with 320, its queues (and their
+   * messages) and exchanges go, and so do the permissions and policies that name it.
+   */
+  deleteVHost(name: string): boolean {
+    const v = this.vhosts.get(name)
+    if (v === undefined) return false
+    this.vhosts.delete(name)
+    for (const c of [...this.connections]) if (c.vhostName === name) c.forceClose(`vhost '${name}' is deleted`)
+    for (const q of [...v.queues.values()]) v.removeQueue(q)
+    this.vhostMetadata.delete(name)
+    this.users.deleteVHostPermissions(name)
+    this.policies.deleteVHost(name)
+    this.log.info({ vhost: name }, 'vhost deleted')
+    return true
   }
 
   vhost(name: string): VHost | undefined {

@@ -23,6 +23,8 @@ export interface BrokerConfig {
   maxMessageSize: number
   /** consumer acknowledgement timeout in ms (RabbitMQ consumer_timeout: 30 min) */
   consumerTimeout: number
+  /** how often the management API samples counters into rates, ms (RabbitMQ collect_statistics_interval) */
+  statsInterval: number
 }
 
 export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
@@ -37,6 +39,7 @@ export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
   channelMax: 2047,
   maxMessageSize: 128 * 1024 * 1024,
   consumerTimeout: 30 * 60 * 1000,
+  statsInterval: 5000,
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -106,6 +109,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'channelMax', flag: '--channel-max', env: 'WARREN_CHANNEL_MAX', help: 'channels per connection', parse: intRange(1, 65535) },
   { key: 'maxMessageSize', flag: '--max-message-size', env: 'WARREN_MAX_MESSAGE_SIZE', help: 'largest message body, bytes', parse: intRange(1, 512 * 1024 * 1024) },
   { key: 'consumerTimeout', flag: '--consumer-timeout', env: 'WARREN_CONSUMER_TIMEOUT', help: 'ms a delivery may stay unacked', parse: intRange(1, 2 ** 31 - 1) },
+  { key: 'statsInterval', flag: '--stats-interval', env: 'WARREN_STATS_INTERVAL', help: 'ms between management rate samples', parse: intRange(10, 3_600_000) },
 ]
 
 export class ConfigError extends Error {

@@ -1,29 +1,85 @@
 /**
- * Users and authentication. The embedded default is RabbitMQ's: guest/guest, allowed from loopback
- * addresses only.
+ * Users, their password hashes and their vhost permissions. The embedded default is RabbitMQ's:
+ * guest/guest, allowed from loopback addresses only, with full permissions on vhost '/'.
+ *
+ * Passwords are stored as RabbitMQ stores them (rabbit_password_hashing_*): base64 of a 4-byte random
+ * salt followed by hash(salt ++ utf8(password)), so exported definitions import into RabbitMQ and back.
  */
-import { timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
+/** RabbitMQ's hashing modules; definitions name them in `hashing_algorithm`. */
+export const HASHING_ALGORITHMS: Readonly<Record<string, string>> = {
+  rabbit_password_hashing_sha256: 'sha256',
+  rabbit_password_hashing_sha512: 'sha512',
+  rabbit_password_hashing_md5: 'md5',
+}
+
+/** RabbitMQ's default (password_hashing_module). */
+export const DEFAULT_HASHING_ALGORITHM = 'rabbit_password_hashing_sha256'
+
+/** A user as RabbitMQ stores it (internal auth backend). */
 export interface User {
   readonly name: string
-  readonly password: string
+  /** base64(salt ++ hash(salt ++ password)); '' means the user cannot log in with a password */
+  readonly passwordHash: string
+  /** one of {@link HASHING_ALGORITHMS} */
+  readonly hashingAlgorithm: string
   readonly tags: readonly string[]
   /** RabbitMQ loopback_users: this user may only connect from 127.0.0.0/8 or ::1 */
   readonly loopbackOnly: boolean
 }
 
+/** configure/write/read regular expressions of one user in one vhost (RabbitMQ's permission triple). */
+export interface Permission {
+  readonly user: string
+  readonly vhost: string
+  readonly configure: string
+  readonly write: string
+  readonly read: string
+}
+
+/** Outcome of {@link UserStore.authenticate}. */
 export type AuthResult = { ok: true; user: User } | { ok: false; reason: string }
 
+/** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
 export function isLoopback(address: string): boolean {
   if (address.startsWith('::ffff:')) address = address.slice(7)
   return address.startsWith('127.') || address === '::1' || address === 'localhost'
 }
 
+/** RabbitMQ's salted hash of a password: base64(salt ++ H(salt ++ password)). */
+export function hashPassword(password: string, algorithm = DEFAULT_HASHING_ALGORITHM, salt = randomBytes(4)): string {
+  const h = HASHING_ALGORITHMS[algorithm]
+  if (h === undefined) throw new RangeError(`unknown hashing algorithm '${algorithm}'`)
+  const digest = createHash(h).update(salt).update(password, 'utf8').digest()
+  return Buffer.concat([salt, digest]).toString('base64')
+}
+
+/** True when `password` matches the user's stored hash. */
+export function checkPassword(user: User, password: string): boolean {
+  const h = HASHING_ALGORITHMS[user.hashingAlgorithm]
+  if (h === undefined || user.passwordHash === '') return false
+  const stored = Buffer.from(user.passwordHash, 'base64')
+  if (stored.length <= 4) return false
+  const digest = createHash(h).update(stored.subarray(0, 4)).update(password, 'utf8').digest()
+  const expected = stored.subarray(4)
+  return digest.length === expected.length && timingSafeEqual(digest, expected)
+}
+
+/** Builds a user from a clear-text password (hashed with a fresh salt). */
+export function makeUser(name: string, password: string, tags: readonly string[], loopbackOnly = name === 'guest'): User {
+  return { name, passwordHash: hashPassword(password), hashingAlgorithm: DEFAULT_HASHING_ALGORITHM, tags, loopbackOnly }
+}
+
+/** The users and their vhost permissions. */
 export class UserStore {
   private readonly users = new Map<string, User>()
+  /** by `${vhost}\0${user}` */
+  private readonly perms = new Map<string, Permission>()
 
-  constructor(users: User[] = [{ name: 'guest', password: 'guest', tags: ['administrator'], loopbackOnly: true }]) {
+  constructor(users: User[] = [makeUser('guest', 'guest', ['administrator'], true)]) {
     for (const u of users) this.users.set(u.name, u)
+    if (users.some((u) => u.name === 'guest')) this.setPermission({ user: 'guest', vhost: '/', configure: '.*', write: '.*', read: '.*' })
   }
 
   get(name: string): User | undefined {
@@ -38,14 +94,40 @@ export class UserStore {
     this.users.set(user.name, user)
   }
 
+  /** Deletes a user and its permissions. */
   delete(name: string): boolean {
-    return this.users.delete(name)
+    if (!this.users.delete(name)) return false
+    for (const [k, p] of this.perms) if (p.user === name) this.perms.delete(k)
+    return true
+  }
+
+  // ---- permissions --------------------------------------------------------------------------
+
+  getPermission(user: string, vhost: string): Permission | undefined {
+    return this.perms.get(`${vhost}\u0000${user}`)
+  }
+
+  setPermission(p: Permission): void {
+    this.perms.set(`${p.vhost}\u0000${p.user}`, p)
+  }
+
+  deletePermission(user: string, vhost: string): boolean {
+    return this.perms.delete(`${vhost}\u0000${user}`)
+  }
+
+  /** Removes every permission in a vhost (the vhost is being deleted). */
+  deleteVHostPermissions(vhost: string): void {
+    for (const [k, p] of this.perms) if (p.vhost === vhost) this.perms.delete(k)
+  }
+
+  permissions(): Permission[] {
+    return [...this.perms.values()]
   }
 
   /** Checks credentials and the loopback rule; the reason text follows RabbitMQ's. */
   authenticate(name: string, password: string, peerAddress: string): AuthResult {
     const u = this.users.get(name)
-    if (u === undefined || !safeEqual(u.password, password)) {
+    if (u === undefined || !checkPassword(u, password)) {
       return { ok: false, reason: `Login was refused using authentication mechanism PLAIN. For details see the broker logfile.` }
     }
     if (u.loopbackOnly && !isLoopback(peerAddress)) {
@@ -53,10 +135,4 @@ export class UserStore {
     }
     return { ok: true, user: u }
   }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
 }

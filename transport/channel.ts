@@ -439,8 +439,10 @@ export class Channel implements DeliverySink, ChannelInfo {
     const vhost = this.vhost
     const n = vhost.publish(x, msg, this.conn)
     if (n === 0) {
-      stats.unroutable++
-      if (mandatory) this.writer.basicReturn(this.id, ReplyCode.NO_ROUTE, 'NO_ROUTE', msg)
+      if (mandatory) {
+        stats.returned++
+        this.writer.basicReturn(this.id, ReplyCode.NO_ROUTE, 'NO_ROUTE', msg)
+      } else stats.unroutable++
     }
     if (seq !== 0) {
       // RabbitMQ: a queue at its length limit with x-overflow reject-publish nacks the publisher
@@ -476,6 +478,7 @@ export class Channel implements DeliverySink, ChannelInfo {
   flushConfirms(): void {
     const upTo = this.confirmPending
     if (upTo > this.confirmSent) {
+      this.conn.broker.stats.confirm += upTo - this.confirmSent
       this.writer.confirm(this.id, true, upTo, upTo - this.confirmSent > 1)
       this.confirmSent = upTo
     }

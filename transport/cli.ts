@@ -4,7 +4,7 @@
  */
 import { pino } from 'pino'
 import { ConfigError, helpText, parseConfig } from '../core/config.js'
-import { startBroker } from './server.js'
+import { startBroker, type RunningBroker } from './server.js'
 
 async function main(): Promise<void> {
   let config
@@ -22,19 +22,12 @@ async function main(): Promise<void> {
     return
   }
   const log = pino({ level: config.logLevel })
-  let running
-  try {
-    running = await startBroker({ ...config, logger: log })
-  } catch (err) {
-    log.fatal({ err }, `cannot start: ${(err as Error).message}`)
-    process.exit(1)
-  }
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    log.info({ signal }, 'shutting down')
-    running.close().then(
+  // signal handlers go in before the listeners open: the listening log line comes out during
+  // startBroker, and a SIGTERM right after it must still shut down cleanly (exit 0), not kill us
+  let running: RunningBroker | undefined
+  let signalled: string | undefined
+  const stop = (broker: RunningBroker): void => {
+    broker.close().then(
       () => process.exit(0),
       (err) => {
         log.error({ err }, 'error during shutdown')
@@ -42,8 +35,21 @@ async function main(): Promise<void> {
       },
     )
   }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
+  const onSignal = (signal: string): void => {
+    if (signalled !== undefined) return
+    signalled = signal
+    log.info({ signal }, 'shutting down')
+    if (running !== undefined) stop(running) // else as soon as startBroker is done
+  }
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+  process.on('SIGINT', () => onSignal('SIGINT'))
+  try {
+    running = await startBroker({ ...config, logger: log })
+  } catch (err) {
+    log.fatal({ err }, `cannot start: ${(err as Error).message}`)
+    process.exit(1)
+  }
+  if (signalled !== undefined) stop(running)
 }
 
 void main()

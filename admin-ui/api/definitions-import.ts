@@ -1,0 +1,205 @@
+/**
+ * Importing definitions without half-made results. Three steps:
+ *  1. parse and check every entry (types, names, references to vhosts and users) → 400 naming it;
+ *  2. dry run: declare the exchanges, queues and bindings in scratch VHosts that copy the current
+ *     topology, through the same VHost methods as AMQP, so inequivalent redeclarations, bad
+ *     arguments and unknown types are found before anything changes → 400;
+ *  3. apply to the broker in RabbitMQ's order (vhosts, users, permissions, policies, exchanges,
+ *     queues, bindings). Each object is created whole or not at all.
+ */
+import type { Logger } from 'pino'
+import type { Broker, VHostMetadata } from '../../core/broker.js'
+import { AmqpError } from '../../core/errors.js'
+import type { ExchangeOptions } from '../../core/exchange.js'
+import type { Policy } from '../../core/policies.js'
+import type { QueueOptions } from '../../core/queue.js'
+import type { Permission, User } from '../../core/users.js'
+import { VHost } from '../../core/vhost.js'
+import type { FieldTable } from '../../core/wire/field-table.js'
+import { bool, objectBody, shortName, str, toFieldTable } from '../coerce.js'
+import type { ApiRequest } from '../context.js'
+import { badRequest, HttpError } from '../http-errors.js'
+import { policyInput } from './policies.js'
+import { permissionInput, userInput } from './users.js'
+import { vhostInput } from './vhosts.js'
+
+type Obj = Record<string, unknown>
+
+interface Plan {
+  vhosts: { name: string; meta: VHostMetadata }[]
+  users: User[]
+  permissions: Permission[]
+  policies: Policy[]
+  exchanges: { vhost: string; name: string; type: string; options: ExchangeOptions }[]
+  queues: { vhost: string; name: string; options: QueueOptions }[]
+  bindings: { vhost: string; source: string; destination: string; kind: 'queue' | 'exchange'; routingKey: string; args: FieldTable }[]
+}
+
+/** The entries under `key`: an array of objects, each passed to `parse` (errors name the entry). */
+function entries<T>(o: Obj, key: string, parse: (item: Obj) => T): T[] {
+  const list = o[key]
+  if (list === undefined || list === null) return []
+  if (!Array.isArray(list)) throw badRequest(`${key} must be an array`)
+  return list.map((item, i) => {
+    const what = `${key}[${i}]${item !== null && typeof item === 'object' && typeof (item as Obj).name === 'string' ? ` '${(item as Obj).name}'` : ''}`
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) throw badRequest(`${what} must be an object`)
+    try {
+      return parse(item as Obj)
+    } catch (err) {
+      if (err instanceof HttpError) throw badRequest(`${what}: ${err.reason}`)
+      throw err
+    }
+  })
+}
+
+/** Step 1. `target` is the vhost of a per-vhost import (its entries carry no "vhost" key). */
+function parse(broker: Broker, o: Obj, target: string | undefined): Plan {
+  const version = String(o.rabbit_version ?? o.rabbitmq_version ?? '')
+  // definitions from RabbitMQ before 3.6 have no hashing_algorithm: their hashes are MD5
+  const defaultAlgorithm = /^3\.[0-5]\./.test(version) ? 'rabbit_password_hashing_md5' : undefined
+  const full = target === undefined
+  const vhosts = full ? entries(o, 'vhosts', (e) => ({ name: str(e, 'name'), meta: vhostInput(str(e, 'name'), e) })) : []
+  const known = new Set([...broker.vhosts.keys(), ...vhosts.map((v) => v.name)])
+  const vhostOf = (e: Obj): string => {
+    if (target !== undefined) return target
+    const v = str(e, 'vhost')
+    if (!known.has(v)) throw badRequest(`vhost '${v}' does not exist and is not in the definitions`)
+    return v
+  }
+  const users = full ? entries(o, 'users', (e) => userInput(str(e, 'name'), e, defaultAlgorithm)) : []
+  const userNames = new Set([...broker.users.list().map((u) => u.name), ...users.map((u) => u.name)])
+  const permissions = full
+    ? entries(o, 'permissions', (e) => {
+        const user = str(e, 'user')
+        if (!userNames.has(user)) throw badRequest(`user '${user}' does not exist and is not in the definitions`)
+        return permissionInput(user, vhostOf(e), e)
+      })
+    : []
+  const policies = entries(o, 'policies', (e) => policyInput(vhostOf(e), str(e, 'name'), e))
+  const exchanges = entries(o, 'exchanges', (e) => ({
+    vhost: vhostOf(e),
+    name: nonEmptyName(str(e, 'name'), 'exchange name'),
+    type: str(e, 'type'),
+    options: {
+      durable: bool(e, 'durable', true),
+      autoDelete: bool(e, 'auto_delete', false),
+      internal: bool(e, 'internal', false),
+      arguments: toFieldTable(e.arguments, 'arguments'),
+    },
+  }))
+  const queues = entries(o, 'queues', (e) => ({
+    vhost: vhostOf(e),
+    name: nonEmptyName(str(e, 'name'), 'queue name'),
+    options: {
+      durable: bool(e, 'durable', true),
+      autoDelete: bool(e, 'auto_delete', false),
+      exclusiveOwner: null,
+      arguments: toFieldTable(e.arguments, 'arguments'),
+    },
+  }))
+  const bindings = entries(o, 'bindings', (e) => {
+    const kind = str(e, 'destination_type')
+    if (kind !== 'queue' && kind !== 'exchange') throw badRequest(`destination_type must be 'queue' or 'exchange', got '${kind}'`)
+    return {
+      vhost: vhostOf(e),
+      source: shortName(str(e, 'source'), 'source'),
+      destination: shortName(str(e, 'destination'), 'destination'),
+      kind: kind as 'queue' | 'exchange',
+      routingKey: shortName(str(e, 'routing_key', ''), 'routing_key'),
+      args: toFieldTable(e.arguments, 'arguments'),
+    }
+  })
+  return { vhosts, users, permissions, policies, exchanges, queues, bindings }
+}
+
+function nonEmptyName(name: string, what: string): string {
+  if (name === '') throw badRequest(`${what} must not be empty`)
+  return shortName(name, what)
+}
+
+/** Runs a core declaration; an AMQP error becomes a 400 naming the object. */
+function attempt(what: string, step: () => void): void {
+  try {
+    step()
+  } catch (err) {
+    if (err instanceof AmqpError) throw badRequest(`${what}: ${err.detail}`)
+    throw err
+  }
+}
+
+type Declarer = (vhost: string) => VHost
+
+/** Declares the plan's exchanges, queues and bindings with `vhostOf`. */
+function declareTopology(plan: Plan, vhostOf: Declarer, onError: (err: HttpError) => void): void {
+  const run = (what: string, step: () => void): void => {
+    try {
+      attempt(what, step)
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err
+      onError(err)
+    }
+  }
+  for (const x of plan.exchanges) {
+    run(`exchange '${x.name}' in vhost '${x.vhost}'`, () => vhostOf(x.vhost).declareExchange(x.name, x.type, x.options, false))
+  }
+  for (const q of plan.queues) {
+    run(`queue '${q.name}' in vhost '${q.vhost}'`, () => vhostOf(q.vhost).declareQueue(q.name, q.options, false, null))
+  }
+  for (const b of plan.bindings) {
+    run(`binding from '${b.source}' to ${b.kind} '${b.destination}' in vhost '${b.vhost}'`, () => {
+      const v = vhostOf(b.vhost)
+      if (b.kind === 'exchange') return v.bindExchange(b.destination, b.source, b.routingKey, b.args)
+      const owner = v.queues.get(b.destination)?.options.exclusiveOwner ?? null
+      v.bindQueue(b.destination, b.source, b.routingKey, b.args, owner)
+    })
+  }
+}
+
+/** Step 2: the plan against copies of the affected vhosts; throws the first problem. */
+function dryRun(broker: Broker, plan: Plan, log: Logger): void {
+  const silent = log.child({ dryRun: true }, { level: 'silent' })
+  const scratch = new Map<string, VHost>()
+  const scratchOf: Declarer = (name) => {
+    let s = scratch.get(name)
+    if (s === undefined) {
+      s = new VHost(name, broker.exchangeTypes, silent)
+      scratch.set(name, s)
+      const real = broker.vhost(name)
+      if (real !== undefined) {
+        for (const x of real.exchanges.values()) {
+          if (x.name !== '' && !x.name.startsWith('amq.')) s.declareExchange(x.name, x.type, x.options, false)
+        }
+        for (const q of real.queues.values()) s.declareQueue(q.name, q.options, false, q.options.exclusiveOwner)
+      }
+    }
+    return s
+  }
+  try {
+    declareTopology(plan, scratchOf, (err) => {
+      throw err
+    })
+  } finally {
+    for (const s of scratch.values()) for (const q of [...s.queues.values()]) s.removeQueue(q)
+  }
+}
+
+/** POST /api/definitions[/{vhost}]: validates everything, then applies it. */
+export function importDefinitions(req: ApiRequest, target: string | undefined): void {
+  const { broker, log } = req.ctx
+  const plan = parse(broker, objectBody(req.body), target)
+  dryRun(broker, plan, log)
+  for (const v of plan.vhosts) broker.addVHost(v.name, v.meta)
+  for (const u of plan.users) broker.users.put(u)
+  for (const p of plan.permissions) broker.users.setPermission(p)
+  for (const p of plan.policies) broker.policies.put(p)
+  if (plan.policies.length > 0) log.warn({ policies: plan.policies.length }, 'policies imported and stored; Warren does not apply policies yet')
+  const failures: string[] = []
+  declareTopology(
+    plan,
+    (name) => broker.addVHost(name),
+    (err) => failures.push(err.reason),
+  )
+  const counts = { vhosts: plan.vhosts.length, users: plan.users.length, exchanges: plan.exchanges.length, queues: plan.queues.length, bindings: plan.bindings.length }
+  log.info({ ...counts, by: req.user.name, failures: failures.length }, 'definitions imported')
+  if (failures.length > 0) throw badRequest(failures.join('; '))
+}

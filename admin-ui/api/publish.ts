@@ -1,0 +1,113 @@
+/**
+ * Moving messages over HTTP (RabbitMQ rabbit_mgmt_wm_exchange_publish and _queue_get): publish
+ * builds a core Message and routes it with VHost.publish, as a channel does; get takes messages with
+ * Queue.get and settles them as the `ackmode` says once all are fetched (so a requeueing get of N
+ * returns N different messages, which come back marked redelivered).
+ */
+import { ChannelError, ReplyCode } from '../../core/errors.js'
+import type { Exchange } from '../../core/exchange.js'
+import { Message, parseExpiration } from '../../core/message.js'
+import type { Envelope, Queue } from '../../core/queue.js'
+import type { VHost } from '../../core/vhost.js'
+import { encodeProperties, summarizeProperties, type PropertySummary } from '../../core/wire/properties.js'
+import { bool, int, objectBody, shortName, str, toFieldTable } from '../coerce.js'
+import { ok, type ApiReply, type ApiRequest } from '../context.js'
+import { isUtf8, propertiesFromJson, propertiesJson } from '../format.js'
+import { badRequest } from '../http-errors.js'
+
+const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/
+
+function payloadBytes(payload: string, encoding: string): Buffer {
+  if (encoding === 'string') return Buffer.from(payload, 'utf8')
+  if (encoding === 'base64') {
+    if (!BASE64.test(payload)) throw badRequest('payload is not valid base64')
+    return Buffer.from(payload, 'base64')
+  }
+  throw badRequest(`payload_encoding must be 'string' or 'base64', got '${encoding}'`)
+}
+
+/** POST /api/exchanges/{vhost}/{name}/publish → `{"routed": true|false}`. */
+export function publish(req: ApiRequest, v: VHost, x: Exchange): ApiReply {
+  const o = objectBody(req.body)
+  const routingKey = shortName(str(o, 'routing_key'), 'routing_key')
+  const body = payloadBytes(str(o, 'payload'), str(o, 'payload_encoding', 'string'))
+  const propsIn = o.properties ?? {}
+  if (typeof propsIn !== 'object' || propsIn === null || Array.isArray(propsIn)) throw badRequest('properties must be a JSON object')
+  const props = propertiesFromJson(propsIn as Record<string, unknown>, toFieldTable)
+  const { broker } = req.ctx
+  if (body.length > broker.config.maxMessageSize) {
+    throw badRequest(`message size ${body.length} is larger than configured max size ${broker.config.maxMessageSize}`)
+  }
+  const ttl = parseExpiration(props.expiration)
+  if (Number.isNaN(ttl)) throw badRequest(`invalid expiration '${props.expiration}'`)
+  if (x.internal) {
+    throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${v.name}'`)
+  }
+  const propBytes = encodeProperties(props)
+  const s: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1 }
+  summarizeProperties(propBytes, s)
+  const data = Buffer.concat([propBytes, body])
+  const msg = new Message(x.name, routingKey, data, propBytes.length, s.deliveryMode, s.priority, ttl, s.headersAt, Date.now())
+  broker.stats.publish++
+  const n = v.publish(x, msg, null)
+  if (n === 0) broker.stats.unroutable++
+  // RabbitMQ: a queue at its length limit with x-overflow reject-publish nacks the publish
+  if (v.refused) throw badRequest('rejected Unable to publish message. Check queue limits.')
+  return ok({ routed: n > 0 })
+}
+
+const ACKMODES = ['ack_requeue_true', 'ack_requeue_false', 'reject_requeue_true', 'reject_requeue_false']
+
+function ackmode(o: Record<string, unknown>): string {
+  if (o.ackmode === undefined && o.requeue !== undefined) {
+    // the pre-3.7 form: {"requeue": true|false}
+    return bool(o, 'requeue', true) ? 'ack_requeue_true' : 'ack_requeue_false'
+  }
+  const mode = str(o, 'ackmode')
+  if (!ACKMODES.includes(mode)) throw badRequest(`ackmode must be one of ${ACKMODES.join(', ')}, got '${mode}'`)
+  return mode
+}
+
+function messageJson(env: Envelope, remaining: number, encoding: string, truncate: number | undefined): Record<string, unknown> {
+  const m = env.message
+  const body = m.body
+  const shown = truncate === undefined || truncate >= body.length ? body : body.subarray(0, truncate)
+  const asString = encoding === 'auto' && isUtf8(shown)
+  return {
+    payload_bytes: body.length,
+    redelivered: env.redelivered,
+    exchange: m.exchange,
+    routing_key: m.routingKey,
+    message_count: remaining,
+    properties: propertiesJson(m.properties),
+    payload: asString ? shown.toString('utf8') : shown.toString('base64'),
+    payload_encoding: asString ? 'string' : 'base64',
+  }
+}
+
+/** POST /api/queues/{vhost}/{name}/get. */
+export function getMessages(req: ApiRequest, v: VHost, queue: Queue): ApiReply {
+  const o = objectBody(req.body)
+  const count = int(o, 'count', 0, 2 ** 31 - 1, 1)
+  const mode = ackmode(o)
+  const encoding = str(o, 'encoding', 'auto')
+  if (encoding !== 'auto' && encoding !== 'base64') throw badRequest(`encoding must be 'auto' or 'base64', got '${encoding}'`)
+  const truncate = o.truncate === undefined || o.truncate === null ? undefined : int(o, 'truncate', 0, 2 ** 31 - 1)
+  // like basic.get on a fresh channel: another connection's exclusive queue is locked (405 → 400)
+  const q = v.getQueue(queue.name, null)
+  const noAck = mode === 'ack_requeue_false'
+  const taken: Envelope[] = []
+  const out: Record<string, unknown>[] = []
+  for (let i = 0; i < count; i++) {
+    const env = q.get(noAck)
+    if (env === undefined) break
+    out.push(messageJson(env, q.messageCount, encoding, truncate))
+    if (!noAck) taken.push(env)
+  }
+  for (const env of taken) {
+    if (mode === 'reject_requeue_false') q.reject(env)
+    else q.requeue(env)
+  }
+  if (taken.length > 0) q.scheduleDrain()
+  return ok(out)
+}

@@ -1,0 +1,143 @@
+/**
+ * Queues (RabbitMQ rabbit_mgmt_wm_queues, _queue, _queue_purge, _queue_get, _queue_bindings):
+ * list, show, declare with PUT (201 new, 204 identical, 400 inequivalent), delete (?if-empty,
+ * ?if-unused), purge, get messages, bindings. Everything goes through the VHost methods AMQP uses.
+ */
+import type { ConnectionInfo } from '../../core/connections.js'
+import type { Queue } from '../../core/queue.js'
+import type { VHost } from '../../core/vhost.js'
+import { listedVHosts, requestVHost } from '../auth.js'
+import { bool, objectBody, shortName, toFieldTable } from '../coerce.js'
+import { created, noContent, ok, type ApiContext, type ApiReply, type ApiRequest } from '../context.js'
+import { details, rfc3339, tableJson } from '../format.js'
+import { objectNotFound } from '../http-errors.js'
+import { queueCounters } from '../rates.js'
+import type { Router } from '../router.js'
+import { queueBindings } from './bindings.js'
+import { messageStats, QUEUE_STATS_KEYS, queueStatsCounts } from './common.js'
+import { consumerJson } from './consumers.js'
+import { getMessages } from './publish.js'
+
+/** A queue as RabbitMQ shows it; `detailed` adds consumer_details and friends (GET of one queue). */
+export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<string, unknown> {
+  const { broker, sampler } = ctx
+  const ready = q.messageCount
+  const unacked = q.unackedCount
+  const rates = sampler.queueRates(q)
+  const counts = queueCounters(q)
+  const exclusiveConsumer = q.consumers.find((c) => c.exclusive)
+  const out: Record<string, unknown> = {
+    arguments: tableJson(q.arguments),
+    auto_delete: q.autoDelete,
+    backing_queue_status: { mode: 'default', len: ready, version: 2 },
+    consumer_capacity: q.consumerCount > 0 ? 1 : 0,
+    consumer_utilisation: q.consumerCount > 0 ? 1 : 0,
+    consumers: q.consumerCount,
+    durable: q.durable,
+    effective_policy_definition: {},
+    exclusive: q.exclusive,
+    exclusive_consumer_tag: exclusiveConsumer?.tag ?? null,
+    head_message_timestamp: null,
+    memory: q.readyBytes,
+    message_bytes: q.readyBytes,
+    message_bytes_paged_out: 0,
+    message_bytes_ram: q.readyBytes,
+    message_bytes_ready: q.readyBytes,
+    message_bytes_unacknowledged: 0,
+    messages: ready + unacked,
+    messages_details: details(rates.depths.messages),
+    messages_paged_out: 0,
+    messages_ram: ready + unacked,
+    messages_ready: ready,
+    messages_ready_details: details(rates.depths.messages_ready),
+    messages_ready_ram: ready,
+    messages_unacknowledged: unacked,
+    messages_unacknowledged_details: details(rates.depths.messages_unacknowledged),
+    messages_unacknowledged_ram: unacked,
+    name: q.name,
+    node: broker.nodeName,
+    operator_policy: null,
+    policy: null,
+    recoverable_slaves: null,
+    single_active_consumer_tag: q.activeConsumer?.tag ?? null,
+    state: 'running',
+    type: typeof q.arguments['x-queue-type'] === 'string' ? q.arguments['x-queue-type'] : 'classic',
+    vhost: q.vhost.name,
+  }
+  const stats = messageStats(queueStatsCounts(counts), queueStatsCounts(rates.counters), QUEUE_STATS_KEYS, true)
+  if (Object.keys(stats).length > 0) out.message_stats = stats
+  if (q.consumerCount === 0) out.idle_since = rfc3339(q.lastUsed)
+  const owner = q.options.exclusiveOwner as ConnectionInfo | null
+  if (owner !== null && broker.connections.has(owner)) {
+    out.owner_pid_details = { name: owner.name, peer_host: owner.peerHost, peer_port: owner.peerPort }
+  }
+  if (detailed) {
+    out.consumer_details = q.consumers.map((c) => consumerJson(broker, c))
+    out.deliveries = []
+    out.incoming = []
+    let persistent = 0
+    // expired messages may linger in the ready list as tombstones (state GONE = 2 in core/queue.ts)
+    for (const env of q.ready) if (env.state !== 2 && env.message.persistent) persistent++
+    out.messages_persistent = persistent
+  }
+  return out
+}
+
+function queueOf(req: ApiRequest, write = false): { v: VHost; q: Queue } {
+  const v = requestVHost(req, write)
+  const q = v.queues.get(req.params.name)
+  if (q === undefined) throw objectNotFound()
+  return { v, q }
+}
+
+function putQueue(req: ApiRequest): ApiReply {
+  const v = requestVHost(req, true)
+  const name = shortName(req.params.name, 'queue name')
+  const o = objectBody(req.body)
+  const options = {
+    durable: bool(o, 'durable', false),
+    autoDelete: bool(o, 'auto_delete', false),
+    exclusiveOwner: null,
+    arguments: toFieldTable(o.arguments, 'arguments'),
+  }
+  const existed = v.queues.has(name)
+  v.declareQueue(name, options, false, null)
+  return existed ? noContent() : created()
+}
+
+function deleteQueue(req: ApiRequest): ApiReply {
+  const { v, q } = queueOf(req, true)
+  // an administrative delete is not blocked by another connection's exclusive ownership
+  v.deleteQueue(q.name, req.query.get('if-unused') === 'true', req.query.get('if-empty') === 'true', q.options.exclusiveOwner)
+  return noContent()
+}
+
+const SORT = { sort: ['vhost', 'name'] }
+
+/** Adds the queue routes. */
+export function registerQueues(router: Router): void {
+  const list = (req: ApiRequest): ApiReply =>
+    ok(listedVHosts(req).flatMap((v) => [...v.queues.values()].map((q) => queueJson(req.ctx, q, false))))
+  router.get('/api/queues', list, { list: SORT })
+  router.get('/api/queues/:vhost', list, { list: SORT })
+  router.get('/api/queues/:vhost/:name', (req) => ok(queueJson(req.ctx, queueOf(req).q, true)))
+  router.put('/api/queues/:vhost/:name', putQueue)
+  router.delete('/api/queues/:vhost/:name', deleteQueue)
+  router.delete('/api/queues/:vhost/:name/contents', (req) => {
+    const { v, q } = queueOf(req, true)
+    v.purgeQueue(q.name, q.options.exclusiveOwner)
+    return noContent()
+  })
+  router.post('/api/queues/:vhost/:name/get', (req) => {
+    const { v, q } = queueOf(req, true)
+    return getMessages(req, v, q)
+  })
+  router.get(
+    '/api/queues/:vhost/:name/bindings',
+    (req) => {
+      const { v, q } = queueOf(req)
+      return ok(queueBindings(v, q))
+    },
+    { list: { sort: ['vhost', 'source', 'destination', 'routing_key'] } },
+  )
+}

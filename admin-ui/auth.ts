@@ -1,0 +1,71 @@
+/**
+ * HTTP Basic authentication and RabbitMQ's management authorisation: a user needs one of the
+ * management tags; `administrator` may do everything, `monitoring` may see every vhost, and other
+ * users see and change only the vhosts they have permissions in. guest is refused from
+ * non-loopback addresses, as over AMQP.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Broker } from '../core/broker.js'
+import { checkPassword, isLoopback, type User } from '../core/users.js'
+import type { ApiRequest } from './context.js'
+import { loginFailed, notAuthorised, objectNotFound } from './http-errors.js'
+import type { Access } from './router.js'
+import type { VHost } from '../core/vhost.js'
+
+const MANAGEMENT_TAGS = ['administrator', 'monitoring', 'policymaker', 'management']
+
+/** Checks the Authorization header; returns the user or throws 401. */
+export function authenticate(broker: Broker, headers: IncomingHttpHeaders, peerAddress: string): User {
+  const h = headers.authorization
+  if (h === undefined || !/^basic\s+/i.test(h)) throw loginFailed()
+  const decoded = Buffer.from(h.replace(/^basic\s+/i, ''), 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon < 0) throw loginFailed()
+  const user = broker.users.get(decoded.slice(0, colon))
+  if (user === undefined || !checkPassword(user, decoded.slice(colon + 1))) throw loginFailed()
+  if (user.loopbackOnly && !isLoopback(peerAddress)) throw loginFailed('User can only log in via localhost')
+  if (!user.tags.some((t) => MANAGEMENT_TAGS.includes(t))) throw notAuthorised('Not management user')
+  return user
+}
+
+const has = (u: User, tag: string): boolean => u.tags.includes(tag)
+
+/** Throws 401 unless the user's tags grant `access`. */
+export function checkAccess(user: User, access: Access): void {
+  if (has(user, 'administrator') || access === 'management') return
+  if (access === 'monitoring' && has(user, 'monitoring')) return
+  if (access === 'policymaker' && has(user, 'policymaker')) return
+  throw notAuthorised(access === 'administrator' ? 'Not administrator user' : `Not ${access} user`)
+}
+
+/** May the user see this vhost's objects (administrators and monitoring users see all)? */
+export function canSeeVHost(broker: Broker, user: User, vhost: string): boolean {
+  if (has(user, 'administrator') || has(user, 'monitoring')) return true
+  return broker.users.getPermission(user.name, vhost) !== undefined
+}
+
+/**
+ * The vhost a request names, for reading (`write` false) or changing it. 404 when it does not exist,
+ * 401 when the user may not use it.
+ */
+export function requestVHost(req: ApiRequest, write = false, name = req.params.vhost): VHost {
+  const { broker } = req.ctx
+  const v = broker.vhost(name)
+  if (v === undefined) throw objectNotFound()
+  const allowed = write
+    ? has(req.user, 'administrator') || broker.users.getPermission(req.user.name, name) !== undefined
+    : canSeeVHost(broker, req.user, name)
+  if (!allowed) throw notAuthorised('Access refused.')
+  return v
+}
+
+/** The vhosts a user may see, in name order. */
+export function visibleVHosts(req: ApiRequest): VHost[] {
+  const { broker } = req.ctx
+  return [...broker.vhosts.values()].filter((v) => canSeeVHost(broker, req.user, v.name))
+}
+
+/** The vhosts a list endpoint covers: the one in the path, or every visible one. */
+export function listedVHosts(req: ApiRequest): VHost[] {
+  return req.params.vhost === undefined ? visibleVHosts(req) : [requestVHost(req)]
+}

@@ -1,0 +1,44 @@
+/**
+ * Process and host figures the management API and the Prometheus endpoint report in RabbitMQ's
+ * terms (file descriptors, memory and its high watermark, free disk space and its limit).
+ */
+import { readdirSync, readFileSync, statfsSync } from 'node:fs'
+import { totalmem } from 'node:os'
+
+/** RabbitMQ's defaults: vm_memory_high_watermark 0.4, disk_free_limit 50 MB. */
+export const MEMORY_HIGH_WATERMARK = 0.4
+export const DISK_FREE_LIMIT = 50_000_000
+
+/** Open file descriptors of this process (Linux /proc; 0 elsewhere). */
+export function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length
+  } catch {
+    return 0
+  }
+}
+
+/** The open-files limit of this process (1024 when unknown). */
+export function maxFds(): number {
+  try {
+    const m = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return m === null ? 1024 : Number(m[1])
+  } catch {
+    return 1024
+  }
+}
+
+/** RabbitMQ's memory high watermark: 40% of the machine's memory. */
+export function memoryLimit(): number {
+  return Math.floor(totalmem() * MEMORY_HIGH_WATERMARK)
+}
+
+/** Free bytes on the file system of `dir` (0 when it cannot be read). */
+export function diskFree(dir: string): number {
+  try {
+    const s = statfsSync(dir)
+    return s.bavail * s.bsize
+  } catch {
+    return 0
+  }
+}

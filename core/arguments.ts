@@ -65,9 +65,11 @@ const oneOf =
   (...allowed: string[]): Check =>
   (v) =>
     typeof v !== 'string' ? `{unacceptable_type,${typeName(v)}}` : allowed.includes(v) ? undefined : `{invalid_value,${v}}`
+/** RabbitMQ check_max_priority_arg: a non-negative integer up to 255 (0 is accepted: one level). */
 const priority: Check = (v) => {
-  if (!isInt(v)) return `{unacceptable_type,${typeName(v)}}`
-  if (v < 1 || v > 255) return `{value_out_of_range,${v}}`
+  const problem = nonNegInt(v)
+  if (problem !== undefined) return problem
+  if ((v as number) > 255) return `{max_value_exceeded,${v}}`
   return undefined
 }
 

@@ -30,18 +30,29 @@ export function deadLetter(queue: Queue, message: Message, reason: DeathReason):
     removeExpiration: true,
   })
   const routingKey = queue.settings.deadLetterRoutingKey ?? message.routingKey
-  const dead = message.withProperties(props, dlx.name, routingKey, -1)
-  // RabbitMQ: a cycle in which no client rejected the message drops it
-  const automatic = !deaths.some((d) => d.reason === 'rejected')
+  // republished now: a TTL in the queues it reaches counts from now, not from the original publish
+  const dead = message.withProperties(props, dlx.name, routingKey, -1, Date.now())
   let n = 0
   for (const q of vhost.routeOnly(dlx, dead)) {
-    if (automatic && deaths.some((d) => d.queue === q.name)) {
+    if (isCycle(deaths, q.name)) {
       vhost.warnOnce(`cycle:${queue.name}:${q.name}`, { queue: queue.name, target: q.name, reason }, 'dead-letter cycle detected, message dropped')
       continue
     }
     if (q.push(dead)) n++
   }
   return n
+}
+
+/**
+ * RabbitMQ's cycle check (mc:is_death_cycle): the message was dead-lettered from `target` before and
+ * no death since then, that one included, was a client rejection. Deaths are newest first.
+ */
+function isCycle(deaths: FieldTable[], target: string): boolean {
+  for (const d of deaths) {
+    if (d.reason === 'rejected') return false
+    if (d.queue === target) return true
+  }
+  return false
 }
 
 /** The new x-death array: this death first, an existing (queue, reason) entry counted up. */

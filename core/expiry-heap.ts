@@ -57,4 +57,26 @@ export class ExpiryHeap<T extends Expiring> {
   clear(): void {
     this.items.length = 0
   }
+
+  /** Keeps only the items `keep` accepts (stale entries dropped in bulk) and restores heap order; O(n). */
+  retain(keep: (item: T) => boolean): void {
+    const a = this.items
+    let n = 0
+    for (let i = 0; i < a.length; i++) if (keep(a[i])) a[n++] = a[i]
+    a.length = n
+    for (let i = (n >> 1) - 1; i >= 0; i--) {
+      const item = a[i]
+      let j = i
+      for (;;) {
+        const l = 2 * j + 1
+        if (l >= n) break
+        const r = l + 1
+        const c = r < n && a[r].expiresAt < a[l].expiresAt ? r : l
+        if (a[c].expiresAt >= item.expiresAt) break
+        a[j] = a[c]
+        j = c
+      }
+      a[j] = item
+    }
+  }
 }

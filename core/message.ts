@@ -89,14 +89,24 @@ export class Message {
     return new Message(exchange, routingKey, data, propsLength, summary.deliveryMode, summary.priority, ttl, summary.headersAt, now)
   }
 
-  /** A message with new property bytes and the same body (dead-lettering, x-delivery-count). */
-  withProperties(props: Buffer, exchange = this.exchange, routingKey = this.routingKey, ttl = this.ttl): Message {
+  /**
+   * A message with new property bytes and the same body (dead-lettering, x-delivery-count). A
+   * dead-lettered message is a new publish: it gets a new `timestamp` (its TTL in the next queue
+   * counts from then).
+   */
+  withProperties(
+    props: Buffer,
+    exchange = this.exchange,
+    routingKey = this.routingKey,
+    ttl = this.ttl,
+    timestamp = this.timestamp,
+  ): Message {
     const body = this.data.subarray(this.propsLength)
     const data = Buffer.allocUnsafe(props.length + body.length)
     props.copy(data, 0)
     body.copy(data, props.length)
     const headersAt = findHeadersAt(props)
-    return new Message(exchange, routingKey, data, props.length, this.deliveryMode, this.priority, ttl, headersAt, this.timestamp)
+    return new Message(exchange, routingKey, data, props.length, this.deliveryMode, this.priority, ttl, headersAt, timestamp)
   }
 }
 
@@ -105,9 +115,25 @@ function findHeadersAt(props: Buffer): number {
   return summarizeProperties(props, s).headersAt
 }
 
+/** The longest TTL RabbitMQ accepts, in ms (rabbit_misc:check_expiry, ?MAX_EXPIRY_TIMER). */
+export const MAX_EXPIRY = 4294967295
+
 /** Parses the expiration property as RabbitMQ does: a non-negative integer string of milliseconds. */
 export function parseExpiration(expiration: string | undefined): number {
   if (expiration === undefined) return -1
-  if (!/^\d{1,15}$/.test(expiration)) return Number.NaN
-  return Number(expiration)
+  if (!/^\+?\d{1,15}$/.test(expiration)) return Number.NaN // string:to_integer takes a leading +
+  const ttl = Number(expiration)
+  return ttl > MAX_EXPIRY ? Number.NaN : ttl
+}
+
+/**
+ * Why RabbitMQ refuses an expiration (rabbit_basic:parse_expiration), printed as its reply text does:
+ * `invalid expiration '<value>': <problem>`.
+ */
+export function expirationProblem(expiration: string): string {
+  const m = /^[+-]?\d+/.exec(expiration)
+  if (m === null) return 'no_integer'
+  if (m[0].length < expiration.length) return `{leftover_string,${JSON.stringify(expiration.slice(m[0].length))}}`
+  const n = Number(m[0])
+  return n < 0 ? `{value_negative,${n}}` : `{value_too_big,${n}}`
 }

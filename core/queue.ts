@@ -70,6 +70,9 @@ const FLOW_LOW = 10_000
 /** consumers that took nothing for this long are not "active": the backlog is then just a backlog */
 const FLOW_ACTIVE_MS = 1000
 
+/** The longest delay a Node timer takes (2^31-1 ms, about 24.8 days); longer TTLs re-arm. */
+const MAX_TIMER = 0x7fffffff
+
 /** A publisher that can be paused by queue flow control (the transport's Connection). */
 export interface FlowWaiter {
   blockFlow(): void
@@ -89,7 +92,7 @@ export class Queue {
   /** set once the queue is deleted; late acks and requeues are then dropped */
   deleted = false
   /** counters sampled for management rates */
-  readonly stats = { publish: 0, deliver: 0, deliverNoAck: 0, get: 0, ack: 0, redeliver: 0, deadLettered: 0 }
+  readonly stats = { publish: 0, deliver: 0, deliverNoAck: 0, get: 0, getNoAck: 0, getEmpty: 0, ack: 0, redeliver: 0, deadLettered: 0 }
   /** last time the queue was used (consume, get, declare), for x-expires */
   lastUsed = Date.now()
 
@@ -168,17 +171,22 @@ export class Queue {
     const qttl = s.messageTtl
     const mttl = message.ttl
     const ttl = mttl >= 0 && (qttl < 0 || mttl < qttl) ? mttl : qttl
-    const env = new Envelope(message, this, this.nextSeq++, ttl >= 0 ? message.timestamp + ttl : 0)
+    // a TTL counts from when the message entered this queue (RabbitMQ: also at a tx.commit)
+    const now = ttl >= 0 ? Date.now() : 0
+    const env = new Envelope(message, this, this.nextSeq++, ttl >= 0 ? now + ttl : 0)
     this.ready.push(env)
     this.readyBytes += size
     this.stats.publish++
     if (ttl >= 0) {
-      // a message's own, shorter TTL can expire before messages ahead of it: track it in the heap
-      if (ttl === mttl && ttl !== qttl) this.heap.push(env)
+      // a message's own, shorter TTL can expire before messages ahead of it, and in a priority queue
+      // the head is not the oldest message: track it in the heap
+      if ((ttl === mttl && ttl !== qttl) || s.maxPriority > 0) this.trackExpiry(env)
       this.armExpiry(env.expiresAt)
     }
+    // drained as of the enqueue time: a TTL 0 message goes to a ready consumer instead of expiring
+    if (this.consumers.length > 0) this.drain(ttl >= 0 ? now : Date.now())
+    // after delivery (RabbitMQ deliver_or_enqueue): only a message left waiting counts for drop-head
     if (s.maxLength >= 0 || s.maxLengthBytes >= 0) this.dropHeadOverflow()
-    if (this.consumers.length > 0) this.drain()
     return true
   }
 
@@ -211,8 +219,13 @@ export class Queue {
   get(noAck: boolean): Envelope | undefined {
     this.lastUsed = Date.now()
     const env = this.takeReady(this.lastUsed)
-    if (env === undefined) return undefined
+    if (env === undefined) {
+      this.stats.getEmpty++
+      return undefined
+    }
     this.stats.get++
+    if (noAck) this.stats.getNoAck++
+    if (env.redelivered) this.stats.redeliver++
     env.deliveredAt = this.lastUsed
     if (!noAck) this.unackedCount++
     else env.state = GONE
@@ -220,11 +233,10 @@ export class Queue {
   }
 
   /** Delivers ready messages to consumers with room, at most DRAIN_BUDGET per pass. */
-  drain(): void {
+  drain(now = Date.now()): void {
     if (this.draining || this.deleted) return
     this.draining = true
     let budget = DRAIN_BUDGET
-    const now = Date.now()
     try {
       while (this.ready.length > this.tombstones && budget-- > 0) {
         const c = this.nextConsumer()
@@ -368,7 +380,7 @@ export class Queue {
     this.ready.requeue(env)
     this.readyBytes += env.message.bodySize
     if (env.expiresAt !== 0) {
-      if (env.message.ttl >= 0) this.heap.push(env)
+      if (env.message.ttl >= 0 || this.settings.maxPriority > 0) this.trackExpiry(env)
       this.armExpiry(env.expiresAt)
     }
   }
@@ -380,12 +392,24 @@ export class Queue {
 
   // ---- expiry -------------------------------------------------------------------------------
 
+  /**
+   * Puts a ready message in the expiry heap. Entries of messages delivered since leave it lazily;
+   * when they dominate they are dropped in bulk, so settled messages are not kept in memory until
+   * their expiry time (amortised O(1)).
+   */
+  private trackExpiry(env: Envelope): void {
+    const heap = this.heap
+    heap.push(env)
+    if (heap.length > 1024 && heap.length > 2 * this.messageCount) heap.retain((e) => e.state === READY)
+  }
+
   /** Makes sure the expiry timer fires by time `at`. */
   private armExpiry(at: number): void {
     if (this.deleted || (this.expiryTimer !== null && this.expiryAt <= at)) return
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
     this.expiryAt = at
-    this.expiryTimer = setTimeout(this.expireLater, Math.max(0, at - Date.now() + 1))
+    // a longer delay than a Node timer holds would fire after 1 ms: wake up early and re-arm instead
+    this.expiryTimer = setTimeout(this.expireLater, Math.min(MAX_TIMER, Math.max(0, at - Date.now() + 1)))
     this.expiryTimer.unref()
   }
 
@@ -434,7 +458,7 @@ export class Queue {
         this.vhost.log.info({ queue: this.name }, 'queue expired (x-expires), deleting')
         this.vhost.removeQueue(this)
       } else this.armExpires()
-    }, wait + 1)
+    }, Math.min(MAX_TIMER, wait + 1))
     this.expiresTimer.unref()
   }
 
@@ -471,9 +495,11 @@ export class Queue {
   // ---- consumers and lifecycle --------------------------------------------------------------
 
   addConsumer(c: Consumer): void {
-    // keep highest priority first, registration order within a priority
+    // keep highest priority first, registration order within a priority; with a single active
+    // consumer, registration order only: a newcomer must not take over while the active one still
+    // holds unacknowledged messages (ordering)
     let i = this.consumers.length
-    while (i > 0 && this.consumers[i - 1].priority < c.priority) i--
+    if (!this.settings.singleActiveConsumer) while (i > 0 && this.consumers[i - 1].priority < c.priority) i--
     this.consumers.splice(i, 0, c)
     this.samePriority = this.consumers.every((x) => x.priority === this.consumers[0].priority)
     this.hadConsumers = true

@@ -7,54 +7,20 @@
  */
 import type net from 'node:net'
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib'
-import { AMQPClient, type AMQPBaseClient, type AMQPMessage } from '@cloudamqp/amqp-client'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
-import type { Queue } from '../../core/queue.js'
+import type { AMQPMessage } from '@cloudamqp/amqp-client'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { waitFor, type TestBroker } from '../helpers/broker.js'
+import { brokerSuite } from '../helpers/suite.js'
 import type { Connection } from '../../transport/connection.js'
 
+const s = brokerSuite('con')
+const { uniq, queue, amqplibConn, amqplibChannel, clientConn } = s
 let b: TestBroker
-const cleanups: (() => Promise<unknown>)[] = []
-
-beforeAll(async () => {
-  b = await startTestBroker()
+beforeAll(() => {
+  b = s.b
 })
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-afterAll(async () => b.stop())
-
-let seq = 0
-const uniq = (base: string): string => `con-${base}-${++seq}`
-
-function queue(name: string): Queue {
-  const q = b.broker.vhost('/')!.queues.get(name)
-  if (q === undefined) throw new Error(`no queue ${name} on the broker`)
-  return q
-}
 
 type AmqpError = Error & { code?: number }
-
-async function amqplibConn(): Promise<ChannelModel> {
-  const conn = await amqp.connect(b.url)
-  conn.on('error', () => undefined)
-  cleanups.push(() => conn.close())
-  return conn
-}
-
-async function amqplibChannel(): Promise<{ conn: ChannelModel; ch: Channel }> {
-  const conn = await amqplibConn()
-  const ch = await conn.createChannel()
-  ch.on('error', () => undefined)
-  return { conn, ch }
-}
-
-async function clientConn(): Promise<AMQPBaseClient> {
-  const conn = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${b.amqpPort}`).connect()
-  conn.onerror = () => undefined
-  cleanups.push(() => conn.close())
-  return conn
-}
 
 function nextError(emitter: { once(ev: 'error', l: (e: AmqpError) => void): unknown }): Promise<AmqpError> {
   return new Promise((resolve) => emitter.once('error', resolve))

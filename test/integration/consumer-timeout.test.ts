@@ -5,56 +5,17 @@
  * channels of the same connection are unaffected. Observed through amqplib, amqp-client and the
  * broker's queue state; timing by polling.
  */
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib'
-import { AMQPClient, type AMQPBaseClient } from '@cloudamqp/amqp-client'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
-import type { Queue } from '../../core/queue.js'
+import type { Channel, ConsumeMessage } from 'amqplib'
+import { describe, expect, it } from 'vitest'
+import { waitFor } from '../helpers/broker.js'
+import { brokerSuite } from '../helpers/suite.js'
 
 const TIMEOUT = 300
 
-let b: TestBroker
-const cleanups: (() => Promise<unknown>)[] = []
-
-beforeAll(async () => {
-  b = await startTestBroker({ consumerTimeout: TIMEOUT })
-})
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-afterAll(async () => b.stop())
-
-let seq = 0
-const uniq = (base: string): string => `ct-${base}-${++seq}`
+const s = brokerSuite('ct', { consumerTimeout: TIMEOUT })
+const { uniq, queue, amqplibConn, amqplibChannel, clientConn } = s
 
 type AmqpError = Error & { code?: number; classId?: number; methodId?: number }
-
-function queue(name: string): Queue {
-  const q = b.broker.vhost('/')!.queues.get(name)
-  if (q === undefined) throw new Error(`no queue ${name} on the broker`)
-  return q
-}
-
-async function amqplibConn(): Promise<ChannelModel> {
-  const conn = await amqp.connect(b.url)
-  conn.on('error', () => undefined)
-  cleanups.push(() => conn.close())
-  return conn
-}
-
-async function amqplibChannel(): Promise<{ conn: ChannelModel; ch: Channel }> {
-  const conn = await amqplibConn()
-  const ch = await conn.createChannel()
-  ch.on('error', () => undefined)
-  return { conn, ch }
-}
-
-async function clientConn(): Promise<AMQPBaseClient> {
-  const conn = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${b.amqpPort}`).connect()
-  conn.onerror = () => undefined
-  cleanups.push(() => conn.close())
-  return conn
-}
 
 /** A channel whose close error (if any) is recorded with the time it arrived. */
 function watchClose(ch: Channel): { err: AmqpError | undefined; at: number } {

@@ -4,58 +4,14 @@
  * publisher, a silent drop otherwise) and reject-publish-dlx (refused and dead-lettered). Only ready
  * messages count. Assertions through amqplib and @cloudamqp/amqp-client and the broker's queue state.
  */
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib'
-import { AMQPClient, type AMQPBaseClient } from '@cloudamqp/amqp-client'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
+import type { Channel, ConfirmChannel, GetMessage } from 'amqplib'
+import { describe, expect, it } from 'vitest'
+import { waitFor } from '../helpers/broker.js'
+import { brokerSuite } from '../helpers/suite.js'
 import type { Queue } from '../../core/queue.js'
 
-let b: TestBroker
-const cleanups: (() => Promise<unknown>)[] = []
-
-beforeAll(async () => {
-  b = await startTestBroker()
-})
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-afterAll(async () => b.stop())
-
-let seq = 0
-const uniq = (base: string): string => `len-${base}-${++seq}`
-
-function queue(name: string): Queue {
-  const q = b.broker.vhost('/')!.queues.get(name)
-  if (q === undefined) throw new Error(`no queue ${name} on the broker`)
-  return q
-}
-
-async function amqplibConn(): Promise<ChannelModel> {
-  const conn = await amqp.connect(b.url)
-  conn.on('error', () => undefined)
-  cleanups.push(() => conn.close())
-  return conn
-}
-
-async function amqplibChannel(): Promise<{ conn: ChannelModel; ch: Channel }> {
-  const conn = await amqplibConn()
-  const ch = await conn.createChannel()
-  ch.on('error', () => undefined)
-  return { conn, ch }
-}
-
-async function confirmChannel(): Promise<ConfirmChannel> {
-  const ch = await (await amqplibConn()).createConfirmChannel()
-  ch.on('error', () => undefined)
-  return ch
-}
-
-async function clientConn(): Promise<AMQPBaseClient> {
-  const conn = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${b.amqpPort}`).connect()
-  conn.onerror = () => undefined
-  cleanups.push(() => conn.close())
-  return conn
-}
+const s = brokerSuite('len')
+const { uniq, queue, amqplibConn, amqplibChannel, clientConn, confirmChannel } = s
 
 /** Takes every ready message (no-ack) and returns the bodies. */
 async function drainBodies(ch: Channel, qn: string): Promise<string[]> {

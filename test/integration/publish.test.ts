@@ -5,53 +5,19 @@
  */
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib'
-import { AMQPClient, type AMQPBaseClient, type AMQPChannel, type AMQPMessage } from '@cloudamqp/amqp-client'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import amqp, { type Channel, type ConsumeMessage, type GetMessage } from 'amqplib'
+import type { AMQPChannel, AMQPMessage } from '@cloudamqp/amqp-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
-import type { Queue } from '../../core/queue.js'
+import { brokerSuite } from '../helpers/suite.js'
 
+const s = brokerSuite('pub')
+const { cleanups, uniq, queue, amqplibConn, amqplibChannel, clientConn } = s
 let b: TestBroker
-const cleanups: (() => Promise<unknown>)[] = []
-
-beforeAll(async () => {
-  b = await startTestBroker()
+beforeAll(() => {
+  b = s.b
 })
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-afterAll(async () => b.stop())
 
-let seq = 0
-/** A queue name unique to this file and test. */
-const uniq = (base: string): string => `pub-${base}-${++seq}`
-
-function queue(name: string, broker: TestBroker = b): Queue {
-  const q = broker.broker.vhost('/')!.queues.get(name)
-  if (q === undefined) throw new Error(`no queue ${name} on the broker`)
-  return q
-}
-
-async function amqplibConn(broker: TestBroker = b): Promise<ChannelModel> {
-  const conn = await amqp.connect(broker.url)
-  conn.on('error', () => undefined)
-  cleanups.push(() => conn.close())
-  return conn
-}
-
-async function amqplibChannel(broker: TestBroker = b): Promise<{ conn: ChannelModel; ch: Channel }> {
-  const conn = await amqplibConn(broker)
-  const ch = await conn.createChannel()
-  ch.on('error', () => undefined)
-  return { conn, ch }
-}
-
-async function clientConn(broker: TestBroker = b, query = ''): Promise<AMQPBaseClient> {
-  const conn = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${broker.amqpPort}${query}`).connect()
-  conn.onerror = () => undefined
-  cleanups.push(() => conn.close())
-  return conn
-}
 
 /** Resolves with the next message delivered to a fresh amqplib consumer on `queueName`. */
 function consumeOne(ch: Channel, queueName: string): Promise<ConsumeMessage> {
@@ -70,7 +36,6 @@ function consumeOneClient(ch: AMQPChannel, queueName: string): Promise<AMQPMessa
 function brokerConnByPort(port: number): unknown {
   return [...b.broker.connections].find((c) => c.peerPort === port)
 }
-
 
 // ---- a tiny raw AMQP client (no library): frames are built by hand, byte for byte ----------------
 

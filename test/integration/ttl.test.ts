@@ -5,47 +5,15 @@
  * pattern (a TTL counts from when the message entered the queue), x-expires, and invalid values.
  * Timing is observed by polling and by marker messages with short TTLs, never by fixed sleeps.
  */
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
-import type { Queue } from '../../core/queue.js'
+import type { Channel, ChannelModel, ConsumeMessage, GetMessage } from 'amqplib'
+import { describe, expect, it } from 'vitest'
+import { waitFor } from '../helpers/broker.js'
+import { brokerSuite } from '../helpers/suite.js'
 
-let b: TestBroker
-const cleanups: (() => Promise<unknown>)[] = []
-
-beforeAll(async () => {
-  b = await startTestBroker()
-})
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-afterAll(async () => b.stop())
-
-let seq = 0
-const uniq = (base: string): string => `ttl-${base}-${++seq}`
+const s = brokerSuite('ttl')
+const { uniq, maybeQueue, queue, amqplibConn, amqplibChannel } = s
 
 type AmqpError = Error & { code?: number }
-
-const maybeQueue = (name: string): Queue | undefined => b.broker.vhost('/')!.queues.get(name)
-function queue(name: string): Queue {
-  const q = maybeQueue(name)
-  if (q === undefined) throw new Error(`no queue ${name} on the broker`)
-  return q
-}
-
-async function amqplibConn(): Promise<ChannelModel> {
-  const conn = await amqp.connect(b.url)
-  conn.on('error', () => undefined)
-  cleanups.push(() => conn.close())
-  return conn
-}
-
-async function amqplibChannel(): Promise<{ conn: ChannelModel; ch: Channel }> {
-  const conn = await amqplibConn()
-  const ch = await conn.createChannel()
-  ch.on('error', () => undefined)
-  return { conn, ch }
-}
 
 async function nextMessage(ch: Channel, qn: string, noAck = true, timeout = 3000): Promise<GetMessage> {
   return waitFor(async () => {

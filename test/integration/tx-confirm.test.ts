@@ -4,46 +4,19 @@
  * (queue counts, channel modes) is checked directly.
  */
 import type net from 'node:net'
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib'
-import { AMQPClient, type AMQPBaseClient, type AMQPChannel, type AMQPMessage } from '@cloudamqp/amqp-client'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
+import amqp, { type ConfirmChannel } from 'amqplib'
+import type { AMQPBaseClient, AMQPChannel, AMQPMessage } from '@cloudamqp/amqp-client'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { waitFor, type TestBroker } from '../helpers/broker.js'
+import { brokerSuite } from '../helpers/suite.js'
 import type { ChannelInfo } from '../../core/connections.js'
-import type { Queue } from '../../core/queue.js'
 
+const s = brokerSuite('txc')
+const { uniq, queue, amqplibConn, clientConn } = s
 let b: TestBroker
-const cleanups: (() => Promise<unknown>)[] = []
-
-beforeAll(async () => {
-  b = await startTestBroker()
+beforeAll(() => {
+  b = s.b
 })
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-afterAll(async () => b.stop())
-
-let seq = 0
-const uniq = (base: string): string => `txc-${base}-${++seq}`
-
-function queue(name: string): Queue {
-  const q = b.broker.vhost('/')!.queues.get(name)
-  if (q === undefined) throw new Error(`no queue ${name} on the broker`)
-  return q
-}
-
-async function amqplibConn(): Promise<ChannelModel> {
-  const conn = await amqp.connect(b.url)
-  conn.on('error', () => undefined)
-  cleanups.push(() => conn.close())
-  return conn
-}
-
-async function clientConn(): Promise<AMQPBaseClient> {
-  const conn = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${b.amqpPort}`).connect()
-  conn.onerror = () => undefined
-  cleanups.push(() => conn.close())
-  return conn
-}
 
 /** The broker's view of channel `id` of an amqp-client connection. */
 function brokerChannel(conn: AMQPBaseClient, id: number): ChannelInfo {

@@ -84,3 +84,39 @@ export function brokerSuite(prefix: string, options: StartOptions = {}): BrokerS
   }
   return suite
 }
+
+/** The reply text inside an amqplib error message (`… with message "TEXT"`). */
+export function replyText(err: Error): string {
+  const m = /with message "(.*)"$/s.exec(err.message)
+  if (m === null) throw new Error(`no reply text in: ${err.message}`)
+  return m[1]
+}
+
+/**
+ * Runs `fn` on a fresh amqplib channel and returns the channel.close the server answered with. Fails
+ * when the channel is not closed by the server, or when the connection did not survive it.
+ */
+export async function channelError(c: ChannelModel, fn: (ch: Channel) => unknown): Promise<Required<AmqpError>> {
+  const ch = await c.createChannel()
+  const err = await new Promise<Required<AmqpError>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server did not close the channel')), 3000)
+    ch.once('error', (e: Required<AmqpError>) => {
+      clearTimeout(timer)
+      resolve(e)
+    })
+    const r = fn(ch)
+    if (r instanceof Promise) {
+      r.then(
+        () => {
+          clearTimeout(timer)
+          reject(new Error('the operation succeeded; expected a channel error'))
+        },
+        () => undefined,
+      )
+    }
+  })
+  // the channel is gone; the connection is not
+  const probe = await c.createChannel()
+  await probe.close()
+  return err
+}

@@ -4,99 +4,28 @@
  * routing for every built-in type, and alternate exchanges. Assertions go through the clients and the
  * broker's state (`b.broker.vhost('/')`).
  */
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib'
-import { AMQPClient, type AMQPBaseClient } from '@cloudamqp/amqp-client'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
+import amqp, { type Channel, type ChannelModel, type GetMessage } from 'amqplib'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { waitFor, type TestBroker } from '../helpers/broker.js'
+import { brokerSuite, channelError, replyText, type AmqpError } from '../helpers/suite.js'
 import type { Exchange } from '../../core/exchange.js'
 import type { Queue } from '../../core/queue.js'
 import type { VHost } from '../../core/vhost.js'
 
+const s = brokerSuite('xt')
+const { uniq, confirmChannel, amqplibConn: conn, clientConn: client } = s
 let b: TestBroker
-const cleanups: (() => Promise<unknown>)[] = []
-
-beforeAll(async () => {
-  b = await startTestBroker()
+beforeAll(() => {
+  b = s.b
 })
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-afterAll(async () => b.stop())
-
-let seq = 0
-/** A name unique to this file and test. */
-const uniq = (base: string): string => `xt-${base}-${++seq}`
 
 const vhost = (): VHost => b.broker.vhost('/')!
 const exchange = (name: string): Exchange | undefined => vhost().exchanges.get(name)
 const queue = (name: string): Queue | undefined => vhost().queues.get(name)
 
-async function conn(): Promise<ChannelModel> {
-  const c = await amqp.connect(b.url)
-  c.on('error', () => undefined)
-  cleanups.push(() => c.close())
-  return c
-}
-
-/** A confirm channel: after `waitForConfirms()` every publish has been routed by the broker. */
-async function confirmChannel(): Promise<ConfirmChannel> {
-  const c = await conn()
-  const ch = await c.createConfirmChannel()
-  ch.on('error', () => undefined)
-  return ch
-}
-
 /** The client-side TCP port of an amqplib connection (the broker's peerPort). */
 function localPort(c: ChannelModel): number {
   return (c as unknown as { connection: { stream: { localPort: number } } }).connection.stream.localPort
-}
-
-async function client(): Promise<AMQPBaseClient> {
-  const c = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${b.amqpPort}`).connect()
-  c.onerror = () => undefined
-  cleanups.push(() => c.close())
-  return c
-}
-
-interface AmqpErr extends Error {
-  code: number
-  classId: number
-  methodId: number
-}
-
-/** The reply text inside an amqplib error message (`… with message "TEXT"`). */
-function replyText(err: Error): string {
-  const m = /with message "(.*)"$/s.exec(err.message)
-  if (m === null) throw new Error(`no reply text in: ${err.message}`)
-  return m[1]
-}
-
-/**
- * Runs `fn` on a fresh amqplib channel and returns the channel.close the server answered with. Fails
- * when the channel is not closed by the server.
- */
-async function channelError(c: ChannelModel, fn: (ch: Channel) => unknown): Promise<AmqpErr> {
-  const ch = await c.createChannel()
-  const err = await new Promise<AmqpErr>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the server did not close the channel')), 3000)
-    ch.once('error', (e: AmqpErr) => {
-      clearTimeout(timer)
-      resolve(e)
-    })
-    const r = fn(ch)
-    if (r instanceof Promise) {
-      r.then(
-        () => {
-          clearTimeout(timer)
-          reject(new Error('the operation succeeded; expected a channel error'))
-        },
-        () => undefined,
-      )
-    }
-  })
-  // the channel is gone; the connection is not
-  await expect(c.createChannel().then((x) => x.close())).resolves.toBeUndefined()
-  return err
 }
 
 /** Every message in a queue, in order, taken with basic.get. */
@@ -235,7 +164,7 @@ describe('exchange.declare', () => {
     const bystander = await conn()
     const bch = await bystander.createChannel()
     const c = await amqp.connect(b.url)
-    const closed = new Promise<AmqpErr>((resolve) => c.once('error', resolve))
+    const closed = new Promise<Required<AmqpError>>((resolve) => c.once('error', resolve))
     const ch = await c.createChannel()
     ch.on('error', () => undefined)
     const name = uniq('badtype')

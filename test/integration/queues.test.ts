@@ -5,47 +5,25 @@
  * declared queue and argument validation — with RabbitMQ's reply codes and texts, checked through the
  * clients and the broker's state (`b.broker.vhost('/')`).
  */
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib'
-import { AMQPClient, type AMQPBaseClient } from '@cloudamqp/amqp-client'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { waitFor, type TestBroker } from '../helpers/broker.js'
+import { brokerSuite, channelError, replyText, type AmqpError } from '../helpers/suite.js'
 import type { Queue } from '../../core/queue.js'
 import type { VHost } from '../../core/vhost.js'
 
+const s = brokerSuite('qt')
+const { uniq, confirmChannel, amqplibConn: conn, clientConn: client } = s
 let b: TestBroker
-const cleanups: (() => Promise<unknown>)[] = []
-
-beforeAll(async () => {
-  b = await startTestBroker()
+beforeAll(() => {
+  b = s.b
 })
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-afterAll(async () => b.stop())
-
-let seq = 0
-/** A name unique to this file and test. */
-const uniq = (base: string): string => `qt-${base}-${++seq}`
 
 const vhost = (): VHost => b.broker.vhost('/')!
 const queue = (name: string): Queue | undefined => vhost().queues.get(name)
 
-async function conn(): Promise<ChannelModel> {
-  const c = await amqp.connect(b.url)
-  c.on('error', () => undefined)
-  cleanups.push(() => c.close())
-  return c
-}
-
 async function channel(c?: ChannelModel): Promise<Channel> {
   const ch = await (c ?? (await conn())).createChannel()
-  ch.on('error', () => undefined)
-  return ch
-}
-
-/** A confirm channel: after `waitForConfirms()` every publish has been routed by the broker. */
-async function confirmChannel(): Promise<ConfirmChannel> {
-  const ch = await (await conn()).createConfirmChannel()
   ch.on('error', () => undefined)
   return ch
 }
@@ -54,53 +32,6 @@ async function publishTo(q: string, bodies: string[]): Promise<void> {
   const pub = await confirmChannel()
   for (const body of bodies) pub.sendToQueue(q, Buffer.from(body))
   await pub.waitForConfirms()
-}
-
-async function client(): Promise<AMQPBaseClient> {
-  const c = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${b.amqpPort}`).connect()
-  c.onerror = () => undefined
-  cleanups.push(() => c.close())
-  return c
-}
-
-interface AmqpErr extends Error {
-  code: number
-  classId: number
-  methodId: number
-}
-
-/** The reply text inside an amqplib error message (`… with message "TEXT"`). */
-function replyText(err: Error): string {
-  const m = /with message "(.*)"$/s.exec(err.message)
-  if (m === null) throw new Error(`no reply text in: ${err.message}`)
-  return m[1]
-}
-
-/**
- * Runs `fn` on a fresh amqplib channel and returns the channel.close the server answered with; checks
- * that the connection survived it.
- */
-async function channelError(c: ChannelModel, fn: (ch: Channel) => unknown): Promise<AmqpErr> {
-  const ch = await c.createChannel()
-  const err = await new Promise<AmqpErr>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the server did not close the channel')), 3000)
-    ch.once('error', (e: AmqpErr) => {
-      clearTimeout(timer)
-      resolve(e)
-    })
-    const r = fn(ch)
-    if (r instanceof Promise) {
-      r.then(
-        () => {
-          clearTimeout(timer)
-          reject(new Error('the operation succeeded; expected a channel error'))
-        },
-        () => undefined,
-      )
-    }
-  })
-  await expect(c.createChannel().then((x) => x.close())).resolves.toBeUndefined()
-  return err
 }
 
 /** Starts an amqplib consumer that collects what it receives (null = cancelled by the server). */

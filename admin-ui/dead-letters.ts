@@ -2,25 +2,27 @@
  * Dead letters at a glance, for the console (GET /api/dead-letters/{vhost}):
  * - for each queue with a dead-letter exchange: where its dead letters go (the exchange, the routing
  *   key, and the queues they would reach), and how many it has dead-lettered so far;
- * - for each queue holding dead-lettered messages: those messages counted by their latest x-death
- *   reason (rejected, expired, maxlen, delivery_limit) and by the queue they died in.
+ * - for each queue those dead letters reach: its messages counted by their latest x-death reason
+ *   (rejected, expired, maxlen, delivery_limit) and by the queue they died in.
  *
  * Messages are read in place (ready messages only; nothing is fetched, requeued or redelivered),
  * at most {@link SCAN_LIMIT} per queue and {@link SCAN_BUDGET} per request.
  */
-import type { Exchange } from '../core/exchange.js'
+import type { Exchange, ExchangeTypeRegistry } from '../core/exchange.js'
 import type { Queue } from '../core/queue.js'
 import type { VHost } from '../core/vhost.js'
-import type { ExchangeTypeRegistry } from '../core/exchange.js'
 import type { FieldTable, FieldValue } from '../core/wire/field-table.js'
 import { decodeHeaders } from '../core/wire/properties.js'
 import { requestVHost } from './auth.js'
 import { ok, type ApiReply, type ApiRequest } from './context.js'
 import { routeTest } from './route-tester.js'
 
+/** Ready messages read per queue. */
 export const SCAN_LIMIT = 10_000
-export const SCAN_BUDGET = 200_000
+/** Ready messages read per request, all queues together. */
+export const SCAN_BUDGET = 50_000
 
+/** A queue with a dead-letter exchange, and where its dead letters go. */
 export interface DeadLetterSource {
   queue: string
   dead_letter_exchange: string
@@ -36,6 +38,7 @@ export interface DeadLetterSource {
   dead_lettered: number
 }
 
+/** A queue dead letters go to, its dead-lettered messages counted. */
 export interface DeadLetterQueue {
   queue: string
   messages: number
@@ -49,6 +52,7 @@ export interface DeadLetterQueue {
   from: Record<string, number>
 }
 
+/** The answer of GET /api/dead-letters/{vhost}. */
 export interface DeadLetterReport {
   vhost: string
   sources: DeadLetterSource[]
@@ -143,13 +147,11 @@ export function deadLetterReport(vhost: VHost, types: ExchangeTypeRegistry, now 
     const dlx = q.settings.deadLetterExchange
     if (dlx !== undefined) sources.push(source(vhost, types, q, dlx))
   }
-  // queues that dead letters are sent to come first, then any other queue holding dead letters
+  // only the queues dead letters are sent to: the page is polled, so the work stays bounded
   const targets = new Set(sources.flatMap((s) => s.targets))
-  const order = [...vhost.queues.values()].sort((a, b) => Number(targets.has(b.name)) - Number(targets.has(a.name)))
-  for (const q of order) {
-    if (q.messageCount === 0 && !targets.has(q.name)) continue
-    const r = scanQueue(q, budget, now)
-    if (r.dead_lettered_messages > 0 || targets.has(q.name)) dlqs.push(r)
+  for (const name of targets) {
+    const q = vhost.queues.get(name)
+    if (q !== undefined) dlqs.push(scanQueue(q, budget, now))
   }
   sources.sort((a, b) => (a.queue < b.queue ? -1 : 1))
   dlqs.sort((a, b) => (a.queue < b.queue ? -1 : 1))

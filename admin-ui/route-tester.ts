@@ -49,6 +49,7 @@ export interface ExchangeStep {
   alternate_exchange?: string
 }
 
+/** The answer of POST /api/route-test: the queues reached, the exchanges passed, any warnings. */
 export interface RouteTestResult {
   vhost: string
   exchange: string

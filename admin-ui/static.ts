@@ -33,7 +33,7 @@ const TYPES: Readonly<Record<string, string>> = {
 
 /** The page may load only its own scripts and styles, and talk only to its own origin. */
 const PAGE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
   "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 
 interface Cached {

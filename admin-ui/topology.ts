@@ -15,6 +15,7 @@ import { ok, type ApiReply, type ApiRequest } from './context.js'
 import { tableJson } from './format.js'
 import type { Sampler } from './rates.js'
 
+/** An exchange or a queue in the diagram, with its counts and per-second rates. */
 export interface TopologyNode {
   /** `e:<name>` or `q:<name>` */
   id: string
@@ -37,6 +38,7 @@ export interface TopologyNode {
   rates: Record<string, number>
 }
 
+/** A link: a binding, a queue's dead-letter exchange, or an exchange's alternate exchange. */
 export interface TopologyEdge {
   id: string
   kind: 'binding' | 'dead-letter' | 'alternate-exchange'
@@ -48,6 +50,7 @@ export interface TopologyEdge {
   via_default?: true
 }
 
+/** The answer of GET /api/topology/{vhost}. */
 export interface Topology {
   vhost: string
   nodes: TopologyNode[]

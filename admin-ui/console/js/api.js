@@ -121,7 +121,14 @@ export async function getPage(path, { page = 1, pageSize = 50, name = '', regex 
     pagination: true,
     columns,
   })
-  const r = await get(path + q)
+  let r
+  try {
+    r = await get(path + q)
+  } catch (err) {
+    // the list shrank under the page being shown: show its first page
+    if (page > 1 && err.reason === 'page_out_of_range') return getPage(path, { page: 1, pageSize, name, regex, sort, reverse, columns })
+    throw err
+  }
   if (Array.isArray(r)) {
     // an API without paging: page here
     const items = r.slice((page - 1) * pageSize, page * pageSize)

@@ -2,7 +2,7 @@
  * The console's shell: sign-in, the top bar (navigation, virtual host, refresh rate, sign-out), the
  * hash router (#/queues/%2F/name) and the refresh loop that pages register their pollers with.
  */
-import { clearCredentials, credentials, get, signIn, whenSignedOut } from './api.js'
+import { SignedOut, clearCredentials, credentials, get, signIn, whenSignedOut } from './api.js'
 import { h, replace } from './dom.js'
 import overview from './pages/overview.js'
 import connections from './pages/connections.js'
@@ -193,7 +193,9 @@ function renderSignIn(message) {
       await render(true)
     } catch (e2) {
       err.hidden = false
-      err.textContent = e2.status === 401 ? 'Sign-in failed: wrong username or password, or this user may not sign in from here.' : e2.message
+      // a refused login (401 with a challenge) says little on purpose; other refusals say why
+      err.textContent =
+        e2 instanceof SignedOut ? 'Sign-in failed: wrong username or password, or this user may not sign in from here.' : `Sign-in failed: ${e2.message}`
       pass.select()
     } finally {
       submit.disabled = false

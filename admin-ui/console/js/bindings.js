@@ -41,13 +41,14 @@ export function bindingsTable({ vhost, side, onChange }) {
                 class: 'btn small danger',
                 'aria-label': `Unbind ${b.source} → ${b.destination} (${b.routing_key})`,
                 onclick: async (e) => {
+                  const button = e.currentTarget
                   const ok = await confirmDialog({
                     title: 'Remove binding?',
                     message: `Unbind ${b.destination_type} '${b.destination}' from exchange '${b.source}' (routing key '${b.routing_key}')?`,
                     confirmLabel: 'Unbind',
                   })
                   if (!ok) return
-                  await busy(e.currentTarget, async () => {
+                  await busy(button, async () => {
                     try {
                       await del(bindingUrl(vhost, b))
                       toast('Binding removed')

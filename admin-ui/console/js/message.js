@@ -38,7 +38,7 @@ function headersView(headers) {
     {},
     entries.map(([k, v]) => {
       if (k === 'x-death' && Array.isArray(v)) return h('div', {}, h('strong', {}, 'x-death'), deathTable(v))
-      return h('div', { class: 'mono' }, `${k} = ${fmtValue(v)}`)
+      return h('div', { class: 'mono' }, `${k} = ${v === '' ? '""' : fmtValue(v)}`)
     }),
   )
 }

@@ -134,7 +134,7 @@ export function pager(onChange) {
   })
   function update(r) {
     state.pageCount = Math.max(1, r.page_count ?? 1)
-    if (state.page > state.pageCount) state.page = state.pageCount
+    state.page = Math.min(r.page ?? state.page, state.pageCount)
     const filtered = r.filtered_count ?? r.total_count ?? 0
     const total = r.total_count ?? filtered
     const items = (n) => `${n.toLocaleString('en-US')} item${n === 1 ? '' : 's'}`

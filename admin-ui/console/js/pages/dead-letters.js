@@ -51,7 +51,7 @@ export default {
     })
     const dlqs = dataTable({
       rowKey: (q) => q.queue,
-      empty: 'No dead-lettered messages waiting in any queue.',
+      empty: 'No queue receives dead letters yet.',
       columns: [
         { label: 'Queue', render: (q) => queueLink(vhost, q.queue) },
         { label: 'Messages', num: true, render: (q) => fmtNum(q.messages) },
@@ -87,7 +87,7 @@ export default {
         'section',
         { class: 'panel', 'aria-labelledby': 'dl-queues' },
         h('h2', { id: 'dl-queues' }, 'Dead-lettered messages by reason'),
-        h('p', { class: 'muted small' }, 'Ready messages carrying an x-death header, counted by their latest death reason; read in place, nothing is fetched or redelivered.'),
+        h('p', { class: 'muted small' }, 'In the queues dead letters go to: ready messages carrying an x-death header, counted by their latest death reason. Read in place: nothing is fetched or redelivered.'),
         dlqs.el,
       ),
     )

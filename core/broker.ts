@@ -8,6 +8,7 @@ import type { BrokerConfig } from './config.js'
 import type { ConnectionInfo } from './connections.js'
 import { ExchangeTypeRegistry } from './exchange.js'
 import { PolicyStore } from './policies.js'
+import type { Storage } from './storage.js'
 import { UserStore } from './users.js'
 import { VHost } from './vhost.js'
 
@@ -45,6 +46,10 @@ export class Broker {
   /** unroutable: dropped (not mandatory); returned: mandatory and sent back with basic.return */
   readonly stats = { publish: 0, confirm: 0, unroutable: 0, returned: 0, deliver: 0, ack: 0 }
   private nextConnectionId = 1
+  /** durable state (null: nothing is written, e.g. unit tests) */
+  storage: Storage | null = null
+  /** free disk space is under the limit: publishers are blocked (RabbitMQ's disk alarm) */
+  diskAlarmOn = false
 
   constructor(
     readonly config: BrokerConfig,
@@ -59,10 +64,12 @@ export class Broker {
     let v = this.vhosts.get(name)
     if (v === undefined) {
       v = new VHost(name, this.exchangeTypes, this.log.child({ vhost: name }))
+      v.storage = this.storage
       this.vhosts.set(name, v)
       if (metadata === undefined) this.vhostMetadata.set(name, { description: '', tags: [] })
     }
     if (metadata !== undefined) this.vhostMetadata.set(name, metadata)
+    this.storage?.vhostAdded(name, this.vhostMetadata.get(name))
     return v
   }
 
@@ -79,8 +86,26 @@ export class Broker {
     this.vhostMetadata.delete(name)
     this.users.deleteVHostPermissions(name)
     this.policies.deleteVHost(name)
+    this.storage?.vhostRemoved(name)
     this.log.info({ vhost: name }, 'vhost deleted')
     return true
+  }
+
+  /**
+   * Makes vhosts, users and permissions durable in `storage` and replays what it holds (boot).
+   * Called once, before the listeners open.
+   */
+  attachStorage(storage: Storage): void {
+    this.storage = storage
+    for (const v of this.vhosts.values()) v.storage = storage
+    storage.recover(this)
+    this.users.onChange = () => storage.usersChanged(this)
+  }
+
+  /** DiskAlarmListener: blocks (or unblocks) every publishing connection. */
+  diskAlarm(on: boolean): void {
+    this.diskAlarmOn = on
+    for (const c of this.connections) c.diskAlarm?.(on)
   }
 
   vhost(name: string): VHost | undefined {

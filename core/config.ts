@@ -25,6 +25,8 @@ export interface BrokerConfig {
   consumerTimeout: number
   /** how often the management API samples counters into rates, ms (RabbitMQ collect_statistics_interval) */
   statsInterval: number
+  /** disk alarm below this many free bytes in the data dir's file system (RabbitMQ disk_free_limit) */
+  diskFreeLimit: number
 }
 
 export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
@@ -40,6 +42,7 @@ export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
   maxMessageSize: 128 * 1024 * 1024,
   consumerTimeout: 30 * 60 * 1000,
   statsInterval: 5000,
+  diskFreeLimit: 50_000_000,
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -69,6 +72,16 @@ const intRange =
     if (!/^\d+$/.test(raw) || n < min || n > max) throw new Error(`must be an integer from ${min} to ${max}`)
     return n
   }
+
+const UNITS: Record<string, number> = { '': 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }
+
+/** RabbitMQ's memory-size syntax for disk_free_limit: an integer with an optional unit. */
+function byteSize(raw: string): number {
+  const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(raw)
+  const unit = m === null ? undefined : UNITS[m[2].toLowerCase()]
+  if (m === null || unit === undefined) throw new Error('must be a number of bytes, optionally with kB, MB, GB, KiB, MiB or GiB')
+  return Number(m[1]) * unit
+}
 
 export const OPTIONS: OptionSpec[] = [
   { key: 'amqpPort', flag: '--amqp-port', env: 'WARREN_AMQP_PORT', help: 'AMQP port (0 picks a free port)', parse: port(false) },
@@ -109,6 +122,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'channelMax', flag: '--channel-max', env: 'WARREN_CHANNEL_MAX', help: 'channels per connection', parse: intRange(1, 65535) },
   { key: 'maxMessageSize', flag: '--max-message-size', env: 'WARREN_MAX_MESSAGE_SIZE', help: 'largest message body, bytes', parse: intRange(1, 512 * 1024 * 1024) },
   { key: 'consumerTimeout', flag: '--consumer-timeout', env: 'WARREN_CONSUMER_TIMEOUT', help: 'ms a delivery may stay unacked', parse: intRange(1, 2 ** 31 - 1) },
+  { key: 'diskFreeLimit', flag: '--disk-free-limit', env: 'WARREN_DISK_FREE_LIMIT', help: 'disk alarm below this free space (bytes, or with kB/MB/GB/KiB/MiB/GiB)', parse: byteSize },
   { key: 'statsInterval', flag: '--stats-interval', env: 'WARREN_STATS_INTERVAL', help: 'ms between management rate samples', parse: intRange(10, 3_600_000) },
 ]
 

@@ -33,4 +33,6 @@ export interface ConnectionInfo {
   channels(): Iterable<ChannelInfo>
   /** Closes the connection with 320 CONNECTION_FORCED and the given reason. */
   forceClose(reason: string): void
+  /** The disk alarm went on or off: a publishing connection is blocked until it is off. */
+  diskAlarm?(on: boolean): void
 }

@@ -11,6 +11,7 @@ import { ExpiryHeap } from './expiry-heap.js'
 import type { Message } from './message.js'
 import { queueSettings, type QueueSettings } from './queue-settings.js'
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js'
+import type { StoreList } from './store/queue-store.js'
 import type { FieldTable } from './wire/field-table.js'
 import { editProperties } from './wire/property-edit.js'
 import type { VHost } from './vhost.js'
@@ -30,6 +31,8 @@ export class Envelope {
   deliveredAt = 0
   /** READY, DELIVERED or GONE (expired while queued: a tombstone in the ready list) */
   state = READY
+  /** location in the queue's message store (durable queues), -1 when not stored or settled */
+  ref = -1
 
   constructor(
     /** the message as this queue delivers it (may gain x-delivery-count on redelivery) */
@@ -83,6 +86,8 @@ export class Queue {
   readonly kind = 'queue' as const
   readonly settings: QueueSettings
   readonly ready: ReadyList<Envelope>
+  /** the durable queue's message store (core/store/queue-store.ts), or null for an in-memory queue */
+  readonly store: StoreList | null
   /** consumers, highest x-priority first, registration order within a priority */
   readonly consumers: Consumer[] = []
   /** bindings leading to this queue, by binding id */
@@ -127,7 +132,10 @@ export class Queue {
     readonly options: QueueOptions,
   ) {
     this.settings = queueSettings(options.arguments)
-    this.ready = this.settings.maxPriority > 0 ? new PriorityList(this.settings.maxPriority) : new FifoList()
+    // priority queues stay in memory for now: a store keeps one FIFO order
+    this.store = this.settings.maxPriority === 0 ? (vhost.storage?.openQueueStore(this) ?? null) : null
+    this.ready = this.store ?? (this.settings.maxPriority > 0 ? new PriorityList(this.settings.maxPriority) : new FifoList())
+    if (this.store !== null) this.readyBytes = this.store.store.readyBytes
     if (this.settings.expires > 0) this.armExpires()
   }
 
@@ -209,6 +217,7 @@ export class Queue {
         continue
       }
       this.removeReady(env)
+      this.unstore(env)
       this.deadLetterMessage(env.message, 'maxlen')
     }
   }
@@ -228,7 +237,10 @@ export class Queue {
     if (env.redelivered) this.stats.redeliver++
     env.deliveredAt = this.lastUsed
     if (!noAck) this.unackedCount++
-    else env.state = GONE
+    else {
+      env.state = GONE
+      this.unstore(env)
+    }
     return env
   }
 
@@ -247,6 +259,7 @@ export class Queue {
         if (c.noAck) {
           this.stats.deliverNoAck++
           env.state = GONE
+          this.unstore(env)
         } else {
           this.unackedCount++
           c.unacked++
@@ -283,11 +296,29 @@ export class Queue {
       }
       this.removeReady(env)
       if (env.expiresAt !== 0 && env.expiresAt < now) {
+        this.unstore(env)
         this.deadLetterMessage(env.message, 'expired')
         continue
       }
       return env
     }
+  }
+
+  /** A message left the queue for good: delete it from the store (durably). */
+  private unstore(env: Envelope): void {
+    if (env.ref < 0 || this.store === null) return
+    this.store.ack(env)
+    env.ref = -1
+  }
+
+  /** Builds the envelope of a message read back from the store (TTL counted from its publish). */
+  restoreEnvelope(message: Message, ref: number, redelivered: boolean): Envelope {
+    const qttl = this.settings.messageTtl
+    const mttl = message.ttl
+    const ttl = mttl >= 0 && (qttl < 0 || mttl < qttl) ? mttl : qttl
+    const env = new Envelope(message, this, ref, ttl >= 0 ? message.timestamp + ttl : 0)
+    env.redelivered = redelivered
+    return env
   }
 
   private removeReady(env: Envelope): void {
@@ -338,6 +369,7 @@ export class Queue {
     }
     env.state = GONE
     if (this.deleted) return
+    this.unstore(env)
     this.unackedCount--
     this.stats.ack++
   }
@@ -367,6 +399,7 @@ export class Queue {
     const s = this.settings
     if (s.deliveryLimit >= 0 && env.deliveryCount > s.deliveryLimit) {
       env.state = GONE
+      this.unstore(env)
       this.deadLetterMessage(env.message, 'delivery_limit')
       return
     }
@@ -428,6 +461,7 @@ export class Queue {
       this.ready.shift()
       this.removeReady(head)
       head.state = GONE
+      this.unstore(head)
       this.deadLetterMessage(head.message, 'expired')
     }
     // per-message TTL: from the heap, wherever they sit in the queue (left as tombstones)
@@ -436,6 +470,7 @@ export class Queue {
       if (top.state !== READY) continue
       this.removeReady(top)
       top.state = GONE
+      this.store?.tombstone(top)
       this.tombstones++
       this.deadLetterMessage(top.message, 'expired')
     }
@@ -526,7 +561,8 @@ export class Queue {
   /** Drops every ready message; returns how many. Unacked messages stay with their consumers. */
   purge(): number {
     const n = this.messageCount
-    for (const env of this.ready) env.state = GONE
+    // a store-backed list would read every message back to iterate: only its in-memory ones need marking
+    for (const env of this.store === null ? this.ready : this.store.pinnedEnvelopes()) env.state = GONE
     this.ready.clear()
     this.heap.clear()
     this.tombstones = 0
@@ -537,6 +573,8 @@ export class Queue {
 
   /** Marks the queue deleted and cancels its consumers. Called by the vhost. */
   destroy(): number {
+    // the vhost destroys the store files: acking every message first would be wasted writes
+    if (this.store !== null) this.store.detached = true
     const n = this.purge()
     this.deleted = true
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)

@@ -76,6 +76,8 @@ export class UserStore {
   private readonly users = new Map<string, User>()
   /** by `${vhost}\0${user}` */
   private readonly perms = new Map<string, Permission>()
+  /** called after every change (the broker's storage persists the users and permissions) */
+  onChange: (() => void) | null = null
 
   constructor(users: User[] = [makeUser('guest', 'guest', ['administrator'], true)]) {
     for (const u of users) this.users.set(u.name, u)
@@ -92,12 +94,14 @@ export class UserStore {
 
   put(user: User): void {
     this.users.set(user.name, user)
+    this.onChange?.()
   }
 
   /** Deletes a user and its permissions. */
   delete(name: string): boolean {
     if (!this.users.delete(name)) return false
     for (const [k, p] of this.perms) if (p.user === name) this.perms.delete(k)
+    this.onChange?.()
     return true
   }
 
@@ -109,19 +113,31 @@ export class UserStore {
 
   setPermission(p: Permission): void {
     this.perms.set(`${p.vhost}\u0000${p.user}`, p)
+    this.onChange?.()
   }
 
   deletePermission(user: string, vhost: string): boolean {
-    return this.perms.delete(`${vhost}\u0000${user}`)
+    const gone = this.perms.delete(`${vhost}\u0000${user}`)
+    if (gone) this.onChange?.()
+    return gone
   }
 
   /** Removes every permission in a vhost (the vhost is being deleted). */
   deleteVHostPermissions(vhost: string): void {
     for (const [k, p] of this.perms) if (p.vhost === vhost) this.perms.delete(k)
+    this.onChange?.()
   }
 
   permissions(): Permission[] {
     return [...this.perms.values()]
+  }
+
+  /** Replaces every user and permission (restoring a persisted snapshot); onChange is not called. */
+  replaceAll(users: readonly User[], perms: readonly Permission[]): void {
+    this.users.clear()
+    this.perms.clear()
+    for (const u of users) this.users.set(u.name, u)
+    for (const p of perms) this.perms.set(`${p.vhost}\u0000${p.user}`, p)
   }
 
   /** Checks credentials and the loopback rule; the reason text follows RabbitMQ's. */

@@ -19,6 +19,8 @@ import type { Message } from './message.js'
 import { Queue, FLOW_CHECK, type FlowWaiter, type QueueOptions } from './queue.js'
 import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
 import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
+import type { Storage } from './storage.js'
+import type { MessageStore } from './store/message-store.js'
 
 /** RabbitMQ creates these in every vhost. */
 const BUILTIN_EXCHANGES: [string, string][] = [
@@ -44,6 +46,13 @@ export class VHost {
   private readonly warned = new Set<string>()
   /** set by publish() when a queue refused the message (x-overflow reject-publish): nack it */
   refused = false
+  /**
+   * Where durable definitions and queue stores go; null for a vhost that must never touch the disk
+   * (the management API's trial-run vhosts, unit tests). Set by the Broker.
+   */
+  storage: Storage | null = null
+  /** stores that took a persistent message in the current publish(): its confirm waits for them */
+  readonly durableTouched: MessageStore[] = []
 
   constructor(
     readonly name: string,
@@ -96,6 +105,7 @@ export class VHost {
     const x = new Exchange(this, name, type, options)
     x.router = this.types.get(type)!(x, this)
     this.exchanges.set(name, x)
+    this.storage?.exchangeAdded(this, x)
     return x
   }
 
@@ -142,6 +152,7 @@ export class VHost {
     this.exchanges.delete(x.name)
     for (const b of [...x.bindings.values()]) this.removeBinding(b, false)
     for (const b of [...x.incoming.values()]) this.removeBinding(b, true)
+    this.storage?.exchangeRemoved(this, x)
   }
 
   // ---- queues -------------------------------------------------------------------------------
@@ -193,6 +204,7 @@ export class VHost {
     validateQueueArguments(name, this.name, options)
     const q = new Queue(this, name, options)
     this.queues.set(name, q)
+    this.storage?.queueAdded(this, q)
     // RabbitMQ: every queue is bound to the default exchange by its name (implicitly).
     return { queue: q, messageCount: 0, consumerCount: 0 }
   }
@@ -230,7 +242,9 @@ export class VHost {
     if (this.queues.get(q.name) !== q) return 0
     this.queues.delete(q.name)
     for (const b of [...q.incoming.values()]) this.removeBinding(b, true)
-    return q.destroy()
+    const n = q.destroy()
+    this.storage?.queueRemoved(this, q)
+    return n
   }
 
   purgeQueue(name: string, owner: object | null): number {
@@ -290,6 +304,7 @@ export class VHost {
     source.router.bind(b)
     source.bindings.set(id, b)
     destination.incoming.set(`${source.name}\u0000${id}`, b)
+    this.storage?.bindingAdded(this, b)
   }
 
   /** Removes a binding; `autoDeleteSource` lets an auto-delete source go with its last binding. */
@@ -298,6 +313,7 @@ export class VHost {
     if (!source.bindings.delete(b.id)) return
     source.router.unbind(b)
     destination.incoming.delete(`${source.name}\u0000${b.id}`)
+    this.storage?.bindingRemoved(this, b)
     if (autoDeleteSource && source.autoDelete && source.bindings.size === 0 && this.exchanges.get(source.name) === source) {
       this.removeExchange(source)
     }
@@ -324,6 +340,7 @@ export class VHost {
    */
   publish(exchange: Exchange, message: Message, publisher: FlowWaiter | null = null): number {
     this.refused = false
+    this.durableTouched.length = 0
     const routed = this.routed
     this.routeFrom(exchange, message, routed)
     // cleared before enqueueing: a queue may dead-letter (drop-head, reject-publish-dlx) and route again

@@ -28,6 +28,7 @@ import {
 import type { FrameWriter } from './codec/frame-writer.js'
 import { decodeArgs, decodePublish, lookupMethod, type MethodArgs, type PublishArgs } from './codec/methods.js'
 import type { Connection } from './connection.js'
+import { DurableConfirms, type ConfirmSink } from './durable-confirms.js'
 import { Transaction } from './transaction.js'
 
 const enum Expect {
@@ -43,7 +44,7 @@ class ChannelConsumer extends Consumer {
 
 const summary: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1, userId: undefined }
 
-export class Channel implements DeliverySink, ChannelInfo {
+export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
   readonly owner: object
   readonly log: Logger
   readonly consumers = new Map<string, ChannelConsumer>()
@@ -75,6 +76,8 @@ export class Channel implements DeliverySink, ChannelInfo {
   private confirmPending = 0
   private confirmSent = 0
   private tx: Transaction | null = null
+  /** confirms waiting for fdatasync of durable queue stores (created on first need) */
+  private durableConfirms: DurableConfirms | null = null
   private ackTimer: NodeJS.Timeout | null = null
 
   constructor(
@@ -438,6 +441,9 @@ export class Channel implements DeliverySink, ChannelInfo {
     stats.publish++
     const vhost = this.vhost
     const n = vhost.publish(x, msg, this.conn)
+    const conn = this.conn
+    conn.published = true
+    if (conn.broker.diskAlarmOn) conn.diskAlarm(true)
     if (n === 0) {
       if (mandatory) {
         stats.returned++
@@ -446,9 +452,18 @@ export class Channel implements DeliverySink, ChannelInfo {
     }
     if (seq !== 0) {
       // RabbitMQ: a queue at its length limit with x-overflow reject-publish nacks the publisher
+      const dc = this.durableConfirms
       if (vhost.refused) this.rejected(seq)
-      else this.confirmed(seq)
+      else if (vhost.durableTouched.length > 0 || (dc !== null && dc.waiting)) {
+        // confirms mean durable: wait for the stores' group commit
+        ;(this.durableConfirms ??= new DurableConfirms(this)).add(seq, vhost.durableTouched)
+      } else this.confirmed(seq)
     }
+  }
+
+  /** ConfirmSink: confirms can still be sent. */
+  get confirmsOpen(): boolean {
+    return this.state === 'open'
   }
 
   // ---- publisher confirms -------------------------------------------------------------------
@@ -469,6 +484,13 @@ export class Channel implements DeliverySink, ChannelInfo {
 
   /** Publish `seq` could not be taken: nack it (after acking everything before it). */
   rejected(seq: number): void {
+    const dc = this.durableConfirms
+    if (dc !== null && dc.waiting) return dc.addNack(seq)
+    this.nackNow(seq)
+  }
+
+  /** ConfirmSink: nacks `seq` at once, after acking everything confirmed before it. */
+  nackNow(seq: number): void {
     this.flushConfirms()
     this.writer.confirm(this.id, false, seq, false)
     this.confirmSent = seq

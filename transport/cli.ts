@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     running = await startBroker({ ...config, logger: log })
   } catch (err) {
     log.fatal({ err }, `cannot start: ${(err as Error).message}`)
+    // stderr too: a data dir or disk problem must be readable without parsing JSON logs
+    process.stderr.write(`warren: cannot start: ${(err as Error).message}\n`)
     process.exit(1)
   }
   if (signalled !== undefined) stop(running)

@@ -31,6 +31,8 @@ type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'clo
 
 /** How long to wait for close-ok after we sent connection.close. */
 const CLOSE_TIMEOUT_MS = 3000
+/** RabbitMQ accepts frames up to 8 bytes over frame_max: "quite a few [clients] get it wrong" */
+const FRAME_SIZE_FUDGE = 8
 
 export class Connection implements FrameHandler, FlushHooks, FlowWaiter, ConnectionInfo {
   readonly id: number
@@ -77,7 +79,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.frameMax = broker.config.frameMax
     this.channelMax = broker.config.channelMax
     this.writer = new FrameWriter(socket, this.frameMax, this)
-    this.reader = new FrameReader(this, this.frameMax)
+    this.reader = new FrameReader(this, this.frameMax + FRAME_SIZE_FUDGE)
     socket.on('data', (chunk) => this.onData(chunk))
     socket.on('drain', this.onDrainBound)
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'))
@@ -114,6 +116,9 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.bytesIn += chunk.length
     this.receivedSinceCheck = true
     if (this.state === 'closed') return
+    // after sending connection.close, new data is still read for the client's close-ok (0-9-1
+    // §2.2.4; RabbitMQ closes the socket on close-ok); onFrame discards everything else meanwhile
+    if (this.state === 'closing') this.reader.stopped = false
     try {
       if (this.state === 'header') {
         chunk = this.readProtocolHeader(chunk)
@@ -156,12 +161,15 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
       if (channel === 0) return this.connectionMethod(classId, methodId, buf, start + 4, end)
       if (this.state === 'closing') return // 0-9-1 §2.2.4: after close, discard until close-ok
       if (this.state !== 'running') {
-        throw new ConnectionError(ReplyCode.COMMAND_INVALID, `${methodName(classId, methodId)} before connection.open`)
+        // RabbitMQ: any frame on a channel before the connection is open is unexpected (505)
+        throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, `${methodName(classId, methodId)} before connection.open`)
       }
       return this.channelMethod(channel, classId, methodId, buf, start + 4, end)
     }
     if (type === FRAME_HEARTBEAT) {
-      if (channel !== 0) throw new ConnectionError(ReplyCode.FRAME_ERROR, `heartbeat frame on channel ${channel}`)
+      // as RabbitMQ: a heartbeat with a payload cannot be parsed (501); one on a channel is unexpected (505)
+      if (end !== start) throw new ConnectionError(ReplyCode.FRAME_ERROR, 'heartbeat frame with a payload')
+      if (channel !== 0) throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, `heartbeat frame on channel ${channel}`)
       return
     }
     if (type === 2 || type === 3) {
@@ -183,8 +191,12 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
         // RabbitMQ: frames on a channel that was never opened are a connection error
         throw new ConnectionError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${id}`)
       }
-      if (id > this.channelMax) {
-        throw new ConnectionError(ReplyCode.CHANNEL_ERROR, `channel ${id} exceeds channel_max ${this.channelMax}`)
+      // RabbitMQ limits how many channels are open (530), not the channel number
+      if (this.channelsById.size >= this.channelMax) {
+        throw new ConnectionError(
+          ReplyCode.NOT_ALLOWED,
+          `number of channels opened (${this.channelsById.size}) has reached the negotiated channel_max (${this.channelMax})`,
+        )
       }
       ch = new Channel(this, id)
       this.channelsById.set(id, ch)
@@ -278,7 +290,10 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     const result = this.broker.users.authenticate(username, password, this.peerHost)
     if (!result.ok) {
       this.log.warn({ user: username, reason: result.reason }, 'authentication failed')
-      throw new ConnectionError(ReplyCode.ACCESS_REFUSED, result.reason, CLASS_CONNECTION, 11)
+      // RabbitMQ auth_fail: the reason stays in the log; only clients announcing the
+      // authentication_failure_close capability get a connection.close, the others lose the socket
+      if (this.capabilities.authentication_failure_close !== true) return this.destroy()
+      throw this.refuse(mechanism)
     }
     this.user = result.user
     this.state = 'tune'
@@ -296,19 +311,28 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
   private tuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
     const c = this.broker.config
     if (frameMax !== 0 && frameMax < FRAME_MIN_SIZE) {
-      throw new ConnectionError(ReplyCode.NOT_ALLOWED, `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`)
+      throw new ConnectionError(
+        ReplyCode.NOT_ALLOWED,
+        `negotiated frame_max = ${frameMax} is lower than the minimum allowed value (${FRAME_MIN_SIZE})`,
+      )
     }
     if (frameMax > c.frameMax) {
-      throw new ConnectionError(ReplyCode.NOT_ALLOWED, `frame_max=${frameMax} > ${c.frameMax} max size`)
+      throw new ConnectionError(
+        ReplyCode.NOT_ALLOWED,
+        `negotiated frame_max = ${frameMax} is higher than the maximum allowed value (${c.frameMax})`,
+      )
     }
     if (channelMax > c.channelMax) {
-      throw new ConnectionError(ReplyCode.NOT_ALLOWED, `channel_max=${channelMax} > ${c.channelMax} max size`)
+      throw new ConnectionError(
+        ReplyCode.NOT_ALLOWED,
+        `negotiated channel_max = ${channelMax} is higher than the maximum allowed value (${c.channelMax})`,
+      )
     }
     this.frameMax = frameMax === 0 ? c.frameMax : frameMax
     this.channelMax = channelMax === 0 ? c.channelMax : channelMax
     this.heartbeat = heartbeat
     this.writer.frameMax = this.frameMax
-    this.reader.maxFrameSize = this.frameMax
+    this.reader.maxFrameSize = this.frameMax + FRAME_SIZE_FUDGE
     this.state = 'open'
     if (heartbeat > 0) this.startHeartbeats(heartbeat)
   }
@@ -334,6 +358,31 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     if (this.flowBlocks++ === 0) this.socket.pause()
   }
 
+  /** set by the disk alarm while this connection is blocked */
+  private diskBlocked = false
+  /** this connection has published: the disk alarm blocks it */
+  published = false
+
+  /**
+   * RabbitMQ's disk alarm, as it treats publishers: called when the alarm changes and on each
+   * publish while it is on. A connection that publishes is told connection.blocked (when the client
+   * announced the capability) and no longer read from until the alarm clears.
+   */
+  diskAlarm(on: boolean): void {
+    const notify = this.capabilities['connection.blocked'] === true
+    if (on) {
+      if (this.diskBlocked || this.state !== 'running' || !this.published) return
+      this.diskBlocked = true
+      if (notify) this.writer.method(0, 10, 60, ['low on disk'])
+      this.blockFlow()
+    } else {
+      if (!this.diskBlocked) return
+      this.diskBlocked = false
+      if (notify && this.state === 'running') this.writer.method(0, 10, 61)
+      this.resumeFlow()
+    }
+  }
+
   resumeFlow(): void {
     if (this.flowBlocks === 0 || --this.flowBlocks > 0) return
     if (this.state === 'closed' || this.state === 'closing') return
@@ -344,11 +393,15 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
 
   private startHeartbeats(seconds: number): void {
     const interval = seconds * 1000
+    let tick = 0
+    // RabbitMQ rabbit_heartbeat: the sender checks every half interval (an idle connection sends a
+    // heartbeat once per interval), the receiver every interval
     this.heartbeatTimer = setInterval(() => {
       if (!this.writer.wroteSinceCheck) {
         this.writer.heartbeat()
       }
       this.writer.wroteSinceCheck = false
+      if (++tick % 2 !== 0) return
       if (this.receivedSinceCheck || this.flowBlocks > 0) {
         this.receivedSinceCheck = false
         this.missedChecks = 0
@@ -357,7 +410,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
         this.log.warn({ timeout: seconds }, 'missed heartbeats from client, closing connection')
         this.destroy()
       }
-    }, interval)
+    }, interval / 2)
     this.heartbeatTimer.unref()
   }
 
@@ -382,6 +435,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
   /** Handles an exception from frame processing: protocol errors close, others become 541. */
   fail(err: unknown): void {
     if (err instanceof AmqpError) {
+      if (this.state === 'closing') return // bytes after a frame error are noise; close is already sent
       if (err.hard) {
         this.log.warn({ code: err.code, reason: err.replyText }, 'connection error')
         this.closeWith(err as ConnectionError)

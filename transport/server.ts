@@ -2,13 +2,14 @@
  * Composition root for embedding and tests: builds the Broker, registers the exchange types and
  * opens the listeners. `startBroker({ amqpPort: 0, dataDir })` → `broker.amqpPort`, `broker.close()`.
  */
-import { mkdirSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { pino, type Logger } from 'pino'
 import { Broker } from '../core/broker.js'
 import { DEFAULT_CONFIG, type BrokerConfig } from '../core/config.js'
 import { ExchangeTypeRegistry } from '../core/exchange.js'
+import { Storage } from '../core/storage.js'
+import { assertFreeSpace, DiskMonitor, ensureDataDir } from '../core/store/disk.js'
 import { registerBuiltinExchanges } from '../exchanges/index.js'
 import { closeAdmin, createHttpHandler, createPrometheusHandler } from '../admin-ui/http-api.js'
 import { Connection } from './connection.js'
@@ -17,6 +18,10 @@ import { attachWebSocket, type WebSocketListener } from './ws-server.js'
 export interface StartOptions extends Partial<BrokerConfig> {
   /** a pino logger to use; by default one at `logLevel` writing JSON to stdout */
   logger?: Logger
+  /** free-space probe for the disk alarm (tests) */
+  freeDiskBytes?: (dir: string) => number
+  /** ms between disk alarm checks (default 1000) */
+  diskCheckIntervalMs?: number
 }
 
 export interface RunningBroker {
@@ -36,13 +41,26 @@ export interface RunningBroker {
 }
 
 export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
-  const { logger, ...overrides } = options
+  const { logger, freeDiskBytes, diskCheckIntervalMs, ...overrides } = options
   const config: BrokerConfig = { ...DEFAULT_CONFIG, ...overrides }
   const log = logger ?? pino({ level: config.logLevel, base: { pid: process.pid } })
-  mkdirSync(config.dataDir, { recursive: true })
+  // disk problems are a clear error before anything listens (DataDirError names the directory)
+  ensureDataDir(config.dataDir)
+  if (freeDiskBytes === undefined) assertFreeSpace(config.dataDir, config.diskFreeLimit)
   const types = new ExchangeTypeRegistry()
   registerBuiltinExchanges(types)
   const broker = new Broker(config, types, log)
+  const storage = new Storage(config.dataDir, log.child({ component: 'store' }))
+  broker.attachStorage(storage)
+  const disk = new DiskMonitor({
+    dir: config.dataDir,
+    log,
+    listener: broker,
+    limit: config.diskFreeLimit,
+    intervalMs: diskCheckIntervalMs,
+    freeBytes: freeDiskBytes,
+  })
+  disk.start()
 
   const sockets = new Set<net.Socket>()
   const server = net.createServer({ noDelay: true }, (socket) => {
@@ -51,7 +69,11 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     new Connection(broker, socket, 'AMQP 0-9-1', log)
   })
   const host = config.bind === '' ? undefined : config.bind
-  const address = await listen(server, config.amqpPort, host)
+  const address = await listen(server, config.amqpPort, host).catch(async (err: unknown) => {
+    disk.stop()
+    await storage.close()
+    throw err
+  })
   server.on('error', (err) => log.error({ err }, 'AMQP listener error'))
   broker.listeners.push({ protocol: 'amqp', ip: address.address, port: address.port })
   log.info({ protocol: 'amqp', port: address.port, address: address.address }, `AMQP listening on ${formatHost(address.address)}:${address.port}`)
@@ -83,6 +105,8 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     // a port already in use: do not leave the listeners opened so far behind
     server.close()
     for (const h of httpServers) h.close()
+    disk.stop()
+    await storage.close()
     throw err
   }
 
@@ -104,6 +128,9 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
           webAmqp?.close()
         }, 500).unref()
       })
+      disk.stop()
+      // every queue store flushed and closed: a clean restart recovers everything that was accepted
+      await storage.close()
       log.info('broker stopped')
     })()
     return closing

@@ -221,6 +221,16 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
     }
   }
 
+  /** Ref of the head ready message, or -1 (a caller that holds the message itself uses shiftRef). */
+  get headRef(): number {
+    return this.ready.peek()
+  }
+
+  /** Records that `ref` was handed out (shiftRef of a message delivered from the caller's copy). */
+  markDelivered(ref: number): void {
+    this.acks?.setDelivered(ref)
+  }
+
   /** Takes the head without reading it (max-length drop, expiry): ack() it next. Returns -1 when empty. */
   shiftRef(): number {
     const ref = this.ready.shift()

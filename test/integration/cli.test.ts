@@ -263,7 +263,8 @@ describe('CLI', () => {
 describe('--help', () => {
   it('prints every option with its environment variable, and exits 0', async () => {
     const { code, stdout, stderr } = await runCli(['--help'])
-    expect(code).toBe(0)
+    expect(code, `exit code; stderr: ${stderr}`).toBe(0)
+    expect(stderr).toBe('')
     expect(stderr).toBe('')
     expect(stdout).toMatch(/^Usage: warren/)
     for (const o of OPTIONS) {
@@ -308,7 +309,7 @@ describe('bad values are refused with a message naming the option', () => {
     [['--amqp-port'], {}, /--amqp-port/, /needs a value/],
   ] as [string[], Record<string, string>, RegExp, RegExp][])('%j %j', async (args, env, names, detail) => {
     const { code, stdout, stderr } = await runCli(args, env)
-    expect(code).toBe(2)
+    expect(code, `exit code; stderr: ${stderr}`).toBe(2)
     expect(stderr).toMatch(names)
     expect(stderr).toMatch(detail)
     expect(stderr).toMatch(/^warren: /)

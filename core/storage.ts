@@ -1,0 +1,290 @@
+/**
+ * The broker's durable state in its data directory: the definitions log (vhosts, users and
+ * permissions, durable exchanges, durable queues, bindings between durable ends) at
+ * `<data>/definitions.log`, and one MessageStore per durable queue at
+ * `<data>/vhosts/<hash(vhost)>/queues/<hash(queue)>-<random>` (hashed: names may hold any
+ * character; the random part makes each incarnation of a name its own directory, so a queue
+ * redeclared while the deleted one's store is still closing never shares its files). The
+ * directory is recorded in the queue's definition.
+ *
+ * VHosts call the hooks below as their topology changes; a vhost without storage (the management
+ * API's trial-run vhosts) writes nothing. recover() replays the log into a fresh Broker at boot,
+ * re-declaring through the normal VHost methods (the log's put is idempotent, so the replay writes
+ * nothing back) and opening each queue's store, which recovers its persistent messages.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import type { Broker, VHostMetadata } from './broker.js'
+import type { Binding, Exchange } from './exchange.js'
+import type { Queue } from './queue.js'
+import { DefinitionsLog } from './store/definitions-log.js'
+import {
+  decodeArguments,
+  definitionKey,
+  deleteBinding,
+  deleteExchange,
+  deleteQueue,
+  encodeArguments,
+  putBinding,
+  putExchange,
+  putQueue,
+  splitDefinitions,
+  type BindingDefinition,
+  type QueueDefinition,
+} from './store/definitions.js'
+import { newLogStats, type LogStats } from './store/group-commit.js'
+import { MessageStore } from './store/message-store.js'
+import { StoreList } from './store/queue-store.js'
+import type { Permission, User } from './users.js'
+import type { VHost } from './vhost.js'
+
+/** Marks a log written by this code (a fresh log: the broker's built-in vhost and users are kept). */
+const INIT_KEY = '["init"]'
+const USERS_KEY = '["users"]'
+const vhostKey = (name: string): string => JSON.stringify(['v', name])
+
+/** A queue definition with the directory of its store. */
+interface StoredQueue extends QueueDefinition {
+  dir?: string
+}
+
+interface UsersDefinition {
+  users: User[]
+  permissions: Permission[]
+}
+
+/** What recover() found, as logged at startup. */
+export interface RecoverySummary {
+  vhosts: number
+  exchanges: number
+  queues: number
+  bindings: number
+  messages: number
+  ms: number
+}
+
+function hash(s: string): string {
+  return createHash('sha256').update(s, 'utf8').digest('hex').slice(0, 32)
+}
+
+/** See the file comment. */
+export class Storage {
+  /** counters of every queue store's segment log (appends, writes, fdatasyncs) */
+  readonly stats: LogStats = newLogStats()
+  private readonly defs: DefinitionsLog
+  private readonly lists = new Map<Queue, StoreList>()
+  private readonly closing = new Set<Promise<void>>()
+  private recovering = false
+  private closed = false
+  /** store directory of each durable queue, relative to the data dir */
+  private readonly dirs = new Map<Queue, string>()
+
+  constructor(readonly dir: string, private readonly log: Logger) {
+    this.defs = DefinitionsLog.open({ file: path.join(dir, 'definitions.log'), log })
+  }
+
+  private newQueueDir(vhost: string, name: string): string {
+    return path.join('vhosts', hash(vhost), 'queues', `${hash(name)}-${randomBytes(6).toString('hex')}`)
+  }
+
+  /** The store-backed ready list of a durable, non-exclusive queue; null for any other queue. */
+  openQueueStore(q: Queue): StoreList | null {
+    if (!q.durable || q.exclusive || this.closed) return null
+    // a new queue never inherits files: only a recovered one has messages of a previous run
+    const rec = this.recovering ? this.defs.get<StoredQueue>(definitionKey.queue(q.vhost.name, q.name)) : undefined
+    const rel = rec?.dir ?? this.newQueueDir(q.vhost.name, q.name)
+    this.dirs.set(q, rel)
+    const dir = path.join(this.dir, rel)
+    const store = MessageStore.open({ dir, log: this.log.child({ queue: q.name, vhost: q.vhost.name }), stats: this.stats })
+    const list = new StoreList(store, (m, ref, redelivered) => q.restoreEnvelope(m, ref, redelivered), q.vhost.durableTouched)
+    this.lists.set(q, list)
+    return list
+  }
+
+  // ---- hooks called by VHost and Broker ------------------------------------------------------
+
+  exchangeAdded(v: VHost, x: Exchange): void {
+    if (!x.durable || x.name === '' || x.name.startsWith('amq.')) return
+    putExchange(this.defs, {
+      vhost: v.name,
+      name: x.name,
+      type: x.type,
+      autoDelete: x.autoDelete,
+      internal: x.internal,
+      arguments: encodeArguments(x.arguments),
+    })
+  }
+
+  exchangeRemoved(v: VHost, x: Exchange): void {
+    if (x.durable) deleteExchange(this.defs, v.name, x.name)
+  }
+
+  queueAdded(v: VHost, q: Queue): void {
+    if (!q.durable || q.exclusive) return
+    const def: StoredQueue = { vhost: v.name, name: q.name, autoDelete: q.autoDelete, arguments: encodeArguments(q.arguments), dir: this.dirs.get(q) }
+    putQueue(this.defs, def)
+  }
+
+  /** Forgets the queue and deletes its store (in the background; close() waits for it). */
+  queueRemoved(v: VHost, q: Queue): void {
+    if (!q.durable || q.exclusive) return
+    deleteQueue(this.defs, v.name, q.name)
+    this.dirs.delete(q)
+    const list = this.lists.get(q)
+    if (list === undefined) return
+    this.lists.delete(q)
+    list.detached = true
+    const dir = list.store.dir
+    const p = list.store
+      .destroy()
+      .catch((err: unknown) => this.log.error({ err, dir }, 'cannot delete a deleted queue store'))
+      .finally(() => this.closing.delete(p))
+    this.closing.add(p)
+  }
+
+  bindingAdded(v: VHost, b: Binding): void {
+    if (durableEnds(b)) putBinding(this.defs, bindingDefinition(v, b))
+  }
+
+  bindingRemoved(v: VHost, b: Binding): void {
+    if (durableEnds(b)) deleteBinding(this.defs, bindingDefinition(v, b))
+  }
+
+  vhostAdded(name: string, meta: VHostMetadata | undefined): void {
+    this.defs.put(vhostKey(name), { name, meta: meta ?? null })
+  }
+
+  /** Forgets a deleted vhost and every definition in it (its queues are removed one by one). */
+  vhostRemoved(name: string): void {
+    const doomed: string[] = []
+    for (const k of this.defs.keys()) {
+      const parts = JSON.parse(k) as string[]
+      if (parts.length > 1 && parts[1] === name && parts[0] !== 'users') doomed.push(k)
+    }
+    for (const k of doomed) this.defs.delete(k)
+  }
+
+  usersChanged(broker: Broker): void {
+    const def: UsersDefinition = { users: broker.users.list(), permissions: broker.users.permissions() }
+    this.defs.put(USERS_KEY, def)
+  }
+
+  // ---- boot and shutdown ---------------------------------------------------------------------
+
+  /** Replays the definitions into `broker` (whose vhosts must already point here) and logs a summary. */
+  recover(broker: Broker): RecoverySummary {
+    const t0 = performance.now()
+    const sum: RecoverySummary = { vhosts: 0, exchanges: 0, queues: 0, bindings: 0, messages: 0, ms: 0 }
+    this.recovering = true
+    try {
+      if (!this.defs.has(INIT_KEY)) {
+        // first boot on this directory: record what the broker starts with
+        for (const name of broker.vhosts.keys()) this.vhostAdded(name, broker.vhostMetadata.get(name))
+        this.usersChanged(broker)
+        this.defs.put(INIT_KEY, 1)
+      } else this.recoverVHostsAndUsers(broker, sum)
+      const split = splitDefinitions(this.defs)
+      const attempt = (what: string, fn: () => void): boolean => {
+        try {
+          fn()
+          return true
+        } catch (err) {
+          this.log.error({ err, what }, 'cannot recover a definition, skipped')
+          return false
+        }
+      }
+      for (const x of split.exchanges) {
+        const v = broker.vhost(x.vhost)
+        const opts = { durable: true, autoDelete: x.autoDelete, internal: x.internal, arguments: decodeArguments(x.arguments) }
+        if (v !== undefined && attempt(`exchange ${x.name}`, () => v.declareExchange(x.name, x.type, opts, false))) sum.exchanges++
+      }
+      for (const q of split.queues) {
+        const v = broker.vhost(q.vhost)
+        const opts = { durable: true, autoDelete: q.autoDelete, exclusiveOwner: null, arguments: decodeArguments(q.arguments) }
+        if (v === undefined || !attempt(`queue ${q.name}`, () => v.declareQueue(q.name, opts, false, null))) continue
+        sum.queues++
+        sum.messages += v.queues.get(q.name)?.messageCount ?? 0
+      }
+      for (const b of split.bindings) {
+        const v = broker.vhost(b.vhost)
+        if (v === undefined) continue
+        const args = decodeArguments(b.arguments)
+        const ok = attempt(`binding ${b.source} -> ${b.destination}`, () =>
+          b.destinationType === 'queue'
+            ? v.bindQueue(b.destination, b.source, b.routingKey, args, null)
+            : v.bindExchange(b.destination, b.source, b.routingKey, args),
+        )
+        if (ok) sum.bindings++
+      }
+      this.removeOrphans()
+    } finally {
+      this.recovering = false
+    }
+    sum.vhosts = broker.vhosts.size
+    sum.ms = Math.round(performance.now() - t0)
+    this.log.info({ dataDir: this.dir, ...sum }, 'recovered durable state')
+    return sum
+  }
+
+  private recoverVHostsAndUsers(broker: Broker, sum: RecoverySummary): void {
+    const recorded = new Set<string>()
+    for (const [k, v] of this.defs.entries<{ name: string; meta: VHostMetadata | null }>()) {
+      if (!k.startsWith('["v",')) continue
+      recorded.add(v.name)
+      broker.addVHost(v.name, v.meta ?? undefined)
+    }
+    const users = this.defs.get<UsersDefinition>(USERS_KEY)
+    if (users !== undefined) broker.users.replaceAll(users.users, users.permissions)
+    // a vhost the broker creates by default but that was deleted in an earlier run
+    for (const name of [...broker.vhosts.keys()]) if (!recorded.has(name)) broker.deleteVHost(name)
+    sum.vhosts = recorded.size
+  }
+
+  /** Deletes queue directories that belong to no recovered queue (a crash during queue.delete). */
+  private removeOrphans(): void {
+    const live = new Set<string>()
+    for (const list of this.lists.values()) live.add(list.store.dir)
+    const root = path.join(this.dir, 'vhosts')
+    if (!existsSync(root)) return
+    for (const v of readdirSync(root)) {
+      const qroot = path.join(root, v, 'queues')
+      if (!existsSync(qroot)) continue
+      for (const q of readdirSync(qroot)) {
+        const dir = path.join(qroot, q)
+        if (live.has(dir)) continue
+        this.log.info({ dir }, 'removing the store of a deleted queue')
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  }
+
+  /** Flushes and closes every store and the definitions log. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const lists = [...this.lists.values()]
+    for (const l of lists) l.detached = true
+    await Promise.all([...lists.map((l) => l.store.close()), ...this.closing])
+    this.defs.close()
+    // the group-commit figures of the run (fdatasyncs per message is what confirms cost)
+    this.log.info({ ...this.stats, queues: lists.length }, 'queue stores closed')
+  }
+}
+
+function durableEnds(b: Binding): boolean {
+  const d = b.destination
+  return b.source.durable && d.durable && (d.kind === 'exchange' || !d.exclusive)
+}
+
+function bindingDefinition(v: VHost, b: Binding): BindingDefinition {
+  return {
+    vhost: v.name,
+    source: b.source.name,
+    destinationType: b.destination.kind,
+    destination: b.destination.name,
+    routingKey: b.routingKey,
+    arguments: encodeArguments(b.arguments),
+  }
+}

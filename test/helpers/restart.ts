@@ -1,0 +1,80 @@
+/**
+ * Restart tests: brokers started and stopped on one data directory (a temp dir removed after the
+ * test), and small amqplib helpers to publish and drain.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import amqp, { type ChannelModel, type GetMessage } from 'amqplib'
+import { afterEach } from 'vitest'
+import type { StartOptions } from '../../transport/server.js'
+import { startTestBroker, type TestBroker } from './broker.js'
+
+const dirs: string[] = []
+const running: TestBroker[] = []
+const conns: ChannelModel[] = []
+
+afterEach(async () => {
+  for (const c of conns.splice(0)) await c.close().catch(() => undefined)
+  for (const b of running.splice(0)) await b.stop().catch(() => undefined)
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+/** A fresh data directory, deleted after the test. */
+export function dataDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'warren-dur-'))
+  dirs.push(d)
+  return d
+}
+
+/** Starts a broker on `dir` (stopped after the test unless stopped before). */
+export async function boot(dir: string, options: StartOptions = {}): Promise<TestBroker> {
+  const b = await startTestBroker({ httpPort: -1, prometheusPort: -1, ...options, dataDir: dir })
+  running.push(b)
+  return b
+}
+
+/** Stops a broker started with boot() (keeping its data directory). */
+export async function halt(b: TestBroker): Promise<void> {
+  const i = running.indexOf(b)
+  if (i >= 0) running.splice(i, 1)
+  for (const c of conns.splice(0)) await c.close().catch(() => undefined)
+  await b.stop()
+}
+
+/** An amqplib connection, closed after the test (or at halt). */
+export async function connect(b: TestBroker): Promise<ChannelModel> {
+  const c = await amqp.connect(b.url)
+  c.on('error', () => undefined)
+  conns.push(c)
+  return c
+}
+
+/** Publishes `bodies` to queue `q` with confirms; persistent unless told otherwise. */
+export async function publishConfirmed(b: TestBroker, q: string, bodies: string[], persistent = true, props: amqp.Options.Publish = {}): Promise<void> {
+  const c = await connect(b)
+  const ch = await c.createConfirmChannel()
+  for (const body of bodies) ch.sendToQueue(q, Buffer.from(body), { persistent, ...props })
+  await ch.waitForConfirms()
+  await ch.close()
+}
+
+/** Takes every ready message of `q` with basic.get and acks them. */
+export async function drain(b: TestBroker, q: string, ack = true): Promise<GetMessage[]> {
+  const c = await connect(b)
+  const ch = await c.createChannel()
+  const out: GetMessage[] = []
+  for (;;) {
+    const m = await ch.get(q, { noAck: false })
+    if (m === false) break
+    out.push(m)
+  }
+  if (ack && out.length > 0) ch.ackAll()
+  await ch.close()
+  return out
+}
+
+/** Message bodies as strings. */
+export function bodies(ms: GetMessage[]): string[] {
+  return ms.map((m) => m.content.toString())
+}

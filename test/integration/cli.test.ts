@@ -265,7 +265,6 @@ describe('--help', () => {
     const { code, stdout, stderr } = await runCli(['--help'])
     expect(code, `exit code; stderr: ${stderr}`).toBe(0)
     expect(stderr).toBe('')
-    expect(stderr).toBe('')
     expect(stdout).toMatch(/^Usage: warren/)
     for (const o of OPTIONS) {
       expect(stdout).toContain(o.flag)

@@ -113,7 +113,9 @@ function isTable(v: FieldValue | undefined): v is FieldTable {
 /** Counts the dead-lettered messages among the ready messages of `q`; `budget` is shared. */
 function scanQueue(q: Queue, budget: { left: number }, now: number): DeadLetterQueue {
   const r: DeadLetterQueue = { queue: q.name, messages: q.messageCount + q.unackedCount, scanned: 0, dead_lettered_messages: 0, reasons: {}, from: {} }
-  for (const env of q.ready) {
+  // page(): a store-backed queue reads back only the messages scanned, not the whole queue
+  const ready = q.store !== null ? q.store.page(0, Math.min(SCAN_LIMIT, budget.left)) : q.ready
+  for (const env of ready) {
     if (r.scanned >= SCAN_LIMIT || budget.left <= 0) break
     if (env.expiresAt > 0 && env.expiresAt <= now) continue
     r.scanned++

@@ -55,3 +55,8 @@ export function queueSettings(args: FieldTable): QueueSettings {
     trackDeliveryCount: type === 'quorum' || deliveryLimit >= 0,
   }
 }
+
+/** The TTL that applies to a message in a queue: the shorter of the queue's and its own (ms, or -1). */
+export function effectiveTtl(queueTtl: number, messageTtl: number): number {
+  return messageTtl >= 0 && (queueTtl < 0 || messageTtl < queueTtl) ? messageTtl : queueTtl
+}

@@ -7,18 +7,14 @@
 import type { Consumer } from './consumer.js'
 import { deadLetter, type DeathReason } from './dead-letter.js'
 import type { Binding } from './exchange.js'
-import { ExpiryHeap } from './expiry-heap.js'
 import type { Message } from './message.js'
-import { queueSettings, type QueueSettings } from './queue-settings.js'
+import { DELIVERED, GONE, MAX_TIMER, QueueExpiry, READY } from './queue-expiry.js'
+import { effectiveTtl, queueSettings, type QueueSettings } from './queue-settings.js'
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js'
-import type { StoreList } from './store/queue-store.js'
+import type { StoredList } from './store/stored-list.js'
 import type { FieldTable } from './wire/field-table.js'
 import { editProperties } from './wire/property-edit.js'
 import type { VHost } from './vhost.js'
-
-const READY = 0
-const DELIVERED = 1
-const GONE = 2
 
 /** A message's place in one queue: per-queue delivery state around a shared Message. */
 export class Envelope {
@@ -66,15 +62,23 @@ const DRAIN_BUDGET = 2048
  * paused until the queue is back under FLOW_LOW. Without it one fast publisher starves the
  * consumers on the same event loop and the queue grows without bound.
  */
-const FLOW_HIGH = 20_000
+// below the depth at which a transient queue starts paging to disk (store/paged-list.ts, 10,000
+// messages): a queue whose consumers keep up only slower than its publisher should throttle the
+// publisher, not page (S1 at 20,000 paged and ran at ~55% of its unpaged rate)
+const FLOW_HIGH = 8_000
 /** callers skip throttle() below this depth (cheap pre-check on the publish path) */
 export const FLOW_CHECK = FLOW_HIGH
-const FLOW_LOW = 10_000
+const FLOW_LOW = 4_000
+/**
+ * The same in body bytes, for large messages: FLOW_HIGH messages of 1 MiB would be 8 GB. Kept below
+ * the point where a transient queue starts paging to disk (store/paged-list.ts, 64 MiB), so a
+ * publisher that merely outpaces active consumers is slowed down rather than paged out.
+ */
+const FLOW_HIGH_BYTES = 32 * 1024 * 1024
+export const FLOW_CHECK_BYTES = FLOW_HIGH_BYTES
+const FLOW_LOW_BYTES = 16 * 1024 * 1024
 /** consumers that took nothing for this long are not "active": the backlog is then just a backlog */
 const FLOW_ACTIVE_MS = 1000
-
-/** The longest delay a Node timer takes (2^31-1 ms, about 24.8 days); longer TTLs re-arm. */
-const MAX_TIMER = 0x7fffffff
 
 /** A publisher that can be paused by queue flow control (the transport's Connection). */
 export interface FlowWaiter {
@@ -86,8 +90,8 @@ export class Queue {
   readonly kind = 'queue' as const
   readonly settings: QueueSettings
   readonly ready: ReadyList<Envelope>
-  /** the durable queue's message store (core/store/queue-store.ts), or null for an in-memory queue */
-  readonly store: StoreList | null
+  /** the queue's message store(s) (core/store/stored-list.ts), or null for an in-memory queue */
+  readonly store: StoredList | null
   /** consumers, highest x-priority first, registration order within a priority */
   readonly consumers: Consumer[] = []
   /** bindings leading to this queue, by binding id */
@@ -103,8 +107,8 @@ export class Queue {
 
   private nextSeq = 0
   private rr = 0
-  /** expired envelopes still sitting in the ready list */
-  private tombstones = 0
+  /** @internal expired envelopes still sitting in the ready list (queue-expiry.ts) */
+  tombstones = 0
   private draining = false
   private drainScheduled = false
   private hadConsumers = false
@@ -112,18 +116,12 @@ export class Queue {
   private lastDeliveryAt = 0
   private flowWaiters: Set<FlowWaiter> | null = null
   private flowTimer: NodeJS.Timeout | null = null
-  private readonly heap = new ExpiryHeap<Envelope>()
-  private expiryTimer: NodeJS.Timeout | null = null
-  private expiryAt = 0
+  /** message TTL: the expiry heaps and timer (queue-expiry.ts) */
+  private readonly expiry = new QueueExpiry(this)
   private expiresTimer: NodeJS.Timeout | null = null
   private readonly drainLater = (): void => {
     this.drainScheduled = false
     this.guard(() => this.drain())
-  }
-  private readonly expireLater = (): void => {
-    this.expiryTimer = null
-    this.expiryAt = 0
-    this.guard(() => this.expire())
   }
 
   constructor(
@@ -132,11 +130,22 @@ export class Queue {
     readonly options: QueueOptions,
   ) {
     this.settings = queueSettings(options.arguments)
-    // priority queues stay in memory for now: a store keeps one FIFO order
-    this.store = this.settings.maxPriority === 0 ? (vhost.storage?.openQueueStore(this) ?? null) : null
+    this.store = vhost.storage?.openQueueStore(this) ?? null
     this.ready = this.store ?? (this.settings.maxPriority > 0 ? new PriorityList(this.settings.maxPriority) : new FifoList())
-    if (this.store !== null) this.readyBytes = this.store.store.readyBytes
+    if (this.store !== null && this.store.length > 0) this.recovered(this.store)
     if (this.settings.expires > 0) this.armExpires()
+  }
+
+  /**
+   * Messages recovered from disk: TTLs still count from their enqueue time, so re-arm expiry now
+   * (after the boot replay: a dead-letter target may be declared later in it). Messages that
+   * can expire out of queue order go in the heap, as they do when published.
+   */
+  private recovered(store: StoredList): void {
+    this.readyBytes = store.readyBytes
+    const expiring = store.recoverExpiring()
+    for (const env of expiring) this.expiry.track(env)
+    if (expiring.length > 0 || this.settings.messageTtl >= 0) this.expiry.arm(Date.now())
   }
 
   get durable(): boolean {
@@ -188,8 +197,8 @@ export class Queue {
     if (ttl >= 0) {
       // a message's own, shorter TTL can expire before messages ahead of it, and in a priority queue
       // the head is not the oldest message: track it in the heap
-      if ((ttl === mttl && ttl !== qttl) || s.maxPriority > 0) this.trackExpiry(env)
-      this.armExpiry(env.expiresAt)
+      if ((ttl === mttl && ttl !== qttl) || s.maxPriority > 0) this.expiry.track(env)
+      this.expiry.arm(env.expiresAt)
     }
     // drained as of the enqueue time: a TTL 0 message goes to a ready consumer instead of expiring
     if (this.consumers.length > 0) this.drain(ttl >= 0 ? now : Date.now())
@@ -274,7 +283,7 @@ export class Queue {
     } finally {
       this.draining = false
       if (budget < DRAIN_BUDGET - 1) this.lastDeliveryAt = now
-      if (this.flowWaiters !== null && this.messageCount < FLOW_LOW) this.releaseFlow()
+      if (this.flowWaiters !== null && this.belowFlowLow()) this.releaseFlow()
     }
   }
 
@@ -311,13 +320,16 @@ export class Queue {
     env.ref = -1
   }
 
-  /** Builds the envelope of a message read back from the store (TTL counted from its publish). */
-  restoreEnvelope(message: Message, ref: number, redelivered: boolean): Envelope {
-    const qttl = this.settings.messageTtl
-    const mttl = message.ttl
-    const ttl = mttl >= 0 && (qttl < 0 || mttl < qttl) ? mttl : qttl
+  /**
+   * Builds the envelope of a message read back from a store: its timestamp there is when it
+   * entered this queue (the TTL counts from it), and `deliveryCount` the returns recorded for it.
+   */
+  restoreEnvelope(message: Message, ref: number, redelivered: boolean, deliveryCount = 0): Envelope {
+    const ttl = effectiveTtl(this.settings.messageTtl, message.ttl)
+    if (deliveryCount > 0 && this.settings.trackDeliveryCount) message = withDeliveryCount(message, deliveryCount)
     const env = new Envelope(message, this, ref, ttl >= 0 ? message.timestamp + ttl : 0)
     env.redelivered = redelivered
+    env.deliveryCount = deliveryCount
     return env
   }
 
@@ -403,18 +415,14 @@ export class Queue {
       this.deadLetterMessage(env.message, 'delivery_limit')
       return
     }
-    if (s.trackDeliveryCount) {
-      env.message = env.message.withProperties(
-        editProperties(env.message.props, { setHeaders: { 'x-delivery-count': env.deliveryCount } }),
-      )
-    }
+    if (s.trackDeliveryCount) env.message = withDeliveryCount(env.message, env.deliveryCount)
     env.redelivered = true
     env.state = READY
     this.ready.requeue(env)
     this.readyBytes += env.message.bodySize
     if (env.expiresAt !== 0) {
-      if (env.message.ttl >= 0 || this.settings.maxPriority > 0) this.trackExpiry(env)
-      this.armExpiry(env.expiresAt)
+      if (env.message.ttl >= 0 || this.settings.maxPriority > 0) this.expiry.track(env)
+      this.expiry.arm(env.expiresAt)
     }
   }
 
@@ -423,63 +431,18 @@ export class Queue {
     deadLetter(this, message, reason)
   }
 
-  // ---- expiry -------------------------------------------------------------------------------
+  // ---- expiry (queue-expiry.ts) ---------------------------------------------------------------
 
   /**
-   * Puts a ready message in the expiry heap. Entries of messages delivered since leave it lazily;
-   * when they dominate they are dropped in bulk, so settled messages are not kept in memory until
-   * their expiry time (amortised O(1)).
+   * @internal A ready message expired: taken from the head (`inPlace` false) or expired where it
+   * sits (already deleted from the store by the list). Dead-lettered with reason expired.
    */
-  private trackExpiry(env: Envelope): void {
-    const heap = this.heap
-    heap.push(env)
-    if (heap.length > 1024 && heap.length > 2 * this.messageCount) heap.retain((e) => e.state === READY)
-  }
-
-  /** Makes sure the expiry timer fires by time `at`. */
-  private armExpiry(at: number): void {
-    if (this.deleted || (this.expiryTimer !== null && this.expiryAt <= at)) return
-    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
-    this.expiryAt = at
-    // a longer delay than a Node timer holds would fire after 1 ms: wake up early and re-arm instead
-    this.expiryTimer = setTimeout(this.expireLater, Math.min(MAX_TIMER, Math.max(0, at - Date.now() + 1)))
-    this.expiryTimer.unref()
-  }
-
-  /** Dead-letters every expired ready message, even with no consumer (RabbitMQ expires at the head). */
-  private expire(): void {
-    if (this.deleted) return
-    const now = Date.now()
-    // queue TTL: expiry times grow along the queue, so the head is the earliest
-    for (let head = this.ready.peek(); head !== undefined; head = this.ready.peek()) {
-      if (head.state === GONE) {
-        this.ready.shift()
-        this.tombstones--
-        continue
-      }
-      if (head.expiresAt === 0 || head.expiresAt >= now) break
-      this.ready.shift()
-      this.removeReady(head)
-      head.state = GONE
-      this.unstore(head)
-      this.deadLetterMessage(head.message, 'expired')
-    }
-    // per-message TTL: from the heap, wherever they sit in the queue (left as tombstones)
-    for (let top = this.heap.peek(); top !== undefined && top.expiresAt < now; top = this.heap.peek()) {
-      this.heap.pop()
-      if (top.state !== READY) continue
-      this.removeReady(top)
-      top.state = GONE
-      this.store?.tombstone(top)
-      this.tombstones++
-      this.deadLetterMessage(top.message, 'expired')
-    }
-    const head = this.ready.peek()
-    let next = head !== undefined && head.expiresAt !== 0 ? head.expiresAt : 0
-    const top = this.heap.peek()
-    if (top !== undefined && (next === 0 || top.expiresAt < next)) next = top.expiresAt
-    if (next !== 0) this.armExpiry(next)
-    if (this.flowWaiters !== null && this.messageCount < FLOW_LOW) this.releaseFlow()
+  dropExpired(env: Envelope, inPlace: boolean): void {
+    this.removeReady(env)
+    env.state = GONE
+    if (!inPlace) this.unstore(env)
+    this.deadLetterMessage(env.message, 'expired')
+    if (this.flowWaiters !== null && this.belowFlowLow()) this.releaseFlow()
   }
 
   /** x-expires: delete the queue once unused (no consumers, no get, no redeclare) for that long. */
@@ -499,9 +462,9 @@ export class Queue {
 
   // ---- flow control -------------------------------------------------------------------------
 
-  /** Called after a publish put this queue over FLOW_HIGH: pauses the publisher if consumers are active. */
+  /** Called after a publish put this queue over FLOW_HIGH (or FLOW_HIGH_BYTES): pauses the publisher if consumers are active. */
   throttle(publisher: FlowWaiter): void {
-    if (this.messageCount <= FLOW_HIGH || this.consumers.length === 0) return
+    if ((this.messageCount <= FLOW_HIGH && this.readyBytes <= FLOW_HIGH_BYTES) || this.consumers.length === 0) return
     if (Date.now() - this.lastDeliveryAt > FLOW_ACTIVE_MS) return
     if (this.flowWaiters === null) {
       this.flowWaiters = new Set()
@@ -515,6 +478,10 @@ export class Queue {
       this.flowWaiters.add(publisher)
       publisher.blockFlow()
     }
+  }
+
+  private belowFlowLow(): boolean {
+    return this.messageCount < FLOW_LOW && this.readyBytes < FLOW_LOW_BYTES
   }
 
   /** Resumes every publisher this queue paused. */
@@ -564,7 +531,7 @@ export class Queue {
     // a store-backed list would read every message back to iterate: only its in-memory ones need marking
     for (const env of this.store === null ? this.ready : this.store.pinnedEnvelopes()) env.state = GONE
     this.ready.clear()
-    this.heap.clear()
+    this.expiry.clear()
     this.tombstones = 0
     this.readyBytes = 0
     this.releaseFlow()
@@ -577,19 +544,24 @@ export class Queue {
     if (this.store !== null) this.store.detached = true
     const n = this.purge()
     this.deleted = true
-    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
+    this.expiry.stop()
     if (this.expiresTimer !== null) clearTimeout(this.expiresTimer)
     const consumers = this.consumers.splice(0)
     for (const c of consumers) c.sink.cancelledByServer(c)
     return n
   }
 
-  /** Runs a deferred step; a fault there has no client request to blame, so log it, never crash. */
-  private guard(step: () => void): void {
+  /** @internal Runs a deferred step; a fault there has no client request to blame, so log it, never crash. */
+  guard(step: () => void): void {
     try {
       step()
     } catch (err) {
       this.vhost.log.error({ err, queue: this.name }, 'internal error in queue')
     }
   }
+}
+
+/** The message with its x-delivery-count header set to `n` (quorum queues, delivery limits). */
+function withDeliveryCount(m: Message, n: number): Message {
+  return m.withProperties(editProperties(m.props, { setHeaders: { 'x-delivery-count': n } }))
 }

@@ -7,6 +7,10 @@
  * redeclared while the deleted one's store is still closing never shares its files). The
  * directory is recorded in the queue's definition.
  *
+ * A durable priority queue keeps one store per priority level in subdirectories of its directory
+ * (store/priority-store.ts). A transient queue that grows deep pages its backlog to a transient
+ * store under `<data>/paging/` (store/paged-list.ts): wiped at every start, never synced.
+ *
  * VHosts call the hooks below as their topology changes; a vhost without storage (the management
  * API's trial-run vhosts) writes nothing. recover() replays the log into a fresh Broker at boot,
  * re-declaring through the normal VHost methods (the log's put is idempotent, so the replay writes
@@ -36,7 +40,10 @@ import {
 } from './store/definitions.js'
 import { newLogStats, type LogStats } from './store/group-commit.js'
 import { MessageStore } from './store/message-store.js'
+import { PagedList } from './store/paged-list.js'
+import { PriorityStoreList } from './store/priority-store.js'
 import { StoreList } from './store/queue-store.js'
+import type { StoredList } from './store/stored-list.js'
 import type { Permission, User } from './users.js'
 import type { VHost } from './vhost.js'
 
@@ -74,7 +81,9 @@ export class Storage {
   /** counters of every queue store's segment log (appends, writes, fdatasyncs) */
   readonly stats: LogStats = newLogStats()
   private readonly defs: DefinitionsLog
-  private readonly lists = new Map<Queue, StoreList>()
+  private readonly lists = new Map<Queue, StoredList>()
+  /** transient queues that may page to disk */
+  private readonly pagers = new Map<Queue, PagedList>()
   private readonly closing = new Set<Promise<void>>()
   private recovering = false
   private closed = false
@@ -83,24 +92,56 @@ export class Storage {
 
   constructor(readonly dir: string, private readonly log: Logger) {
     this.defs = DefinitionsLog.open({ file: path.join(dir, 'definitions.log'), log })
+    // pages of transient queues from an earlier run: their messages did not survive it
+    rmSync(path.join(dir, 'paging'), { recursive: true, force: true })
   }
 
   private newQueueDir(vhost: string, name: string): string {
     return path.join('vhosts', hash(vhost), 'queues', `${hash(name)}-${randomBytes(6).toString('hex')}`)
   }
 
-  /** The store-backed ready list of a durable, non-exclusive queue; null for any other queue. */
-  openQueueStore(q: Queue): StoreList | null {
-    if (!q.durable || q.exclusive || this.closed) return null
+  /**
+   * The store-backed ready list of a queue: its durable store(s) for a durable, non-exclusive
+   * queue, a list that pages to a transient store when deep for a transient FIFO queue; null for
+   * a transient priority queue (kept in memory).
+   */
+  openQueueStore(q: Queue): StoredList | null {
+    if (this.closed) return null
+    const maxPriority = q.settings.maxPriority
+    if (!q.durable || q.exclusive) return maxPriority > 0 ? null : this.openPager(q)
     // a new queue never inherits files: only a recovered one has messages of a previous run
     const rec = this.recovering ? this.defs.get<StoredQueue>(definitionKey.queue(q.vhost.name, q.name)) : undefined
     const rel = rec?.dir ?? this.newQueueDir(q.vhost.name, q.name)
     this.dirs.set(q, rel)
     const dir = path.join(this.dir, rel)
-    const store = MessageStore.open({ dir, log: this.log.child({ queue: q.name, vhost: q.vhost.name }), stats: this.stats })
-    const list = new StoreList(store, (m, ref, redelivered) => q.restoreEnvelope(m, ref, redelivered), q.vhost.durableTouched)
+    const log = this.log.child({ queue: q.name, vhost: q.vhost.name })
+    // which recovered messages can expire out of queue order (re-armed at boot, queue.ts)
+    const expiring = maxPriority > 0 && q.settings.messageTtl >= 0 ? 'all' : 'own-ttl'
+    const open = (d: string): StoreList =>
+      new StoreList(
+        MessageStore.open({ dir: d, log, stats: this.stats, expiring }),
+        (m, ref, redelivered, count) => q.restoreEnvelope(m, ref, redelivered, count),
+        q.vhost.durableTouched,
+        // a priority level's refs are not unique in the queue: its expiring envelopes stay pinned
+        maxPriority > 0,
+      )
+    const list = maxPriority > 0 ? new PriorityStoreList(dir, maxPriority, (_, d) => open(d)) : open(dir)
     this.lists.set(q, list)
     return list
+  }
+
+  private openPager(q: Queue): PagedList {
+    const pager = new PagedList(() => {
+      if (this.closed) return null
+      const dir = path.join(this.dir, 'paging', randomBytes(8).toString('hex'))
+      const log = this.log.child({ queue: q.name, vhost: q.vhost.name })
+      log.info({ dir, messages: q.messageCount }, 'transient queue is deep: paging its backlog to disk')
+      // a small head cache: the pager's in-memory part already holds the first messages
+      const store = MessageStore.open({ dir, log, durable: false, cacheBytes: 1024 * 1024 })
+      return new StoreList(store, (m, ref, redelivered, count) => q.restoreEnvelope(m, ref, redelivered, count), [])
+    })
+    this.pagers.set(q, pager)
+    return pager
   }
 
   // ---- hooks called by VHost and Broker ------------------------------------------------------
@@ -129,6 +170,11 @@ export class Storage {
 
   /** Forgets the queue and deletes its store (in the background; close() waits for it). */
   queueRemoved(v: VHost, q: Queue): void {
+    const pager = this.pagers.get(q)
+    if (pager !== undefined) {
+      this.pagers.delete(q)
+      this.track(pager.destroy(), pager.dir)
+    }
     if (!q.durable || q.exclusive) return
     deleteQueue(this.defs, v.name, q.name)
     this.dirs.delete(q)
@@ -136,9 +182,12 @@ export class Storage {
     if (list === undefined) return
     this.lists.delete(q)
     list.detached = true
-    const dir = list.store.dir
-    const p = list.store
-      .destroy()
+    this.track(list.destroy(), list.dir)
+  }
+
+  /** Keeps a store deletion in `closing` (close() waits for it); failures are logged. */
+  private track(done: Promise<void>, dir: string): void {
+    const p = done
       .catch((err: unknown) => this.log.error({ err, dir }, 'cannot delete a deleted queue store'))
       .finally(() => this.closing.delete(p))
     this.closing.add(p)
@@ -245,7 +294,7 @@ export class Storage {
   /** Deletes queue directories that belong to no recovered queue (a crash during queue.delete). */
   private removeOrphans(): void {
     const live = new Set<string>()
-    for (const list of this.lists.values()) live.add(list.store.dir)
+    for (const list of this.lists.values()) live.add(list.dir)
     const root = path.join(this.dir, 'vhosts')
     if (!existsSync(root)) return
     for (const v of readdirSync(root)) {
@@ -266,7 +315,10 @@ export class Storage {
     this.closed = true
     const lists = [...this.lists.values()]
     for (const l of lists) l.detached = true
-    await Promise.all([...lists.map((l) => l.store.close()), ...this.closing])
+    const pagers = [...this.pagers.values()]
+    for (const p of pagers) p.detached = true
+    this.pagers.clear()
+    await Promise.all([...lists.map((l) => l.close()), ...pagers.map((p) => p.destroy()), ...this.closing])
     this.defs.close()
     // the group-commit figures of the run (fdatasyncs per message is what confirms cost)
     this.log.info({ ...this.stats, queues: lists.length }, 'queue stores closed')

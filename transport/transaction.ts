@@ -1,11 +1,14 @@
 /**
  * tx.select / tx.commit / tx.rollback: publishes and settlements of a transactional channel are held
  * here and only take effect on commit (nothing is visible before), or are discarded on rollback.
+ * commit() reports the stores its persistent publishes must be durable in: the channel sends
+ * commit-ok only after that (durable-commits.ts).
  */
 import type { Exchange } from '../core/exchange.js'
 import type { Message } from '../core/message.js'
 import type { Envelope, Queue } from '../core/queue.js'
 import type { Channel } from './channel.js'
+import { DurableCommits, type CommitNeeds } from './durable-commits.js'
 
 interface HeldPublish {
   exchange: Exchange
@@ -25,6 +28,8 @@ export class Transaction {
   private settles: HeldSettle[] = []
   /** deliveries acked/rejected in this transaction: they still fill a global prefetch window until commit */
   held = 0
+  /** commits waiting for their stores' fdatasync (created on first need) */
+  private durable: DurableCommits | null = null
 
   constructor(private readonly channel: Channel) {}
 
@@ -38,7 +43,9 @@ export class Transaction {
     this.held += entries.length
   }
 
-  commit(): void {
+  /** Applies the held publishes and settlements; returns what must be durable before commit-ok. */
+  commit(): CommitNeeds {
+    const need: CommitNeeds = new Map()
     const publishes = this.publishes
     const settles = this.settles
     this.publishes = []
@@ -48,6 +55,8 @@ export class Transaction {
       // an exchange deleted since the publish: the message is dropped, as RabbitMQ does
       if (p.exchange.vhost.exchanges.get(p.exchange.name) !== p.exchange) continue
       this.channel.route(p.exchange, p.message, p.mandatory, p.seq)
+      // the stores that took a persistent copy of this message, and the append to wait for
+      for (const s of p.exchange.vhost.durableTouched) need.set(s, s.lastSeq)
     }
     const touched = new Set<Queue>()
     for (const s of settles) {
@@ -60,6 +69,13 @@ export class Transaction {
       } else this.channel.settleRejected(envs, s.requeue)
     }
     for (const q of touched) q.drain()
+    return need
+  }
+
+  /** Calls `done` when `need` (from commit()) is durable, after every earlier commit's. */
+  whenDurable(need: CommitNeeds, done: (err: Error | null) => void): void {
+    if (need.size === 0 && this.durable === null) return done(null)
+    ;(this.durable ??= new DurableCommits()).add(need, done)
   }
 
   rollback(): void {

@@ -75,10 +75,7 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
     out.consumer_details = q.consumers.map((c) => consumerJson(broker, c))
     out.deliveries = []
     out.incoming = []
-    let persistent = 0
-    // expired messages may linger in the ready list as tombstones (state GONE = 2 in core/queue.ts)
-    for (const env of q.ready) if (env.state !== 2 && env.message.persistent) persistent++
-    out.messages_persistent = persistent
+    out.messages_persistent = persistentReady(q)
   }
   return out
 }
@@ -140,4 +137,16 @@ export function registerQueues(router: Router): void {
     },
     { list: { sort: ['vhost', 'source', 'destination', 'routing_key'] } },
   )
+}
+
+/**
+ * Ready persistent messages. A store-backed queue counts them in its index: iterating it would
+ * read every message back from disk on each poll of the page.
+ */
+function persistentReady(q: Queue): number {
+  if (q.store !== null) return q.store.persistentCount
+  let n = 0
+  // expired messages may linger in the ready list as tombstones (state GONE = 2 in core/queue.ts)
+  for (const env of q.ready) if (env.state !== 2 && env.message.persistent) n++
+  return n
 }

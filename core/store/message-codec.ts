@@ -38,15 +38,19 @@ export function messageRecordSize(msg: Message): number {
   return MESSAGE_RECORD_FIXED + exLen + rkLen + msg.data.length
 }
 
-/** Writes the record of `msg` at buf[at]; `messageRecordSize(msg)` must have been called just before. */
-export function encodeMessage(msg: Message, buf: Buffer, at: number, persistent: boolean): void {
+/**
+ * Writes the record of `msg` at buf[at]; `messageRecordSize(msg)` must have been called just
+ * before. `timestamp` is what the record keeps as the message's time: a queue passes the time the
+ * message entered it, which is what its TTL counts from after a restart.
+ */
+export function encodeMessage(msg: Message, buf: Buffer, at: number, persistent: boolean, timestamp = msg.timestamp): void {
   buf[at] = VERSION
   buf[at + 1] = persistent ? REC_PERSISTENT : 0
   buf[at + 2] = msg.deliveryMode
   buf[at + 3] = msg.priority
   buf[at + 4] = exLen
   buf[at + 5] = rkLen
-  buf.writeDoubleLE(msg.timestamp, at + 6)
+  buf.writeDoubleLE(timestamp, at + 6)
   buf.writeDoubleLE(msg.ttl, at + 14)
   buf.writeInt32LE(msg.headersAt, at + 22)
   buf.writeUInt32LE(msg.propsLength, at + 26)

@@ -25,42 +25,18 @@ import type { Logger } from 'pino'
 import { Deque } from '../deque.js'
 import type { Message } from '../message.js'
 import { AckLog } from './ack-log.js'
+import { DeliveryCounts } from './delivery-counts.js'
 import { decodeMessage, encodeMessage, messageRecordSize } from './message-codec.js'
-import { FLAG_REDELIVERED, RefIndex, type RefEntry } from './ref-index.js'
-import { SegmentLog, locSegment, type BatchIo, type LogStats, type RecordEncoder, type SegmentLogListener } from './segment-log.js'
+import { FLAG_PERSISTENT, FLAG_REDELIVERED, RefIndex, type RefEntry } from './ref-index.js'
+import type { DurableWaiter, MessageStoreOptions } from './message-store-options.js'
+import { SegmentLog, locSegment, type RecordEncoder, type SegmentLogListener } from './segment-log.js'
 import { StoreRecoverer, collectAtBoot, newStoreRecovery, type SegState, type StoreRecovery } from './store-recovery.js'
 
 export type { StoreRecovery } from './store-recovery.js'
-
+export type { DurableWaiter, MessageStoreOptions } from './message-store-options.js'
 /** Estimated bytes of a cached Message beyond its data (object, Buffer header, strings). */
 const MESSAGE_OVERHEAD = 200
 const SPLIT = 2 ** 32
-
-/** Where and how a MessageStore keeps its files. */
-export interface MessageStoreOptions {
-  dir: string
-  log: Logger
-  /** persistent messages survive restarts (default true); false: scratch files, wiped at open, no fsync */
-  durable?: boolean
-  /** segment file size (default 32 MiB) */
-  segmentSize?: number
-  /** group-commit batch size that triggers an immediate write (default 1 MiB) */
-  batchBytes?: number
-  /** memory for message objects kept at the head of the queue (default 8 MiB, estimated) */
-  cacheBytes?: number
-  /** longest time an ack stays unsynced (default 1000 ms) */
-  ackSyncIntervalMs?: number
-  /** counters of the segment log (appends, writes, fdatasyncs) */
-  stats?: LogStats
-  /** asynchronous write/fdatasync of the segment log (tests inject failures here) */
-  io?: BatchIo
-}
-
-/** A publisher (channel) waiting for durability; called once per registration. */
-export interface DurableWaiter {
-  storeDurable(store: MessageStore, durableSeq: number): void
-  storeFailed(store: MessageStore, err: Error): void
-}
 
 /** One queue's store (see the file comment); open with MessageStore.open. */
 export class MessageStore implements SegmentLogListener, RecordEncoder {
@@ -91,6 +67,10 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   private readonly gcPending: number[] = []
   private encoding: Message | null = null
   private encodingPersistent = false
+  private encodingTimestamp = 0
+  /** return counts of messages (durable stores; x-delivery-count across restarts) */
+  private readonly counts: DeliveryCounts | null
+  private recoveredExpiring: number[] | null
 
   private constructor(readonly dir: string, private readonly log: Logger, o: MessageStoreOptions) {
     this.durable = o.durable ?? true
@@ -100,7 +80,10 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
     mkdirSync(dir, { recursive: true })
     this.acks = this.durable ? new AckLog({ dir, log, syncIntervalMs: o.ackSyncIntervalMs }) : null
     const t0 = performance.now()
-    const rec = new StoreRecoverer(this.ready, this.segs, this.acks, this.acks?.loadDelivered() ?? -1, this.recovery)
+    this.counts = this.durable ? new DeliveryCounts(dir, log) : null
+    const loaded = this.counts?.load() ?? null
+    const delivered = this.acks?.loadDelivered() ?? -1
+    const rec = new StoreRecoverer(this.ready, this.segs, this.acks, delivered, this.recovery, loaded, o.expiring)
     this.segLog = SegmentLog.open(
       { dir, log, segmentSize: o.segmentSize, batchBytes: o.batchBytes, sync: this.durable, stats: o.stats, io: o.io },
       rec,
@@ -108,6 +91,8 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
     this.segLog.setListener(this)
     this.count = rec.count
     this.bytes = rec.bytes
+    this.counts?.recovered(rec.liveCounts)
+    this.recoveredExpiring = rec.expiring.length > 0 ? rec.expiring : null
     collectAtBoot(this.segLog, this.acks, this.segs, this.recovery)
     Object.assign(this.recovery, this.segLog.recovery)
     this.recovery.messages = this.count
@@ -124,6 +109,10 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   /** Ready messages (not delivered, or requeued). */
   get readyCount(): number {
     return this.ready.length
+  }
+  /** Ready persistent messages (delivery-mode 2), kept in the index's flags. */
+  get readyPersistent(): number {
+    return this.ready.persistent
   }
   /** Body bytes of the ready messages. */
   get readyBytes(): number {
@@ -154,11 +143,12 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
    * Appends a message at the tail of the queue; returns its ref. A persistent message in a
    * durable store is fsync'd with the current batch (see lastSeq / addWaiter).
    */
-  append(msg: Message): number {
+  append(msg: Message, timestamp = msg.timestamp): number {
     const persistent = this.durable && msg.deliveryMode === 2
     const len = messageRecordSize(msg)
     this.encoding = msg
     this.encodingPersistent = persistent
+    this.encodingTimestamp = timestamp
     let ref: number
     try {
       ref = this.segLog.appendEncoded(len, this, persistent)
@@ -175,7 +165,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
       this.cache.push(msg)
       this.cacheCost += cost
     }
-    this.ready.push(ref, size, 0)
+    this.ready.push(ref, size, msg.deliveryMode === 2 ? FLAG_PERSISTENT : 0)
     this.count++
     this.bytes += size
     return ref
@@ -183,7 +173,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
 
   /** @internal RecordEncoder: writes the message being appended. */
   encodeRecord(buf: Buffer, at: number): void {
-    encodeMessage(this.encoding!, buf, at, this.encodingPersistent)
+    encodeMessage(this.encoding!, buf, at, this.encodingPersistent, this.encodingTimestamp)
   }
 
   private enterSegment(id: number): void {
@@ -224,6 +214,11 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   /** Ref of the head ready message, or -1 (a caller that holds the message itself uses shiftRef). */
   get headRef(): number {
     return this.ready.peek()
+  }
+
+  /** Whether the message at `ref` is ready (in the ready index; an acked one may still be, see StoreList). */
+  isReady(ref: number): boolean {
+    return this.ready.has(ref)
   }
 
   /** Records that `ref` was handed out (shiftRef of a message delivered from the caller's copy). */
@@ -296,7 +291,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
    * `msg` (optional) keeps it cached in memory instead of reading it back.
    */
   requeue(ref: number, size: number, msg?: Message): void {
-    const k = this.ready.insert(ref, size, FLAG_REDELIVERED)
+    const k = this.ready.insert(ref, size, FLAG_REDELIVERED | (msg?.deliveryMode === 2 ? FLAG_PERSISTENT : 0))
     if (msg !== undefined && k <= this.cache.length) {
       let i = 0
       this.cache.insertOrdered(msg, () => i++ < k)
@@ -313,6 +308,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   ack(ref: number, size: number): void {
     const id = Math.floor(ref / SPLIT)
     this.acks?.ack(id, ref - id * SPLIT)
+    if (this.counts !== null && this.counts.live.size > 0) this.counts.delete(ref)
     this.count--
     this.bytes -= size
     const st = id === this.lastSegId ? this.lastSeg : this.segs.get(id)
@@ -345,6 +341,21 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
     this.segs.delete(id)
   }
 
+  /** Times the message at `ref` was returned to the queue (0 unless recorded, durable stores only). */
+  deliveryCount(ref: number): number {
+    return this.counts === null || this.counts.live.size === 0 ? 0 : (this.counts.live.get(ref) ?? 0)
+  }
+  /** Records (durably, with the ack cadence) that the message at `ref` was returned `n` times. */
+  setDeliveryCount(ref: number, n: number): void {
+    this.counts?.set(ref, n)
+  }
+
+  /** Once after open: refs of recovered messages selected by the `expiring` option, oldest first. */
+  takeRecoveredExpiring(): number[] {
+    const r = this.recoveredExpiring
+    return r === null ? [] : ((this.recoveredExpiring = null), r)
+  }
+
   /** Registers a one-shot waiter for the next completed batch. */
   addWaiter(w: DurableWaiter): void {
     this.waiters.add(w)
@@ -368,9 +379,9 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
     for (const w of ws) w.storeFailed(this, err)
   }
 
-  /** Ready entries head first (tests and listings; allocates). */
-  readyEntries(): IterableIterator<RefEntry> {
-    return this.ready.entries()
+  /** Ready entries head first, from position `from` (tests and listings; allocates). */
+  readyEntries(from = 0): IterableIterator<RefEntry> {
+    return this.ready.entries(from)
   }
 
   /** Memory of the ready index's typed arrays (reporting). */
@@ -382,6 +393,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   async close(): Promise<void> {
     await this.segLog.close()
     this.acks?.close()
+    this.counts?.close()
   }
 
   /** Closes and deletes every file (queue.delete, or a transient queue going away). */

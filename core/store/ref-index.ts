@@ -11,6 +11,8 @@
 
 /** Entry flag: the message was delivered before (comes back with redelivered=true). */
 export const FLAG_REDELIVERED = 1
+/** Entry flag: a persistent message (delivery-mode 2), counted for the management API. */
+export const FLAG_PERSISTENT = 2
 
 const MIN_BLOCK = 16
 const MAX_BLOCK = 32768
@@ -41,6 +43,8 @@ export class RefIndex {
   length = 0
   /** sum of the entries' sizes */
   bytes = 0
+  /** entries flagged FLAG_PERSISTENT */
+  persistent = 0
   /** size and flags of the entry the last shift() returned */
   shiftedSize = 0
   shiftedFlags = 0
@@ -64,6 +68,7 @@ export class RefIndex {
     b.flags[i] = flags
     this.length++
     this.bytes += size
+    if ((flags & FLAG_PERSISTENT) !== 0) this.persistent++
   }
 
   /** Removes the head; returns its ref (size and flags in shiftedSize/shiftedFlags), or -1. */
@@ -76,6 +81,7 @@ export class RefIndex {
     this.shiftedFlags = b.flags[i]
     this.length--
     this.bytes -= this.shiftedSize
+    if ((this.shiftedFlags & FLAG_PERSISTENT) !== 0) this.persistent--
     if (b.start === b.end) {
       if (this.blocks.length > 1) this.blocks.shift()
       else if (b.cap === MIN_BLOCK) b.start = b.end = 0
@@ -89,6 +95,26 @@ export class RefIndex {
     if (this.length === 0) return -1
     const b = this.blocks[0]
     return b.locs[b.start]
+  }
+
+  /** Whether `ref` is in the index (entries are in ref order): O(blocks + log block size). */
+  has(ref: number): boolean {
+    for (const b of this.blocks) {
+      if (b.start === b.end) continue
+      if (ref < b.locs[b.start]) return false
+      let lo = b.start
+      let hi = b.end - 1
+      if (ref > b.locs[hi]) continue
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1
+        const v = b.locs[mid]
+        if (v === ref) return true
+        if (v < ref) lo = mid + 1
+        else hi = mid - 1
+      }
+      return false
+    }
+    return false
   }
 
   /** Ref at position `pos` (0 = head), or -1. O(blocks). */
@@ -119,6 +145,7 @@ export class RefIndex {
     b.start--
     this.length++
     this.bytes += size
+    if ((flags & FLAG_PERSISTENT) !== 0) this.persistent++
     for (let p = 0; p < k; p++) {
       this.slot(p + 1)
       const from = this.sb!
@@ -154,6 +181,7 @@ export class RefIndex {
     this.blocks = []
     this.length = 0
     this.bytes = 0
+    this.persistent = 0
   }
 
   /** Bytes of typed-array storage held (for memory reporting). */
@@ -163,10 +191,20 @@ export class RefIndex {
     return n
   }
 
-  /** Every entry, head first. Allocates an object per entry: for tests and listings only. */
-  *entries(): IterableIterator<RefEntry> {
+  /**
+   * Every entry from position `from` (0 = head) on. Allocates an object per entry: for tests and
+   * listings only; whole blocks before `from` are skipped without a visit.
+   */
+  *entries(from = 0): IterableIterator<RefEntry> {
+    let skip = from
     for (const b of this.blocks) {
-      for (let i = b.start; i < b.end; i++) yield { ref: b.locs[i], size: b.sizes[i], flags: b.flags[i] }
+      const n = b.end - b.start
+      if (skip >= n) {
+        skip -= n
+        continue
+      }
+      for (let i = b.start + skip; i < b.end; i++) yield { ref: b.locs[i], size: b.sizes[i], flags: b.flags[i] }
+      skip = 0
     }
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { AckLog } from './ack-log.js'
 import { MESSAGE_RECORD_FIXED, REC_PERSISTENT, recordBodySize, recordFlags } from './message-codec.js'
-import { FLAG_REDELIVERED, type RefIndex } from './ref-index.js'
+import { FLAG_PERSISTENT, FLAG_REDELIVERED, type RefIndex } from './ref-index.js'
 import type { LogRecovery, SegmentLog } from './segment-log.js'
 import type { LogRecordVisitor } from './segment-recovery.js'
 
@@ -45,10 +45,20 @@ export function newStoreRecovery(): StoreRecovery {
 const SPLIT = 2 ** 32
 const NO_ACKS = new Uint32Array(0)
 
+/** Which recovered messages the queue needs back at once to re-arm its expiry timer. */
+export type ExpiringMode = 'none' | 'own-ttl' | 'all'
+
 /** The visitor SegmentLog.open calls for every valid record, segment by segment, in offset order. */
 export class StoreRecoverer implements LogRecordVisitor {
   count = 0
   bytes = 0
+  /** delivery counts of live messages (from the counts file) */
+  readonly liveCounts = new Map<number, number>()
+  /**
+   * locations of live messages that can expire out of queue order: those with their own TTL
+   * (mode own-ttl), or every one (mode all: a priority queue with a queue TTL)
+   */
+  readonly expiring: number[] = []
   private id = -1
   private seg: SegState | null = null
   private acked: Uint32Array = NO_ACKS
@@ -61,6 +71,8 @@ export class StoreRecoverer implements LogRecordVisitor {
     /** delivered watermark: records at or below it were handed to a consumer */
     private readonly delivered: number,
     private readonly r: StoreRecovery,
+    private readonly counts: Map<number, number> | null = null,
+    private readonly expiringMode: ExpiringMode = 'none',
   ) {}
 
   record(loc: number, buf: Buffer, start: number, len: number): void {
@@ -92,7 +104,13 @@ export class StoreRecoverer implements LogRecordVisitor {
     const size = recordBodySize(buf, start, len)
     const redelivered = loc <= this.delivered
     if (redelivered) this.r.redelivered++
-    this.ready.push(loc, size, redelivered ? FLAG_REDELIVERED : 0)
+    // only persistent records are recovered
+    this.ready.push(loc, size, FLAG_PERSISTENT | (redelivered ? FLAG_REDELIVERED : 0))
+    const n = this.counts?.get(loc)
+    if (n !== undefined) this.liveCounts.set(loc, n)
+    // the record's ttl field (f64 at +14, message-codec.ts): -1 when the message has none
+    const mode = this.expiringMode
+    if (mode === 'all' || (mode === 'own-ttl' && buf.readDoubleLE(start + 14) >= 0)) this.expiring.push(loc)
     this.count++
     this.bytes += size
   }

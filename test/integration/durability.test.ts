@@ -169,7 +169,7 @@ describe('messages survive a restart', () => {
     await publishConfirmed(b, 'deep', N(n))
     const q = b.broker.vhost('/')!.queues.get('deep')!
     expect(q.messageCount).toBe(n)
-    expect(q.store?.store.readyCount).toBe(n)
+    expect(q.store?.messageStores()[0].readyCount).toBe(n)
     await halt(b)
     b = await boot(dir)
     const got = bodies(await drain(b, 'deep'))
@@ -192,7 +192,7 @@ describe('confirms mean durable', () => {
       ch.sendToQueue('cq', Buffer.from(`m${i}`), { persistent: true }, (err) => {
         expect(err).toBeNull()
         // at the time of each confirm, the queue's store has synced everything appended so far
-        expect(q.store!.store.durableSeq).toBeGreaterThanOrEqual(i + 1)
+        expect(q.store!.messageStores()[0].durableSeq).toBeGreaterThanOrEqual(i + 1)
         acked++
       })
     }

@@ -253,7 +253,7 @@ describe('expiry bookkeeping', () => {
     await waitFor(() => got === 2 * n, 5000, 'all consumed')
     // the expiry heap holds (and so keeps in memory) only a bounded number of settled messages
     for (const qn of [plain, prio]) {
-      const heap = (queue(qn) as unknown as { heap: { length: number } }).heap
+      const heap = (queue(qn) as unknown as { expiry: { length: number } }).expiry
       expect(heap.length, qn).toBeLessThan(n / 2)
     }
   })

@@ -4,7 +4,7 @@
  * peek, length and clear are checked against a sorted reference.
  */
 import { describe, expect, test } from 'vitest'
-import { ExpiryHeap } from '../../core/expiry-heap.js'
+import { ExpiryHeap, RefExpiryHeap } from '../../core/expiry-heap.js'
 
 interface Item {
   expiresAt: number
@@ -135,5 +135,29 @@ describe('ExpiryHeap', () => {
     h.push({ expiresAt: 3, id: 0 })
     h.push({ expiresAt: 1, id: 1 })
     expect(popAll(h)).toEqual([1, 3])
+  })
+})
+
+describe('RefExpiryHeap (stored messages: expiry and ref in typed arrays)', () => {
+  test('pops by expiry, ties in ref order, retain drops entries and keeps heap order', () => {
+    const h = new RefExpiryHeap()
+    const model: [number, number][] = []
+    let seed = 7
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    for (let ref = 0; ref < 5000; ref++) {
+      const at = 1000 + Math.floor(rnd() * 50) // many ties
+      h.push(at, ref)
+      model.push([at, ref])
+    }
+    h.retain((ref) => ref % 3 !== 0)
+    const want = model.filter(([, r]) => r % 3 !== 0).sort((x, y) => x[0] - y[0] || x[1] - y[1])
+    expect(h.length).toBe(want.length)
+    const got: [number, number][] = []
+    while (h.length > 0) {
+      got.push([h.topAt, h.topRef])
+      h.pop()
+    }
+    expect(got).toEqual(want)
+    expect(h.topRef).toBe(-1)
   })
 })

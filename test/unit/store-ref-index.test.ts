@@ -7,6 +7,19 @@ import { describe, expect, test } from 'vitest'
 import { FLAG_REDELIVERED, RefIndex } from '../../core/store/ref-index.js'
 
 describe('RefIndex', () => {
+  test('has(): membership by ref across blocks, after shifts and requeues', () => {
+    const ix = new RefIndex()
+    for (let i = 0; i < 50_000; i++) ix.push(i * 2, 1, 0)
+    for (let i = 0; i < 100; i++) ix.shift()
+    ix.insert(10, 1, FLAG_REDELIVERED)
+    expect(ix.has(10)).toBe(true)
+    expect(ix.has(12)).toBe(false) // shifted
+    expect(ix.has(200)).toBe(true)
+    expect(ix.has(201)).toBe(false)
+    expect(ix.has(99_998)).toBe(true)
+    expect(ix.has(100_000)).toBe(false)
+  })
+
   test('FIFO over many blocks, with sizes, flags and byte totals', () => {
     const ix = new RefIndex()
     const n = 100_000

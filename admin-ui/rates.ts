@@ -9,7 +9,7 @@
  * (churn; objects that live shorter than one interval are not seen).
  */
 import type { Broker } from '../core/broker.js'
-import type { ChannelInfo, ConnectionInfo } from '../core/connections.js'
+import { channelMessageStats, type ChannelInfo, type ChannelMessageStats, type ConnectionInfo } from '../core/connections.js'
 import type { Exchange } from '../core/exchange.js'
 import type { Queue } from '../core/queue.js'
 
@@ -87,6 +87,12 @@ interface ConnTrack extends PairTrack {
   channels: Set<ChannelInfo>
 }
 
+/** A channel's message counters at the last tick and the rates computed then. */
+interface ChannelTrack {
+  tick: ChannelMessageStats
+  rates: ChannelMessageStats
+}
+
 /** Per-second rates of one vhost over the last interval. */
 export interface VHostRates {
   counters: Counters
@@ -110,6 +116,7 @@ export class Sampler {
   private readonly queues = new Map<Queue, QueueTrack>()
   private readonly exchanges = new Map<Exchange, PairTrack>()
   private readonly conns = new Map<ConnectionInfo, ConnTrack>()
+  private readonly chans = new Map<ChannelInfo, ChannelTrack>()
   private tickChurn: Churn = { ...this.churn }
   private tickTotals: GlobalCounters = { ...zero(), confirm: 0, drop_unroutable: 0, return_unroutable: 0 }
   private tickDepths: Depths = { messages: 0, messages_ready: 0, messages_unacknowledged: 0 }
@@ -161,6 +168,11 @@ export class Sampler {
   exchangeRates(x: Exchange): { publishIn: number; publishOut: number } {
     const t = this.exchanges.get(x)
     return { publishIn: t?.rateIn ?? 0, publishOut: t?.rateOut ?? 0 }
+  }
+
+  /** Per-second rates of a channel's message_stats counters over the last interval. */
+  channelRates(ch: ChannelInfo): Readonly<ChannelMessageStats> {
+    return this.chans.get(ch)?.rates ?? channelMessageStats()
   }
 
   connectionRates(c: ConnectionInfo): { recvOct: number; sendOct: number } {
@@ -292,8 +304,13 @@ export class Sampler {
         v.sendOct += dOut
       }
       const chans = new Set(c.channels())
+      for (const ch of chans) this.sampleChannel(ch, dt)
       for (const ch of chans) if (!t.channels.has(ch)) this.churn.channel_created++
-      for (const ch of t.channels) if (!chans.has(ch)) this.churn.channel_closed++
+      for (const ch of t.channels) {
+        if (chans.has(ch)) continue
+        this.churn.channel_closed++
+        this.chans.delete(ch)
+      }
       t.channels = chans
     }
     for (const [c, t] of this.conns) {
@@ -301,6 +318,18 @@ export class Sampler {
       this.conns.delete(c)
       this.churn.connection_closed++
       this.churn.channel_closed += t.channels.size
+      for (const ch of t.channels) this.chans.delete(ch)
+    }
+  }
+
+  /** Rates of one channel's message counters since the previous sample. */
+  private sampleChannel(ch: ChannelInfo, dt: number): void {
+    const cur = ch.messageStats
+    let t = this.chans.get(ch)
+    if (t === undefined) this.chans.set(ch, (t = { tick: channelMessageStats(), rates: channelMessageStats() }))
+    for (const k of Object.keys(cur) as (keyof ChannelMessageStats)[]) {
+      t.rates[k] = Math.max(0, cur[k] - t.tick[k]) / dt
+      t.tick[k] = cur[k]
     }
   }
 }

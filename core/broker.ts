@@ -92,6 +92,17 @@ export class Broker {
   }
 
   /**
+   * Deletes a user with its permissions and, as RabbitMQ does (rabbit_connection_tracking_handler
+   * on user_deleted), closes its open connections with 320 "user '<name>' is deleted".
+   */
+  deleteUser(name: string): boolean {
+    if (!this.users.delete(name)) return false
+    for (const c of [...this.connections]) if (c.userName === name) c.forceClose(`user '${name}' is deleted`)
+    this.log.info({ user: name }, 'user deleted')
+    return true
+  }
+
+  /**
    * Makes vhosts, users and permissions durable in `storage` and replays what it holds (boot).
    * Called once, before the listeners open.
    */

@@ -4,6 +4,32 @@
  */
 import type { FieldTable } from './wire/field-table.js'
 
+/**
+ * Per-channel message counters, RabbitMQ's channel message_stats (rabbit_channel ?INCR_STATS on
+ * channel_exchange_metrics and channel_queue_metrics). Plain integers bumped by the channel; the
+ * management API samples them for rates.
+ */
+export interface ChannelMessageStats {
+  publish: number
+  confirm: number
+  return_unroutable: number
+  drop_unroutable: number
+  /** deliveries to consumers with manual ack */
+  deliver: number
+  deliver_no_ack: number
+  /** basic.get with manual ack */
+  get: number
+  get_no_ack: number
+  get_empty: number
+  ack: number
+  redeliver: number
+}
+
+/** A fresh set of {@link ChannelMessageStats}, all zero. */
+export function channelMessageStats(): ChannelMessageStats {
+  return { publish: 0, confirm: 0, return_unroutable: 0, drop_unroutable: 0, deliver: 0, deliver_no_ack: 0, get: 0, get_no_ack: 0, get_empty: 0, ack: 0, redeliver: 0 }
+}
+
 export interface ChannelInfo {
   readonly id: number
   readonly prefetchCount: number
@@ -12,6 +38,7 @@ export interface ChannelInfo {
   readonly consumerCount: number
   readonly confirm: boolean
   readonly transactional: boolean
+  readonly messageStats: Readonly<ChannelMessageStats>
 }
 
 export interface ConnectionInfo {
@@ -30,6 +57,10 @@ export interface ConnectionInfo {
   readonly channelMax: number
   readonly bytesIn: number
   readonly bytesOut: number
+  /** socket reads (RabbitMQ recv_cnt) */
+  readonly recvCount: number
+  /** socket writes (RabbitMQ send_cnt) */
+  readonly sendCount: number
   channels(): Iterable<ChannelInfo>
   /** Closes the connection with 320 CONNECTION_FORCED and the given reason. */
   forceClose(reason: string): void

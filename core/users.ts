@@ -78,6 +78,11 @@ export class UserStore {
   private readonly perms = new Map<string, Permission>()
   /** called after every change (the broker's storage persists the users and permissions) */
   onChange: (() => void) | null = null
+  /**
+   * Bumped on every change of users or permissions: connections compare it to drop their cached
+   * permission checks (core/access-control.ts), as RabbitMQ invalidates its permission cache.
+   */
+  generation = 0
 
   constructor(users: User[] = [makeUser('guest', 'guest', ['administrator'], true)]) {
     for (const u of users) this.users.set(u.name, u)
@@ -94,6 +99,7 @@ export class UserStore {
 
   put(user: User): void {
     this.users.set(user.name, user)
+    this.generation++
     this.onChange?.()
   }
 
@@ -101,6 +107,7 @@ export class UserStore {
   delete(name: string): boolean {
     if (!this.users.delete(name)) return false
     for (const [k, p] of this.perms) if (p.user === name) this.perms.delete(k)
+    this.generation++
     this.onChange?.()
     return true
   }
@@ -113,11 +120,13 @@ export class UserStore {
 
   setPermission(p: Permission): void {
     this.perms.set(`${p.vhost}\u0000${p.user}`, p)
+    this.generation++
     this.onChange?.()
   }
 
   deletePermission(user: string, vhost: string): boolean {
     const gone = this.perms.delete(`${vhost}\u0000${user}`)
+    if (gone) this.generation++
     if (gone) this.onChange?.()
     return gone
   }
@@ -125,6 +134,7 @@ export class UserStore {
   /** Removes every permission in a vhost (the vhost is being deleted). */
   deleteVHostPermissions(vhost: string): void {
     for (const [k, p] of this.perms) if (p.vhost === vhost) this.perms.delete(k)
+    this.generation++
     this.onChange?.()
   }
 
@@ -134,6 +144,7 @@ export class UserStore {
 
   /** Replaces every user and permission (restoring a persisted snapshot); onChange is not called. */
   replaceAll(users: readonly User[], perms: readonly Permission[]): void {
+    this.generation++
     this.users.clear()
     this.perms.clear()
     for (const u of users) this.users.set(u.name, u)

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
+import type { Authorize } from './access-control.js'
 import {
   accessRefused,
   ChannelError,
@@ -16,11 +17,12 @@ import {
 } from './errors.js'
 import { Exchange, type Binding, type Destination, type ExchangeOptions, type ExchangeTypeRegistry } from './exchange.js'
 import type { Message } from './message.js'
-import { Queue, FLOW_CHECK, type FlowWaiter, type QueueOptions } from './queue.js'
+import { Queue, FLOW_CHECK, FLOW_CHECK_BYTES, type FlowWaiter, type QueueOptions } from './queue.js'
 import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
 import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
 import type { Storage } from './storage.js'
 import type { MessageStore } from './store/message-store.js'
+import { storeFlow } from './store/stored-list.js'
 
 /** RabbitMQ creates these in every vhost. */
 const BUILTIN_EXCHANGES: [string, string][] = [
@@ -75,8 +77,11 @@ export class VHost {
     return x
   }
 
-  /** exchange.declare; returns the existing or new exchange. */
-  declareExchange(name: string, type: string, options: ExchangeOptions, passive: boolean): Exchange {
+  /**
+   * exchange.declare; returns the existing or new exchange. `authorize` (core/access-control.ts) runs
+   * where RabbitMQ checks permissions: after the type and default-exchange checks, before creating.
+   */
+  declareExchange(name: string, type: string, options: ExchangeOptions, passive: boolean, authorize?: Authorize): Exchange {
     const existing = this.exchanges.get(name)
     if (passive) {
       if (name === '') throw accessRefused('operation not permitted on the default exchange')
@@ -88,6 +93,7 @@ export class VHost {
       throw new ConnectionError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${type}'`)
     }
     if (name === '') throw accessRefused('operation not permitted on the default exchange')
+    authorize?.(name, existing === undefined)
     if (existing !== undefined) {
       // RabbitMQ: an equivalent redeclare of an existing exchange (amq.* included) is fine.
       this.assertExchangeEquivalent(existing, type, options)
@@ -177,8 +183,11 @@ export class VHost {
     }
   }
 
-  /** queue.declare. An empty name gets a server-generated `amq.gen-…` name. */
-  declareQueue(name: string, options: QueueOptions, passive: boolean, owner: object | null): DeclareQueueResult {
+  /**
+   * queue.declare. An empty name gets a server-generated `amq.gen-…` name; `authorize` runs on the
+   * actual name before anything is created, as RabbitMQ checks configure on it (not when passive).
+   */
+  declareQueue(name: string, options: QueueOptions, passive: boolean, owner: object | null, authorize?: Authorize): DeclareQueueResult {
     if (passive) {
       const q = this.getQueue(name, owner)
       q.lastUsed = Date.now()
@@ -195,6 +204,7 @@ export class VHost {
       throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`)
     }
     const existing = this.queues.get(name)
+    authorize?.(name, existing === undefined)
     if (existing !== undefined) {
       this.checkOwner(existing, options.exclusiveOwner, true)
       this.assertQueueEquivalent(existing, options)
@@ -350,7 +360,11 @@ export class VHost {
       for (const d of routed) {
         if (d.kind === 'queue') {
           if (!d.push(message)) this.refused = true
-          else if (publisher !== null && d.ready.length > FLOW_CHECK) d.throttle(publisher)
+          else if (publisher !== null) {
+            if (d.ready.length > FLOW_CHECK || d.readyBytes > FLOW_CHECK_BYTES) d.throttle(publisher)
+            // a store whose group commit falls behind pauses its publishers (store/stored-list.ts)
+            if (d.store !== null && d.store.pendingBytes > storeFlow.high) d.store.throttle(publisher)
+          }
           n++
         }
       }

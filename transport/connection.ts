@@ -3,6 +3,7 @@
  * table, heartbeats, close, and output backpressure. Frames for channels > 0 go to Channel.
  */
 import type { Logger } from 'pino'
+import { AccessControl, vhostAccessRefusedText } from '../core/access-control.js'
 import type { Broker } from '../core/broker.js'
 import type { ChannelInfo, ConnectionInfo } from '../core/connections.js'
 import { AmqpError, ConnectionError, ReplyCode } from '../core/errors.js'
@@ -21,7 +22,7 @@ import {
   PROTOCOL_HEADER,
   key,
 } from './codec/constants.js'
-import { FrameReader, type FrameHandler } from './codec/frame-reader.js'
+import { FrameReader, type BodyTarget, type FrameHandler } from './codec/frame-reader.js'
 import { FrameWriter, type FlushHooks } from './codec/frame-writer.js'
 import { decodeArgs, lookupMethod, methodName } from './codec/methods.js'
 import type { AmqpSocket } from './socket-adapter.js'
@@ -52,6 +53,9 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
   channelMax: number
   heartbeat = 0
   bytesIn = 0
+  recvCount = 0
+  /** the user's permissions in the vhost, set by connection.open (core/access-control.ts) */
+  access: AccessControl | undefined
   /** false while the socket is not draining; consumers on this connection then wait */
   writable = true
   private state: State = 'header'
@@ -105,6 +109,10 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     return this.writer.bytesOut
   }
 
+  get sendCount(): number {
+    return this.writer.sendCount
+  }
+
   /** Closes the connection with 320 CONNECTION_FORCED (shutdown, management API). */
   forceClose(reason: string): void {
     this.closeWith(new ConnectionError(ReplyCode.CONNECTION_FORCED, reason))
@@ -114,6 +122,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
 
   private onData(chunk: Buffer): void {
     this.bytesIn += chunk.length
+    this.recvCount++
     this.receivedSinceCheck = true
     if (this.state === 'closed') return
     // after sending connection.close, new data is still read for the client's close-ok (0-9-1
@@ -182,6 +191,13 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
       return ch.onContent(type, buf, start, end)
     }
     throw new ConnectionError(ReplyCode.FRAME_ERROR, `unknown frame type ${type}`)
+  }
+
+  /** FrameReader: a large body frame split across chunks goes straight into its channel's message. */
+  bodyTarget(channel: number, size: number): BodyTarget | null {
+    if (this.state !== 'running') return null
+    const ch = this.channelsById.get(channel)
+    return ch === undefined ? null : ch.bodyTarget(size)
   }
 
   private channelMethod(id: number, classId: number, methodId: number, buf: Buffer, start: number, end: number): void {
@@ -342,6 +358,15 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     if (vhost === undefined) {
       throw new ConnectionError(ReplyCode.NOT_ALLOWED, `vhost ${vhostName} not found`, CLASS_CONNECTION, 40)
     }
+    // RabbitMQ rabbit_reader: check_vhost_access after the vhost lookup; the internal backend lets a
+    // user in when it has any permission entry on the vhost (tags do not matter for AMQP)
+    const user = this.user!.name
+    const access = new AccessControl(this.broker.users, user, vhostName)
+    if (!access.canAccessVHost()) {
+      this.log.warn({ user, vhost: vhostName }, 'vhost access refused')
+      throw new ConnectionError(ReplyCode.NOT_ALLOWED, vhostAccessRefusedText(vhostName, user), CLASS_CONNECTION, 40)
+    }
+    this.access = access
     this.vhostName = vhostName
     this.vhost = vhost
     this.state = 'running'

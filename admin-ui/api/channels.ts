@@ -4,17 +4,39 @@ import { requestVHost } from '../auth.js'
 import { ok, type ApiContext, type ApiRequest } from '../context.js'
 import { objectNotFound } from '../http-errors.js'
 import type { Router } from '../router.js'
-import { channelName } from './common.js'
+import { channelName, messageStats } from './common.js'
 import { connectionOf, visibleConnections } from './connections.js'
+
+/** The publishing side of a channel's message_stats (RabbitMQ channel_exchange_metrics). */
+const PUBLISH_KEYS = ['confirm', 'drop_unroutable', 'publish', 'return_unroutable']
+/** The consuming side (RabbitMQ channel_queue_metrics), deliver_get included. */
+const DELIVER_KEYS = ['ack', 'deliver', 'deliver_get', 'deliver_no_ack', 'get', 'get_empty', 'get_no_ack', 'redeliver']
+
+/**
+ * A channel's message_stats with `*_details.rate`: each side appears once the channel used it, as
+ * RabbitMQ shows a publishing channel's publish/confirm/… and a consuming channel's deliver/ack/….
+ */
+function channelStats(ctx: ApiContext, ch: ChannelInfo): Record<string, unknown> | undefined {
+  const c = ch.messageStats
+  const r = ctx.sampler.channelRates(ch)
+  const counts = { ...c, deliver_get: c.deliver + c.deliver_no_ack + c.get + c.get_no_ack }
+  const rates = { ...r, deliver_get: r.deliver + r.deliver_no_ack + r.get + r.get_no_ack }
+  const keys: string[] = []
+  if (c.publish > 0) keys.push(...PUBLISH_KEYS)
+  if (counts.deliver_get + c.get_empty + c.ack > 0) keys.push(...DELIVER_KEYS)
+  return keys.length === 0 ? undefined : messageStats(counts, rates, keys.sort())
+}
 
 /** A channel as /api/channels shows it. */
 export function channelJson(ctx: ApiContext, conn: ConnectionInfo, ch: ChannelInfo): Record<string, unknown> {
+  const stats = channelStats(ctx, ch)
   return {
     acks_uncommitted: 0,
     confirm: ch.confirm,
     connection_details: { name: conn.name, peer_host: conn.peerHost, peer_port: conn.peerPort },
     consumer_count: ch.consumerCount,
     global_prefetch_count: ch.globalPrefetchCount,
+    ...(stats === undefined ? {} : { message_stats: stats }),
     messages_unacknowledged: ch.unackedCount,
     messages_uncommitted: 0,
     messages_unconfirmed: 0,

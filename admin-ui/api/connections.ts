@@ -55,7 +55,10 @@ export function connectionJson(ctx: ApiContext, c: ConnectionInfo): Record<strin
     user_who_performed_action: c.userName ?? '',
     vhost: c.vhostName ?? '',
   }
+  // RabbitMQ shows byte counts with rates, socket read/write counts without (see the 3.10 sample)
+  out.recv_cnt = c.recvCount
   withDetails(out, 'recv_oct', c.bytesIn, rates.recvOct)
+  out.send_cnt = c.sendCount
   withDetails(out, 'send_oct', c.bytesOut, rates.sendOct)
   if (typeof props.connection_name === 'string') out.user_provided_name = props.connection_name
   return out

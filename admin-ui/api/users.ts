@@ -100,7 +100,7 @@ export function registerUsers(router: Router): void {
     (req) => {
       const list = objectBody(req.body).users
       if (!Array.isArray(list) || !list.every((n) => typeof n === 'string')) throw badRequest('users must be an array of user names')
-      for (const n of list) req.ctx.broker.users.delete(n)
+      for (const n of list) req.ctx.broker.deleteUser(n)
       return noContent()
     },
     ADMIN,
@@ -112,7 +112,7 @@ export function registerUsers(router: Router): void {
   }, ADMIN)
   router.put('/api/users/:user', putUser, ADMIN)
   router.delete('/api/users/:user', (req) => {
-    if (!req.ctx.broker.users.delete(req.params.user)) throw objectNotFound()
+    if (!req.ctx.broker.deleteUser(req.params.user)) throw objectNotFound()
     return noContent()
   }, ADMIN)
   const permSort = { ...ADMIN, list: { sort: ['vhost', 'user'] } }

@@ -235,6 +235,8 @@ describe('authentication and virtual hosts', () => {
 
     const vh = uniq('vh')
     b.broker.addVHost(vh)
+    // as rabbitmqctl add_vhost, a vhost made directly has no permissions (see permissions.test.ts)
+    b.broker.users.setPermission({ user: 'guest', vhost: vh, configure: '.*', write: '.*', read: '.*' })
     const c = await conn(`${b.url}/${encodeURIComponent(vh)}`)
     const ch = await c.createChannel()
     await ch.assertQueue('in-other-vhost')

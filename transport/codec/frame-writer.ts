@@ -33,6 +33,8 @@ export class FrameWriter {
   /** negotiated frame_max; bodies are split into frames of at most frameMax - 8 bytes */
   frameMax: number
   bytesOut = 0
+  /** flushes to the socket (RabbitMQ's send_cnt counts socket sends) */
+  sendCount = 0
   /** true when something was written since the caller last cleared it (heartbeat bookkeeping) */
   wroteSinceCheck = false
   private slab = Buffer.allocUnsafe(SLAB_SIZE)
@@ -154,6 +156,7 @@ export class FrameWriter {
     this.retire()
     const chunks = this.chunks
     if (chunks.length === 0) return true
+    this.sendCount++
     let ok = true
     if (chunks.length === 1) {
       this.bytesOut += chunks[0].length

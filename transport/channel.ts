@@ -5,46 +5,47 @@
  * Connection (connection errors).
  */
 import type { Logger } from 'pino'
-import type { ChannelInfo } from '../core/connections.js'
+import type { AccessControl } from '../core/access-control.js'
+import { channelMessageStats, type ChannelInfo } from '../core/connections.js'
 import { Consumer, type DeliverySink } from '../core/consumer.js'
 import { AmqpError, ChannelError, ConnectionError, notFound, preconditionFailed, ReplyCode } from '../core/errors.js'
 import type { Exchange } from '../core/exchange.js'
-import { expirationProblem, Message, parseExpiration } from '../core/message.js'
+import type { Message } from '../core/message.js'
 import type { Envelope, Queue } from '../core/queue.js'
 import { generateName, type VHost } from '../core/vhost.js'
 import type { FieldTable } from '../core/wire/field-table.js'
-import { summarizeProperties, type PropertySummary } from '../core/wire/properties.js'
 import {
   CLASS_BASIC,
   CLASS_CHANNEL,
   CLASS_CONFIRM,
-  CLASS_EXCHANGE,
-  CLASS_QUEUE,
   CLASS_TX,
   FRAME_HEADER,
   M,
   key,
 } from './codec/constants.js'
+import type { BodyTarget } from './codec/frame-reader.js'
 import type { FrameWriter } from './codec/frame-writer.js'
 import { decodeArgs, decodePublish, lookupMethod, type MethodArgs, type PublishArgs } from './codec/methods.js'
 import type { Connection } from './connection.js'
 import { DurableConfirms, type ConfirmSink } from './durable-confirms.js'
+import { ContentAssembler, Expect, type AssembledSink } from './content-assembler.js'
+import {
+  exchangeBind,
+  exchangeDeclare,
+  exchangeDelete,
+  queueBind,
+  queueDeclare,
+  queueDelete,
+  queuePurge,
+} from './channel-topology.js'
 import { Transaction } from './transaction.js'
-
-const enum Expect {
-  METHOD,
-  HEADER,
-  BODY,
-}
 
 /** A consumer plus its tag pre-encoded for basic.deliver. */
 class ChannelConsumer extends Consumer {
   tagBytes!: Buffer
 }
 
-const summary: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1, userId: undefined }
-
-export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
+export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, AssembledSink {
   readonly owner: object
   readonly log: Logger
   readonly consumers = new Map<string, ChannelConsumer>()
@@ -53,24 +54,20 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
   prefetchCount = 0
   globalPrefetchCount = 0
   confirm = false
+  /** RabbitMQ's per-channel message_stats: plain counters, sampled by the management API */
+  readonly messageStats = channelMessageStats()
   private state: 'open' | 'closing' | 'closed' = 'open'
   private flowActive = true
   private deliveryTag = 0
-  private readonly vhost: VHost
-  private readonly writer: FrameWriter
+  readonly vhost: VHost
+  /** the user's permissions, checked per operation (core/access-control.ts) */
+  readonly access: AccessControl
+  readonly writer: FrameWriter
   /** the last queue declared on this channel, for methods that name the queue '' */
-  private lastQueue: string | undefined
-  // content assembly
-  private expect = Expect.METHOD
+  lastQueue: string | undefined
+  /** basic.publish arguments, decoded into one reused object */
   private readonly pub: PublishArgs = { exchange: '', routingKey: '', mandatory: false, immediate: false }
-  private pubExchange: Exchange | null = null
-  private pubPropsBuf: Buffer = Buffer.alloc(0)
-  private pubPropsStart = 0
-  private pubPropsEnd = 0
-  private pubSize = 0
-  private pubReceived = 0
-  /** message block being assembled from several body frames */
-  private pubData: Buffer | null = null
+  private readonly content = new ContentAssembler(this)
   // publisher confirms
   private publishSeq = 0
   private confirmPending = 0
@@ -86,6 +83,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
   ) {
     this.owner = conn
     this.vhost = conn.vhost!
+    this.access = conn.access!
     this.writer = conn.writer
     this.log = conn.log.child({ ch: id })
   }
@@ -105,10 +103,11 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
   dispatch(classId: number, methodId: number, buf: Buffer, start: number, end: number): void {
     if (this.state !== 'open') return this.whileClosing(key(classId, methodId))
     try {
-      if (this.expect !== Expect.METHOD) {
+      const expect = this.content.expect
+      if (expect !== Expect.METHOD) {
         throw new ConnectionError(
           ReplyCode.UNEXPECTED_FRAME,
-          `expected content ${this.expect === Expect.HEADER ? 'header' : 'body'} for class 60, got non content frame instead`,
+          `expected content ${expect === Expect.HEADER ? 'header' : 'body'} for class 60, got non content frame instead`,
           classId,
           methodId,
         )
@@ -132,15 +131,15 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
       case M.CHANNEL_FLOW_OK: return
       case M.CHANNEL_OPEN: throw new ConnectionError(ReplyCode.CHANNEL_ERROR, `second 'channel.open' seen on channel ${this.id}`)
       case M.ACCESS_REQUEST: return this.writer.method(this.id, 30, 11, [1])
-      case M.EXCHANGE_DECLARE: return this.exchangeDeclare(a)
-      case M.EXCHANGE_DELETE: return this.exchangeDelete(a)
-      case M.EXCHANGE_BIND: return this.exchangeBind(a, true)
-      case M.EXCHANGE_UNBIND: return this.exchangeBind(a, false)
-      case M.QUEUE_DECLARE: return this.queueDeclare(a)
-      case M.QUEUE_BIND: return this.queueBind(a, true)
-      case M.QUEUE_UNBIND: return this.queueBind(a, false)
-      case M.QUEUE_PURGE: return this.queuePurge(a)
-      case M.QUEUE_DELETE: return this.queueDelete(a)
+      case M.EXCHANGE_DECLARE: return exchangeDeclare(this, a)
+      case M.EXCHANGE_DELETE: return exchangeDelete(this, a)
+      case M.EXCHANGE_BIND: return exchangeBind(this, a, true)
+      case M.EXCHANGE_UNBIND: return exchangeBind(this, a, false)
+      case M.QUEUE_DECLARE: return queueDeclare(this, a)
+      case M.QUEUE_BIND: return queueBind(this, a, true)
+      case M.QUEUE_UNBIND: return queueBind(this, a, false)
+      case M.QUEUE_PURGE: return queuePurge(this, a)
+      case M.QUEUE_DELETE: return queueDelete(this, a)
       case M.BASIC_QOS: return this.basicQos(a.prefetchSize as number, a.prefetchCount as number, a.global as boolean)
       case M.BASIC_CONSUME: return this.basicConsume(a)
       case M.BASIC_CANCEL: return this.basicCancel(a.consumerTag as string, a.nowait as boolean)
@@ -238,8 +237,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
     this.consumers.clear()
     this.tx?.discard()
     this.requeueAll()
-    this.expect = Expect.METHOD
-    this.pubData = null
+    this.content.reset()
   }
 
   private requeueAll(): void {
@@ -254,78 +252,11 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
 
   // ---- exchanges and queues -----------------------------------------------------------------
 
-  private exchangeDeclare(a: MethodArgs): void {
-    const name = a.exchange as string
-    this.vhost.declareExchange(
-      name,
-      a.type as string,
-      {
-        durable: a.durable as boolean,
-        autoDelete: a.autoDelete as boolean,
-        internal: a.internal as boolean,
-        arguments: a.arguments as FieldTable,
-      },
-      a.passive as boolean,
-    )
-    if (!a.nowait) this.writer.method(this.id, CLASS_EXCHANGE, 11)
-  }
-
-  private exchangeDelete(a: MethodArgs): void {
-    this.vhost.deleteExchange(a.exchange as string, a.ifUnused as boolean)
-    if (!a.nowait) this.writer.method(this.id, CLASS_EXCHANGE, 21)
-  }
-
-  private exchangeBind(a: MethodArgs, bind: boolean): void {
-    const [d, s, rk, args] = [a.destination as string, a.source as string, a.routingKey as string, a.arguments as FieldTable]
-    if (bind) this.vhost.bindExchange(d, s, rk, args)
-    else this.vhost.unbindExchange(d, s, rk, args)
-    if (!a.nowait) this.writer.method(this.id, CLASS_EXCHANGE, bind ? 31 : 51)
-  }
-
   /** Resolves '' to the channel's last declared queue, as RabbitMQ does. */
-  private queueName(name: string): string {
+  queueName(name: string): string {
     if (name !== '') return name
     if (this.lastQueue === undefined) throw new ChannelError(ReplyCode.NOT_FOUND, 'no previously declared queue')
     return this.lastQueue
-  }
-
-  private queueDeclare(a: MethodArgs): void {
-    const passive = a.passive as boolean
-    // RabbitMQ does not expand '' here: a passive declare of '' is 404 "no queue ''"
-    const r = this.vhost.declareQueue(
-      a.queue as string,
-      {
-        durable: a.durable as boolean,
-        autoDelete: a.autoDelete as boolean,
-        exclusiveOwner: a.exclusive ? this.conn : null,
-        arguments: a.arguments as FieldTable,
-      },
-      passive,
-      this.conn,
-    )
-    this.lastQueue = r.queue.name
-    if (!a.nowait) this.writer.method(this.id, CLASS_QUEUE, 11, [r.queue.name, r.messageCount, r.consumerCount])
-  }
-
-  private queueBind(a: MethodArgs, bind: boolean): void {
-    const q = this.queueName(a.queue as string)
-    const [x, args] = [a.exchange as string, a.arguments as FieldTable]
-    // RabbitMQ expand_routing_key_shortcut: queue '' and key '' bind with the queue's name as the key
-    const rk = a.queue === '' && a.routingKey === '' ? q : (a.routingKey as string)
-    if (bind) this.vhost.bindQueue(q, x, rk, args, this.conn)
-    else this.vhost.unbindQueue(q, x, rk, args, this.conn)
-    // queue.unbind has no nowait bit
-    if (!bind || !a.nowait) this.writer.method(this.id, CLASS_QUEUE, bind ? 21 : 51)
-  }
-
-  private queuePurge(a: MethodArgs): void {
-    const n = this.vhost.purgeQueue(this.queueName(a.queue as string), this.conn)
-    if (!a.nowait) this.writer.method(this.id, CLASS_QUEUE, 31, [n])
-  }
-
-  private queueDelete(a: MethodArgs): void {
-    const n = this.vhost.deleteQueue(this.queueName(a.queue as string), a.ifUnused as boolean, a.ifEmpty as boolean, this.conn)
-    if (!a.nowait) this.writer.method(this.id, CLASS_QUEUE, 41, [n])
   }
 
   // ---- publish ------------------------------------------------------------------------------
@@ -334,111 +265,53 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
     if (p.immediate) {
       throw new ConnectionError(ReplyCode.NOT_IMPLEMENTED, 'immediate=true', CLASS_BASIC, 40)
     }
+    // RabbitMQ checks write before looking the exchange up; cached per exchange name
+    this.access.checkPublish(p.exchange)
     const x = this.vhost.exchanges.get(p.exchange)
     if (x === undefined) throw notFound('exchange', p.exchange, this.vhost.name)
     if (x.internal) {
       throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${this.vhost.name}'`)
     }
-    this.pubExchange = x
-    this.expect = Expect.HEADER
+    this.content.begin(x, p.routingKey, p.mandatory)
   }
 
   /** Content header and body frames. */
   onContent(type: number, buf: Buffer, start: number, end: number): void {
     if (this.state !== 'open') return
     try {
-      if (type === FRAME_HEADER) this.contentHeader(buf, start, end)
-      else this.contentBody(buf, start, end)
+      if (type === FRAME_HEADER) this.content.header(buf, start, end)
+      else this.content.body(buf, start, end)
     } catch (err) {
       this.handleError(err, CLASS_BASIC, 40)
     }
   }
 
-  private contentHeader(buf: Buffer, start: number, end: number): void {
-    if (this.expect !== Expect.HEADER) {
-      throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, 'unexpected content header frame', CLASS_BASIC, 40)
-    }
-    if (end - start < 14) throw new ConnectionError(ReplyCode.FRAME_ERROR, 'content header frame too short')
-    const classId = buf.readUInt16BE(start)
-    if (classId !== CLASS_BASIC || buf.readUInt16BE(start + 2) !== 0) {
-      // RabbitMQ (rabbit_command_assembler): another class or a non-zero weight is 505
-      throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, `expected content header for class 60, got one for class ${classId} (weight ${buf.readUInt16BE(start + 2)}) instead`, CLASS_BASIC, 40)
-    }
-    const size = readLongLong(buf, start + 4, end)
-    this.pubPropsBuf = buf
-    this.pubPropsStart = start + 12
-    this.pubPropsEnd = end
-    const max = this.conn.broker.config.maxMessageSize
-    if (size > max) {
-      this.expect = Expect.METHOD
-      throw preconditionFailed(`message size ${size} is larger than configured max size ${max}`)
-    }
-    this.pubSize = size
-    this.pubReceived = 0
-    if (size === 0) return this.publishComplete(buf, end, end)
-    this.expect = Expect.BODY
+  /** FrameReader: where a large body frame split across chunks may be copied to (see ContentAssembler). */
+  bodyTarget(n: number): BodyTarget | null {
+    return this.state === 'open' ? this.content.bodyTarget(n) : null
   }
 
-  private contentBody(buf: Buffer, start: number, end: number): void {
-    if (this.expect !== Expect.BODY) {
-      throw new ConnectionError(ReplyCode.UNEXPECTED_FRAME, 'unexpected content body frame', CLASS_BASIC, 40)
-    }
-    const n = end - start
-    const received = this.pubReceived
-    if (received + n > this.pubSize) {
-      throw new ConnectionError(ReplyCode.FRAME_ERROR, `content body exceeds declared size ${this.pubSize}`, CLASS_BASIC, 40)
-    }
-    this.pubReceived = received + n
-    // the common case: the whole body in one frame, copied once into the message
-    if (received === 0 && n === this.pubSize) return this.publishComplete(buf, start, end)
-    // a body over several frames is assembled straight into the message's block
-    const propsLength = this.pubPropsEnd - this.pubPropsStart
-    if (this.pubData === null) {
-      this.pubData = Buffer.allocUnsafe(propsLength + this.pubSize)
-      this.pubPropsBuf.copy(this.pubData, 0, this.pubPropsStart, this.pubPropsEnd)
-      this.pubPropsBuf = this.pubData
-      this.pubPropsStart = 0
-      this.pubPropsEnd = propsLength
-    }
-    buf.copy(this.pubData, propsLength + received, start, end)
-    if (this.pubReceived === this.pubSize) {
-      const data = this.pubData
-      this.pubData = null
-      this.publishComplete(data, propsLength, data.length)
-    }
+  // AssembledSink
+  get userName(): string | undefined {
+    return this.conn.user?.name
+  }
+  get maxMessageSize(): number {
+    return this.conn.broker.config.maxMessageSize
   }
 
-  /** The body is at body[bs, be), the properties at pubPropsBuf[pubPropsStart, pubPropsEnd). */
-  private publishComplete(body: Buffer, bs: number, be: number): void {
-    this.expect = Expect.METHOD
-    const x = this.pubExchange!
-    this.pubExchange = null
-    const props = this.pubPropsBuf
-    const ps = this.pubPropsStart
-    const pe = this.pubPropsEnd
-    summarizeProperties(props, summary, ps, pe)
-    if (summary.userId !== undefined && summary.userId !== this.conn.user?.name) {
-      // RabbitMQ validates user-id so consumers can trust it
-      throw preconditionFailed(`user_id property set to '${summary.userId}' but authenticated user was '${this.conn.user?.name}'`)
-    }
-    const ttl = parseExpiration(summary.expiration)
-    if (Number.isNaN(ttl)) {
-      throw preconditionFailed(`invalid expiration '${summary.expiration}': ${expirationProblem(summary.expiration!)}`)
-    }
-    const now = Date.now()
-    const msg =
-      props === body && ps === 0 && pe === bs && be === body.length
-        ? new Message(x.name, this.pub.routingKey, body, pe, summary.deliveryMode, summary.priority, ttl, summary.headersAt, now)
-        : Message.fromWire(x.name, this.pub.routingKey, props, ps, pe, body, bs, be, summary, ttl, now)
+  /** A complete message from the ContentAssembler: held by a transaction, or routed now. */
+  published(x: Exchange, msg: Message, mandatory: boolean): void {
     const seq = this.confirm ? ++this.publishSeq : 0
-    if (this.tx !== null) return this.tx.publish(x, msg, this.pub.mandatory, seq)
-    this.route(x, msg, this.pub.mandatory, seq)
+    if (this.tx !== null) return this.tx.publish(x, msg, mandatory, seq)
+    this.route(x, msg, mandatory, seq)
   }
 
   /** Routes a complete message; returns it with basic.return when mandatory and unroutable. */
   route(x: Exchange, msg: Message, mandatory: boolean, seq: number): void {
     const stats = this.conn.broker.stats
+    const ms = this.messageStats
     stats.publish++
+    ms.publish++
     const vhost = this.vhost
     const n = vhost.publish(x, msg, this.conn)
     const conn = this.conn
@@ -447,8 +320,12 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
     if (n === 0) {
       if (mandatory) {
         stats.returned++
+        ms.return_unroutable++
         this.writer.basicReturn(this.id, ReplyCode.NO_ROUTE, 'NO_ROUTE', msg)
-      } else stats.unroutable++
+      } else {
+        stats.unroutable++
+        ms.drop_unroutable++
+      }
     }
     if (seq !== 0) {
       // RabbitMQ: a queue at its length limit with x-overflow reject-publish nacks the publisher
@@ -501,6 +378,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
     const upTo = this.confirmPending
     if (upTo > this.confirmSent) {
       this.conn.broker.stats.confirm += upTo - this.confirmSent
+      this.messageStats.confirm += upTo - this.confirmSent
       this.writer.confirm(this.id, true, upTo, upTo - this.confirmSent > 1)
       this.confirmSent = upTo
     }
@@ -516,9 +394,14 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
 
   private txCommit(): void {
     if (this.tx === null) throw preconditionFailed('channel is not transactional')
-    this.tx.commit()
+    const need = this.tx.commit()
     this.globalCreditFreed()
-    this.writer.method(this.id, CLASS_TX, 21)
+    // RabbitMQ: commit-ok means the committed persistent messages are on disk (durable-commits.ts)
+    this.tx.whenDurable(need, (err) => {
+      if (this.state !== 'open') return
+      if (err === null) this.writer.method(this.id, CLASS_TX, 21)
+      else this.closeWith(new ChannelError(ReplyCode.INTERNAL_ERROR, `tx.commit failed: ${err.message}`))
+    })
   }
 
   private txRollback(): void {
@@ -541,7 +424,9 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
   }
 
   private basicConsume(a: MethodArgs): void {
-    const q = this.vhost.getQueue(this.queueName(a.queue as string), this.conn)
+    const name = this.queueName(a.queue as string)
+    this.access.check('read', 'queue', name)
+    const q = this.vhost.getQueue(name, this.conn)
     let tag = a.consumerTag as string
     if (tag === '') tag = generateName('amq.ctag-')
     else if (this.consumers.has(tag)) {
@@ -573,9 +458,18 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
   }
 
   private basicGet(queue: string, noAck: boolean): void {
-    const q = this.vhost.getQueue(this.queueName(queue), this.conn)
+    const name = this.queueName(queue)
+    this.access.check('read', 'queue', name)
+    const q = this.vhost.getQueue(name, this.conn)
     const env = q.get(noAck)
-    if (env === undefined) return this.writer.method(this.id, CLASS_BASIC, 72, [''])
+    const ms = this.messageStats
+    if (env === undefined) {
+      ms.get_empty++
+      return this.writer.method(this.id, CLASS_BASIC, 72, [''])
+    }
+    if (noAck) ms.get_no_ack++
+    else ms.get++
+    if (env.redelivered) ms.redeliver++
     const tag = ++this.deliveryTag
     if (!noAck) {
       this.unacked.set(tag, env)
@@ -585,8 +479,13 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
   }
 
   private basicAck(tag: number, multiple: boolean): void {
-    if (this.tx !== null) return this.tx.settle('ack', this.takeEntries(tag, multiple), false)
+    if (this.tx !== null) {
+      const entries = this.takeEntries(tag, multiple)
+      this.messageStats.ack += entries.length
+      return this.tx.settle('ack', entries, false)
+    }
     const envs = this.take(tag, multiple)
+    this.messageStats.ack += envs.length
     let last: Queue | null = null
     for (const env of envs) {
       env.queue.settle(env)
@@ -684,10 +583,13 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink {
 
   deliver(c: Consumer, env: Envelope): void {
     const tag = ++this.deliveryTag
+    const ms = this.messageStats
+    if (env.redelivered) ms.redeliver++
     if (!c.noAck) {
+      ms.deliver++
       this.unacked.set(tag, env)
       if (this.ackTimer === null) this.startAckTimer()
-    }
+    } else ms.deliver_no_ack++
     this.writer.deliver(this.id, (c as ChannelConsumer).tagBytes, tag, env.redelivered, env.message)
   }
 

@@ -423,3 +423,75 @@ describe('FrameReader: fuzz (seeded)', () => {
     expect(performance.now() - t0).toBeLessThan(5000)
   })
 })
+
+describe('FrameReader: bodyTarget (large body frames copied straight to the handler’s buffer)', () => {
+  /** A handler that takes every split body frame into its own block, like Channel does with the message block. */
+  function targetCollector(maxFrameSize: number, accept: (channel: number, size: number) => boolean) {
+    const frames: Frame[] = []
+    let targeted = 0
+    let pending: { buf: Buffer; offset: number; size: number } | null = null
+    const reader = new FrameReader(
+      {
+        onFrame(type, channel, buf, start, end) {
+          if (pending !== null) {
+            // the frame named by the last bodyTarget comes back in place, complete
+            expect(type).toBe(3)
+            expect(buf).toBe(pending.buf)
+            expect([start, end]).toEqual([pending.offset, pending.offset + pending.size])
+            pending = null
+          }
+          frames.push({ type, channel, payload: Buffer.from(buf.subarray(start, end)) })
+        },
+        bodyTarget(channel, size) {
+          if (!accept(channel, size)) return null
+          targeted++
+          const offset = 5
+          pending = { buf: Buffer.alloc(offset + size + 3), offset, size }
+          return { buf: pending.buf, offset }
+        },
+      },
+      maxFrameSize,
+    )
+    return { reader, frames, targeted: () => targeted }
+  }
+
+  it('same frames whatever the chunking, with large split body frames targeted', () => {
+    const rnd = prng(21)
+    const frames = [
+      ...frameSet(rnd, 40, 3000),
+      ...Array.from({ length: 8 }, (_, i) => ({ type: 3, channel: 1 + (i % 2), payload: randomBytes(rnd, 2000 + i * 5000) })),
+      ...frameSet(rnd, 20, 200),
+    ]
+    const s = streamOf(frames)
+    let total = 0
+    for (let i = 0; i < 60; i++) {
+      const { reader, frames: got, targeted } = targetCollector(131072, () => true)
+      for (const c of randomChunking(rnd, s, [1, 7, 100, 1500, 4096, 70000][i % 6])) reader.push(c)
+      expectSameFrames(got, frames)
+      total += targeted()
+    }
+    expect(total).toBeGreaterThan(0)
+  })
+
+  it('declined targets fall back to assembly', () => {
+    const rnd = prng(22)
+    const frames = Array.from({ length: 10 }, (_, i) => ({ type: 3, channel: i, payload: randomBytes(rnd, 3000 + i * 1000) }))
+    const s = streamOf(frames)
+    const { reader, frames: got, targeted } = targetCollector(131072, (channel) => channel % 2 === 0)
+    for (const c of cut(s, Array.from({ length: Math.floor(s.length / 1000) }, (_, i) => (i + 1) * 1000))) reader.push(c)
+    expectSameFrames(got, frames)
+    expect(targeted()).toBeGreaterThan(0)
+  })
+
+  it('a bad frame-end byte after a targeted payload is 501, and the frame is not handed over', () => {
+    const bad = encodeFrame({ type: 3, channel: 1, payload: Buffer.alloc(5000, 7) }, 0)
+    for (const at of [[100], [100, 5007], [3, 4000]]) {
+      const { reader, frames, targeted } = targetCollector(131072, () => true)
+      expectFrameError(catchError(() => {
+        for (const c of cut(bad, at)) reader.push(c)
+      }), /frame end byte/)
+      expect(frames).toEqual([])
+      expect(targeted()).toBe(1)
+    }
+  })
+})

@@ -1,15 +1,32 @@
 /**
  * Turns a byte stream cut at arbitrary points into AMQP frames. A frame wholly inside a chunk is
  * handed over as (chunk, start, end) without copying; only a frame split across chunks is assembled
- * into a buffer of its exact size.
+ * into a buffer of its exact size, except a large body frame, whose payload the handler may have
+ * written straight to its final place (bodyTarget: the message block being assembled), so a large
+ * message costs one copy from the socket chunks instead of two.
  */
 import { ConnectionError, ReplyCode } from '../../core/errors.js'
-import { FRAME_END, FRAME_HEADER_SIZE, FRAME_OVERHEAD } from './constants.js'
+import { FRAME_BODY, FRAME_END, FRAME_HEADER_SIZE, FRAME_OVERHEAD } from './constants.js'
 
 export interface FrameHandler {
   /** payload is buf[start, end); buf may be kept (chunks are never reused). */
   onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): void
+  /**
+   * Optional: a body frame with `size` payload bytes on `channel` is split across chunks. The handler
+   * may name where its payload goes (buf[offset, offset + size)); the reader then copies the bytes
+   * there as they arrive and calls onFrame(3, channel, buf, offset, offset + size) once the frame,
+   * frame-end byte included, is complete. null: the frame is assembled as usual.
+   */
+  bodyTarget?(channel: number, size: number): BodyTarget | null
 }
+
+export interface BodyTarget {
+  buf: Buffer
+  offset: number
+}
+
+/** Body frames at least this large are offered to bodyTarget when split across chunks. */
+const BODY_TARGET_MIN = 1024
 
 export class FrameError extends ConnectionError {
   constructor(detail: string) {
@@ -26,6 +43,12 @@ export class FrameReader {
   private headerLen = 0
   private partial: Buffer | null = null
   private partialFilled = 0
+  /** body frame being copied to a handler's buffer: target[targetPos, targetEnd) still to come */
+  private target: Buffer | null = null
+  private targetStart = 0
+  private targetPos = 0
+  private targetEnd = 0
+  private targetChannel = 0
 
   constructor(
     private readonly handler: FrameHandler,
@@ -38,7 +61,7 @@ export class FrameReader {
   push(chunk: Buffer): void {
     let pos = 0
     const len = chunk.length
-    if (this.headerLen > 0 || this.partial !== null) {
+    if (this.headerLen > 0 || this.partial !== null || this.target !== null) {
       pos = this.continuePartial(chunk)
       if (pos < 0) return
     }
@@ -70,6 +93,11 @@ export class FrameReader {
       return
     }
     const size = chunk.readUInt32BE(pos + 3)
+    if (chunk[pos] === FRAME_BODY && this.startTarget(chunk.readUInt16BE(pos + 1), size)) {
+      // the frame-end byte is not in this chunk (push stops before such a frame): -1 here
+      this.continueTarget(chunk, pos + FRAME_HEADER_SIZE)
+      return
+    }
     this.partial = Buffer.allocUnsafe(size + FRAME_OVERHEAD)
     chunk.copy(this.partial, 0, pos)
     this.partialFilled = rest
@@ -78,6 +106,7 @@ export class FrameReader {
   /** Completes a stashed frame; returns the position after it, or -1 if the chunk ran out. */
   private continuePartial(chunk: Buffer): number {
     let pos = 0
+    if (this.target !== null) return this.continueTarget(chunk, 0)
     if (this.partial === null) {
       const take = Math.min(FRAME_HEADER_SIZE - this.headerLen, chunk.length)
       chunk.copy(this.header, this.headerLen, 0, take)
@@ -86,6 +115,10 @@ export class FrameReader {
       if (this.headerLen < FRAME_HEADER_SIZE) return -1
       const size = this.header.readUInt32BE(3)
       this.checkSize(size)
+      if (this.header[0] === FRAME_BODY && this.startTarget(this.header.readUInt16BE(1), size)) {
+        this.headerLen = 0
+        return this.continueTarget(chunk, pos)
+      }
       this.partial = Buffer.allocUnsafe(size + FRAME_OVERHEAD)
       this.header.copy(this.partial, 0)
       this.partialFilled = FRAME_HEADER_SIZE
@@ -103,5 +136,33 @@ export class FrameReader {
     if (frame[end] !== FRAME_END) throw new FrameError(`frame end byte 0x${frame[end].toString(16)} is not 0xce`)
     this.handler.onFrame(frame[0], frame.readUInt16BE(1), frame, FRAME_HEADER_SIZE, end)
     return pos
+  }
+
+  /** Asks the handler where a large body frame's payload goes; false: assemble it as usual. */
+  private startTarget(channel: number, size: number): boolean {
+    if (size < BODY_TARGET_MIN || this.handler.bodyTarget === undefined) return false
+    const t = this.handler.bodyTarget(channel, size)
+    if (t === null) return false
+    this.target = t.buf
+    this.targetStart = this.targetPos = t.offset
+    this.targetEnd = t.offset + size
+    this.targetChannel = channel
+    return true
+  }
+
+  /** Copies payload bytes from chunk[pos…] to the target; returns the position after the frame, or -1. */
+  private continueTarget(chunk: Buffer, pos: number): number {
+    const take = Math.min(this.targetEnd - this.targetPos, chunk.length - pos)
+    if (take > 0) {
+      chunk.copy(this.target!, this.targetPos, pos, pos + take)
+      this.targetPos += take
+      pos += take
+    }
+    if (this.targetPos < this.targetEnd || pos >= chunk.length) return -1
+    const buf = this.target!
+    this.target = null
+    if (chunk[pos] !== FRAME_END) throw new FrameError(`frame end byte 0x${chunk[pos].toString(16)} is not 0xce`)
+    this.handler.onFrame(FRAME_BODY, this.targetChannel, buf, this.targetStart, this.targetEnd)
+    return pos + 1
   }
 }

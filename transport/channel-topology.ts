@@ -1,0 +1,86 @@
+/**
+ * The exchange and queue methods of a channel (exchange.declare/delete/bind/unbind, queue.declare/
+ * bind/unbind/purge/delete): permission checks, the vhost call, and the -ok reply unless nowait.
+ */
+import type { FieldTable } from '../core/wire/field-table.js'
+import type { Channel } from './channel.js'
+import { CLASS_EXCHANGE, CLASS_QUEUE } from './codec/constants.js'
+import type { MethodArgs } from './codec/methods.js'
+
+export function exchangeDeclare(ch: Channel, a: MethodArgs): void {
+  const name = a.exchange as string
+  ch.vhost.declareExchange(
+    name,
+    a.type as string,
+    {
+      durable: a.durable as boolean,
+      autoDelete: a.autoDelete as boolean,
+      internal: a.internal as boolean,
+      arguments: a.arguments as FieldTable,
+    },
+    a.passive as boolean,
+    ch.access.exchangeDeclareCheck((a.arguments as FieldTable) ?? {}),
+  )
+  if (!a.nowait) ch.writer.method(ch.id, CLASS_EXCHANGE, 11)
+}
+
+export function exchangeDelete(ch: Channel, a: MethodArgs): void {
+  const name = a.exchange as string
+  // RabbitMQ: the default and amq.* exchanges are refused first (the vhost does), then configure
+  if (name !== '' && !name.startsWith('amq.')) ch.access.check('configure', 'exchange', name)
+  ch.vhost.deleteExchange(name, a.ifUnused as boolean)
+  if (!a.nowait) ch.writer.method(ch.id, CLASS_EXCHANGE, 21)
+}
+
+export function exchangeBind(ch: Channel, a: MethodArgs, bind: boolean): void {
+  const [d, s, rk, args] = [a.destination as string, a.source as string, a.routingKey as string, a.arguments as FieldTable]
+  ch.access.checkBinding('exchange', d, s)
+  if (bind) ch.vhost.bindExchange(d, s, rk, args)
+  else ch.vhost.unbindExchange(d, s, rk, args)
+  if (!a.nowait) ch.writer.method(ch.id, CLASS_EXCHANGE, bind ? 31 : 51)
+}
+
+export function queueDeclare(ch: Channel, a: MethodArgs): void {
+  const passive = a.passive as boolean
+  // RabbitMQ does not expand '' here: a passive declare of '' is 404 "no queue ''"
+  const r = ch.vhost.declareQueue(
+    a.queue as string,
+    {
+      durable: a.durable as boolean,
+      autoDelete: a.autoDelete as boolean,
+      exclusiveOwner: a.exclusive ? ch.conn : null,
+      arguments: a.arguments as FieldTable,
+    },
+    passive,
+    ch.conn,
+    ch.access.queueDeclareCheck((a.arguments as FieldTable) ?? {}),
+  )
+  ch.lastQueue = r.queue.name
+  if (!a.nowait) ch.writer.method(ch.id, CLASS_QUEUE, 11, [r.queue.name, r.messageCount, r.consumerCount])
+}
+
+export function queueBind(ch: Channel, a: MethodArgs, bind: boolean): void {
+  const q = ch.queueName(a.queue as string)
+  const [x, args] = [a.exchange as string, a.arguments as FieldTable]
+  // RabbitMQ expand_routing_key_shortcut: queue '' and key '' bind with the queue's name as the key
+  const rk = a.queue === '' && a.routingKey === '' ? q : (a.routingKey as string)
+  ch.access.checkBinding('queue', q, x)
+  if (bind) ch.vhost.bindQueue(q, x, rk, args, ch.conn)
+  else ch.vhost.unbindQueue(q, x, rk, args, ch.conn)
+  // queue.unbind has no nowait bit
+  if (!bind || !a.nowait) ch.writer.method(ch.id, CLASS_QUEUE, bind ? 21 : 51)
+}
+
+export function queuePurge(ch: Channel, a: MethodArgs): void {
+  const q = ch.queueName(a.queue as string)
+  ch.access.check('read', 'queue', q) // RabbitMQ: queue.purge needs read
+  const n = ch.vhost.purgeQueue(q, ch.conn)
+  if (!a.nowait) ch.writer.method(ch.id, CLASS_QUEUE, 31, [n])
+}
+
+export function queueDelete(ch: Channel, a: MethodArgs): void {
+  const q = ch.queueName(a.queue as string)
+  ch.access.check('configure', 'queue', q)
+  const n = ch.vhost.deleteQueue(q, a.ifUnused as boolean, a.ifEmpty as boolean, ch.conn)
+  if (!a.nowait) ch.writer.method(ch.id, CLASS_QUEUE, 41, [n])
+}

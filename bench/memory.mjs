@@ -9,6 +9,7 @@
 //   npm run bench:memory
 //   MEM_COUNT=200000 npm run bench:memory
 //   MEM_CASES=durable-ttl,transient-ttl npm run bench:memory   (queues with x-message-ttl)
+//   MEM_CASES=durable-priority,transient-priority npm run bench:memory   (x-max-priority 5)
 //
 // The RabbitMQ side-by-side uses amqp-perf --memload on the same load (see the README there).
 import { spawn } from 'node:child_process'
@@ -66,7 +67,7 @@ async function settledRss(pid) {
   return min
 }
 
-async function publish(ch, queue, persistent) {
+async function publish(ch, queue, persistent, priorities) {
   const body = Buffer.alloc(SIZE, 120)
   let outstanding = 0
   let wake = null
@@ -81,7 +82,7 @@ async function publish(ch, queue, persistent) {
   for (let i = 0; i < COUNT; i++) {
     while (outstanding >= 1000) await new Promise((r) => (wake = r))
     outstanding++
-    ch.sendToQueue(queue, body, { persistent }, done)
+    ch.sendToQueue(queue, body, priorities ? { persistent, priority: i % priorities } : { persistent }, done)
   }
   await ch.waitForConfirms()
 }
@@ -91,7 +92,8 @@ async function measure(broker, conn, queue, durable, args) {
   await ch.assertQueue(queue, { durable, autoDelete: false, arguments: args })
   const before = await settledRss(broker.pid)
   const t0 = Date.now()
-  await publish(ch, queue, durable)
+  const maxPriority = args?.['x-max-priority']
+  await publish(ch, queue, durable, maxPriority === undefined ? 0 : maxPriority + 1)
   const secs = (Date.now() - t0) / 1000
   const depth = (await ch.checkQueue(queue)).messageCount
   const after = await settledRss(broker.pid)
@@ -99,7 +101,10 @@ async function measure(broker, conn, queue, durable, args) {
   const afterDelete = await settledRss(broker.pid)
   await ch.close()
   return {
-    queue: (durable ? 'durable, persistent' : 'transient, non-persistent') + (args ? ', x-message-ttl' : ''),
+    queue:
+      (durable ? 'durable, persistent' : 'transient, non-persistent') +
+      (args?.['x-message-ttl'] !== undefined ? ', x-message-ttl' : '') +
+      (maxPriority !== undefined ? ', x-max-priority' : ''),
     messages: depth,
     rss_before_kb: before,
     rss_after_kb: after,
@@ -112,11 +117,16 @@ async function measure(broker, conn, queue, durable, args) {
 // the cases: plain queues, and queues with a queue TTL (x-message-ttl, one hour: nothing expires
 // during the run) whose messages all carry an expiry time. MEM_CASES picks some, e.g. "durable-ttl,transient-ttl"
 const TTL_ARGS = { 'x-message-ttl': 3_600_000 }
+const PRIORITY_ARGS = { 'x-max-priority': 5 }
 const CASES = [
   { name: 'durable', queue: 'mem-durable', durable: true },
   { name: 'transient', queue: 'mem-transient', durable: false },
   { name: 'durable-ttl', queue: 'mem-durable-ttl', durable: true, args: TTL_ARGS },
   { name: 'transient-ttl', queue: 'mem-transient-ttl', durable: false, args: TTL_ARGS },
+  // x-max-priority 5, messages spread over the six levels
+  { name: 'durable-priority', queue: 'mem-durable-priority', durable: true, args: PRIORITY_ARGS },
+  { name: 'transient-priority', queue: 'mem-transient-priority', durable: false, args: PRIORITY_ARGS },
+  { name: 'durable-priority-ttl', queue: 'mem-durable-priority-ttl', durable: true, args: { ...TTL_ARGS, ...PRIORITY_ARGS } },
 ].filter((c) => process.env.MEM_CASES === undefined || process.env.MEM_CASES.split(',').includes(c.name))
 
 // a fresh broker per queue: a heap grown by the first run would hide the second one's growth
@@ -135,7 +145,7 @@ for (const c of CASES) {
 }
 for (const r of results) {
   console.log(
-    `${r.queue.padEnd(26)} ${r.messages} msgs  RSS ${r.rss_before_kb} -> ${r.rss_after_kb} kB (after delete ${r.rss_after_delete_kb})  ` +
+    `${r.queue.padEnd(42)} ${r.messages} msgs  RSS ${r.rss_before_kb} -> ${r.rss_after_kb} kB (after delete ${r.rss_after_delete_kb})  ` +
       `${r.bytes_per_msg} bytes/msg  ${r.publish_rate} msg/s`,
   )
 }

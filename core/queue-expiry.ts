@@ -60,7 +60,7 @@ export class QueueExpiry {
     const store = q.store
     if (env.ref >= 0 && store !== null && store.expiresByRef) {
       const h = this.refHeap
-      h.push(env.expiresAt, env.ref)
+      h.push(env.expiresAt, store.expiryKey(env))
       if (h.length > COMPACT_AT && h.length > 2 * q.messageCount) h.retain((ref) => store.isReadyRef(ref))
       return
     }

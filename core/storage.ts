@@ -40,8 +40,8 @@ import {
 } from './store/definitions.js'
 import { newLogStats, type LogStats } from './store/group-commit.js'
 import { MessageStore } from './store/message-store.js'
-import { PagedList } from './store/paged-list.js'
-import { PriorityStoreList } from './store/priority-store.js'
+import { PagedList, type PagingBudget } from './store/paged-list.js'
+import { levelDir, PriorityStoreList } from './store/priority-store.js'
 import { StoreList } from './store/queue-store.js'
 import type { StoredList } from './store/stored-list.js'
 import type { Permission, User } from './users.js'
@@ -82,8 +82,8 @@ export class Storage {
   readonly stats: LogStats = newLogStats()
   private readonly defs: DefinitionsLog
   private readonly lists = new Map<Queue, StoredList>()
-  /** transient queues that may page to disk */
-  private readonly pagers = new Map<Queue, PagedList>()
+  /** transient queues that may page to disk (a priority queue: one pager per level) */
+  private readonly pagers = new Map<Queue, StoredList>()
   private readonly closing = new Set<Promise<void>>()
   private recovering = false
   private closed = false
@@ -102,13 +102,13 @@ export class Storage {
 
   /**
    * The store-backed ready list of a queue: its durable store(s) for a durable, non-exclusive
-   * queue, a list that pages to a transient store when deep for a transient FIFO queue; null for
-   * a transient priority queue (kept in memory).
+   * queue, a list that pages to a transient store when deep for a transient queue (per priority
+   * level for a priority queue).
    */
   openQueueStore(q: Queue): StoredList | null {
     if (this.closed) return null
     const maxPriority = q.settings.maxPriority
-    if (!q.durable || q.exclusive) return maxPriority > 0 ? null : this.openPager(q)
+    if (!q.durable || q.exclusive) return this.openPager(q)
     // a new queue never inherits files: only a recovered one has messages of a previous run
     const rec = this.recovering ? this.defs.get<StoredQueue>(definitionKey.queue(q.vhost.name, q.name)) : undefined
     const rel = rec?.dir ?? this.newQueueDir(q.vhost.name, q.name)
@@ -121,25 +121,32 @@ export class Storage {
       new StoreList(
         MessageStore.open({ dir: d, log, stats: this.stats, expiring }),
         (m, ref, redelivered, count) => q.restoreEnvelope(m, ref, redelivered, count),
+        // expiring messages are tracked by ref, (ref, level) for a priority level store
         q.vhost.durableTouched,
-        // a priority level's refs are not unique in the queue: its expiring envelopes stay pinned
-        maxPriority > 0,
       )
     const list = maxPriority > 0 ? new PriorityStoreList(dir, maxPriority, (_, d) => open(d)) : open(dir)
     this.lists.set(q, list)
     return list
   }
 
-  private openPager(q: Queue): PagedList {
-    const pager = new PagedList(() => {
-      if (this.closed) return null
-      const dir = path.join(this.dir, 'paging', randomBytes(8).toString('hex'))
-      const log = this.log.child({ queue: q.name, vhost: q.vhost.name })
-      log.info({ dir, messages: q.messageCount }, 'transient queue is deep: paging its backlog to disk')
-      // a small head cache: the pager's in-memory part already holds the first messages
-      const store = MessageStore.open({ dir, log, durable: false, cacheBytes: 1024 * 1024 })
-      return new StoreList(store, (m, ref, redelivered, count) => q.restoreEnvelope(m, ref, redelivered, count), [])
-    })
+  private openPager(q: Queue): StoredList {
+    const maxPriority = q.settings.maxPriority
+    const open = (dir: string, budget?: PagingBudget): PagedList =>
+      new PagedList(() => {
+        if (this.closed) return null
+        const log = this.log.child({ queue: q.name, vhost: q.vhost.name })
+        log.info({ dir, messages: q.messageCount }, 'transient queue is deep: paging its backlog to disk')
+        // a small head cache: the pager's in-memory part already holds the first messages
+        const store = MessageStore.open({ dir, log, durable: false, cacheBytes: 1024 * 1024 })
+        return new StoreList(store, (m, ref, redelivered, count) => q.restoreEnvelope(m, ref, redelivered, count), [])
+      }, budget)
+    const dir = path.join(this.dir, 'paging', randomBytes(8).toString('hex'))
+    let pager: StoredList
+    if (maxPriority > 0) {
+      // the levels share one in-memory budget: the queue as a whole pages past pagingLimits
+      const budget: PagingBudget = { messages: 0, bytes: 0 }
+      pager = new PriorityStoreList<PagedList>(dir, maxPriority, (level) => open(levelDir(dir, level), budget))
+    } else pager = open(dir)
     this.pagers.set(q, pager)
     return pager
   }

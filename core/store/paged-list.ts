@@ -19,6 +19,15 @@ import type { StoredList } from './stored-list.js'
 /** When a transient queue starts paging. Mutable so that tests can lower them. */
 export const pagingLimits = { maxMessages: 10_000, maxBytes: 64 * 1024 * 1024 }
 
+/**
+ * What the in-memory parts count against pagingLimits: one pager's own, or shared by the per-level
+ * pagers of a transient priority queue, so the whole queue keeps at most that much in memory.
+ */
+export interface PagingBudget {
+  messages: number
+  bytes: number
+}
+
 /** Opens the transient store (null: cannot, e.g. the broker is shutting down; stay in memory). */
 export type PageStoreOpener = () => StoreList | null
 
@@ -29,7 +38,23 @@ export class PagedList implements StoredList {
   private list: StoreList | null = null
   private isDetached = false
 
-  constructor(private readonly open: PageStoreOpener) {}
+  constructor(
+    private readonly open: PageStoreOpener,
+    private readonly budget: PagingBudget = { messages: 0, bytes: 0 },
+  ) {}
+
+  private memIn(env: Envelope): void {
+    const size = env.message.bodySize
+    this.memBytes += size
+    this.budget.messages++
+    this.budget.bytes += size
+  }
+  private memOut(env: Envelope): void {
+    const size = env.message.bodySize
+    this.memBytes -= size
+    this.budget.messages--
+    this.budget.bytes -= size
+  }
 
   get detached(): boolean {
     return this.isDetached
@@ -65,15 +90,16 @@ export class PagedList implements StoredList {
     const size = env.message.bodySize
     let l = this.list
     if (l === null || l.store.count === 0) {
-      if (this.mem.length < pagingLimits.maxMessages && this.memBytes + size <= pagingLimits.maxBytes) {
+      const b = this.budget
+      if (b.messages < pagingLimits.maxMessages && b.bytes + size <= pagingLimits.maxBytes) {
         this.mem.push(env)
-        this.memBytes += size
+        this.memIn(env)
         return
       }
       if (l === null && !this.isDetached) l = this.list = this.open()
       if (l === null) {
         this.mem.push(env)
-        this.memBytes += size
+        this.memIn(env)
         return
       }
     }
@@ -83,7 +109,7 @@ export class PagedList implements StoredList {
   shift(): Envelope | undefined {
     const env = this.mem.shift()
     if (env !== undefined) {
-      this.memBytes -= env.message.bodySize
+      this.memOut(env)
       return env
     }
     return this.list?.shift()
@@ -96,10 +122,12 @@ export class PagedList implements StoredList {
   requeue(env: Envelope): void {
     if (env.ref >= 0 && this.list !== null) return this.list.requeue(env)
     this.mem.requeue(env)
-    this.memBytes += env.message.bodySize
+    this.memIn(env)
   }
 
   clear(): void {
+    this.budget.messages -= this.mem.length
+    this.budget.bytes -= this.memBytes
     this.mem.clear()
     this.memBytes = 0
     this.list?.clear()
@@ -121,6 +149,9 @@ export class PagedList implements StoredList {
 
   /** paged messages are tracked by ref (the memory part is bounded by pagingLimits) */
   readonly expiresByRef = true
+  expiryKey(env: Envelope): number {
+    return env.ref
+  }
   isReadyRef(ref: number): boolean {
     return this.list !== null && this.list.isReadyRef(ref)
   }

@@ -5,6 +5,10 @@
  * backing queue per priority). Each level is a plain StoreList, so ordering, requeue, the
  * delivered watermark and recovery are those of a FIFO store; a level's store is opened on its
  * first message (a queue with x-max-priority 255 that only sees priorities 0 and 5 has two).
+ *
+ * A transient priority queue uses the same list with a PagedList per level (a directory under
+ * `<data>/paging/`): levels stay in memory until the queue as a whole holds pagingLimits, then
+ * each level pages its later messages to its own transient store.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
@@ -13,8 +17,11 @@ import type { MessageStore } from './message-store.js'
 import type { StoreList } from './queue-store.js'
 import type { StoredList } from './stored-list.js'
 
+/** expiryKey(): ref * KEY_LEVELS + level (x-max-priority is at most 255; refs stay far below 2^45) */
+const KEY_LEVELS = 256
+
 /** Opens (recovering) the store of one priority level in `dir`. */
-export type LevelOpener = (level: number, dir: string) => StoreList
+export type LevelOpener<L extends StoredList = StoreList> = (level: number, dir: string) => L
 
 /** Directory of priority level `level` inside the queue's directory. */
 export function levelDir(dir: string, level: number): string {
@@ -22,9 +29,9 @@ export function levelDir(dir: string, level: number): string {
 }
 
 /** See the file comment. */
-export class PriorityStoreList implements StoredList {
+export class PriorityStoreList<L extends StoredList = StoreList> implements StoredList {
   /** opened levels, highest priority first, and their level numbers */
-  private readonly lists: StoreList[] = []
+  private readonly lists: L[] = []
   private readonly levels: number[] = []
   private isDetached = false
 
@@ -32,7 +39,9 @@ export class PriorityStoreList implements StoredList {
   constructor(
     readonly dir: string,
     readonly maxPriority: number,
-    private readonly open: LevelOpener,
+    private readonly open: LevelOpener<L>,
+    /** whether the level lists track expiring stored messages by ref (not pinned) */
+    private readonly levelsExpireByRef = true,
   ) {
     if (!existsSync(dir)) return
     for (const f of readdirSync(dir)) {
@@ -41,7 +50,7 @@ export class PriorityStoreList implements StoredList {
     }
   }
 
-  private levelList(level: number): StoreList {
+  private levelList(level: number): L {
     const i = this.levels.indexOf(level)
     if (i >= 0) return this.lists[i]
     const list = this.open(level, levelDir(this.dir, level))
@@ -53,7 +62,7 @@ export class PriorityStoreList implements StoredList {
     return list
   }
 
-  private of(env: Envelope): StoreList {
+  private of(env: Envelope): L {
     return this.levelList(Math.min(env.priority, this.maxPriority))
   }
 
@@ -135,13 +144,24 @@ export class PriorityStoreList implements StoredList {
     return this.of(env).tombstone(env)
   }
 
-  // refs are per level, so not unique in the queue: envelopes with an expiry stay pinned
-  readonly expiresByRef = false
-  isReadyRef(): boolean {
-    return false
+  // refs are unique only within a level: the queue tracks expiries by (ref, level) in one number
+  get expiresByRef(): boolean {
+    return this.levelsExpireByRef
   }
-  expireRef(): Envelope | undefined {
-    return undefined
+  expiryKey(env: Envelope): number {
+    return this.of(env).expiryKey(env) * KEY_LEVELS + Math.min(env.priority, this.maxPriority)
+  }
+  private byKey(key: number): [L | undefined, number] {
+    const i = this.levels.indexOf(key % KEY_LEVELS)
+    return [i < 0 ? undefined : this.lists[i], Math.floor(key / KEY_LEVELS)]
+  }
+  isReadyRef(key: number): boolean {
+    const [l, ref] = this.byKey(key)
+    return l !== undefined && l.isReadyRef(ref)
+  }
+  expireRef(key: number): Envelope | undefined {
+    const [l, ref] = this.byKey(key)
+    return l?.expireRef(ref)
   }
 
   *pinnedEnvelopes(): Iterable<Envelope> {
@@ -172,7 +192,7 @@ export class PriorityStoreList implements StoredList {
   }
 
   messageStores(): MessageStore[] {
-    return this.lists.map((l) => l.store)
+    return this.lists.flatMap((l) => l.messageStores())
   }
 
   *[Symbol.iterator](): Iterator<Envelope> {

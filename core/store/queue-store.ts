@@ -9,7 +9,8 @@
  * by the unacked window. A message with an expiry time is not pinned: its record keeps the enqueue
  * time its TTL counts from, so the envelope made at the head has the right expiry, and the queue
  * tracks per-message expirations by ref (isReadyRef/expireRef, an expiry heap of typed arrays).
- * Only a priority level store (`pinExpiring`: refs are not unique across levels) pins them.
+ * (A priority level store tracks them by ref and level, PriorityStoreList.expiryKey; `pinExpiring`
+ * keeps such envelopes pinned instead.)
  *
  * Settlement: the queue calls ack() for a message that leaves it after being shifted (ack, reject,
  * expiry, overflow drop, noAck delivery), and tombstone()/expireRef() for a ready message expired
@@ -172,6 +173,10 @@ export class StoreList implements StoredList, DurableWaiter {
     this.tombs.add(env.ref)
     this.pinned.delete(env.ref)
     return false
+  }
+
+  expiryKey(env: Envelope): number {
+    return env.ref
   }
 
   isReadyRef(ref: number): boolean {

@@ -32,7 +32,12 @@ export interface StoredList extends ReadyList<Envelope> {
    * queue tracks them by ref (isReadyRef/expireRef). false: it keeps their envelopes (pinned).
    */
   readonly expiresByRef: boolean
-  /** whether the stored message at `ref` is still ready (not delivered, settled or expired) */
+  /**
+   * the key the queue tracks a stored (ref >= 0) envelope's expiry by, for isReadyRef/expireRef:
+   * its ref, or for per-level stores its ref and level (refs are unique only within a level)
+   */
+  expiryKey(env: Envelope): number
+  /** whether the stored message at `ref` (an expiryKey) is still ready (not delivered, settled or expired) */
   isReadyRef(ref: number): boolean
   /**
    * The ready stored message at `ref` expired where it sits: deleted now (as tombstone() does) and

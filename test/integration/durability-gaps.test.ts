@@ -9,6 +9,7 @@ import { AMQPClient } from '@cloudamqp/amqp-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { MessageStore } from '../../core/store/message-store.js'
 import { PagedList, pagingLimits } from '../../core/store/paged-list.js'
+import { PriorityStoreList } from '../../core/store/priority-store.js'
 import { waitFor } from '../helpers/broker.js'
 import { bodies, boot, connect, dataDir, drain, halt, publishConfirmed } from '../helpers/restart.js'
 
@@ -171,5 +172,57 @@ describe('transient queues page a deep backlog to disk', () => {
     await halt(b)
     b = await boot(dir)
     expect(existsSync(pages)).toBe(false)
+  })
+
+  it('pages a transient priority queue per level: highest priority first, FIFO within one, requeues in place', async () => {
+    pagingLimits.maxMessages = 100
+    const dir = dataDir()
+    const b = await boot(dir)
+    const c = await connect(b)
+    const ch = await c.createChannel()
+    await ch.assertQueue('pdeep', { durable: false, arguments: { 'x-max-priority': 5 } })
+    const n = 3000
+    const prio = (i: number): number => (i * 7) % 6
+    const c2 = await connect(b)
+    const cc = await c2.createConfirmChannel()
+    for (let i = 0; i < n; i++) cc.sendToQueue('pdeep', Buffer.from(`m${i}p${prio(i)}`), { persistent: false, priority: prio(i) })
+    await cc.waitForConfirms()
+    const q = b.broker.vhost('/')!.queues.get('pdeep')!
+    const list = q.store as PriorityStoreList<PagedList>
+    expect(list).toBeInstanceOf(PriorityStoreList)
+    expect(q.messageCount).toBe(n)
+    // the whole queue keeps pagingLimits.maxMessages envelopes in memory, the rest is paged per level
+    expect([...list.pinnedEnvelopes()].length).toBe(100)
+    expect(list.messageStores().reduce((t, s) => t + s.count, 0)).toBe(n - 100)
+    const pages = path.join(dir, 'paging')
+    expect(readdirSync(pages).length).toBe(1)
+    expect(readdirSync(path.join(pages, readdirSync(pages)[0])).sort()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'p5'])
+    const expected = Array.from({ length: n }, (_, i) => i)
+      .sort((x, y) => prio(y) - prio(x) || x - y)
+      .map((i) => `m${i}p${prio(i)}`)
+    // take some, return one from memory and one paged: each goes back in its place
+    const got: string[] = []
+    for (let i = 0; i < 60; i++) {
+      const m = await ch.get('pdeep')
+      if (m === false) throw new Error('empty')
+      if (i === 5 || i === 40) ch.nack(m, false, true)
+      else {
+        ch.ack(m)
+        got.push(m.content.toString())
+      }
+    }
+    got.push(...bodies(await drain(b, 'pdeep')))
+    expect(got).toEqual(expected)
+    // purge empties every level's store; delete removes the queue's paging directory
+    await publishConfirmed(b, 'pdeep', Array.from({ length: 500 }, (_, i) => `x${i}`), false, { priority: 2 })
+    await ch.purgeQueue('pdeep')
+    expect(q.messageCount).toBe(0)
+    expect(list.messageStores().every((s) => s.count === 0)).toBe(true)
+    await publishConfirmed(b, 'pdeep', Array.from({ length: 300 }, (_, i) => `y${i}`), false, { priority: 3 })
+    expect(list.messageStores().reduce((t, s) => t + s.count, 0)).toBe(200)
+    await ch.deleteQueue('pdeep')
+    await waitFor(() => readdirSync(pages).length === 0, 5000, 'pages deleted with the queue')
+    await c2.close()
+    await halt(b)
   })
 })

@@ -142,3 +142,59 @@ describe('a deep queue of messages with their own expiration', () => {
     expect(rest.map((m) => m.content.toString())).toEqual(names(n).filter((_, i) => i % 2 === 0))
   }, 60_000)
 })
+
+describe('a deep priority queue with x-message-ttl', () => {
+  it('durable: tracked by (ref, level), not envelopes, across a restart; expires every level', async () => {
+    const dir = dataDir()
+    let b = await boot(dir)
+    const ch = await (await connect(b)).createChannel()
+    await ch.assertQueue('dead', { durable: true })
+    await ch.assertQueue('deep-pq', { durable: true, arguments: { 'x-message-ttl': 3000, 'x-max-priority': 3, ...DLX } })
+    const n = 4000
+    const c = await connect(b)
+    const cc = await c.createConfirmChannel()
+    for (let i = 0; i < n; i++) cc.sendToQueue('deep-pq', Buffer.from(`m${i}`), { persistent: true, priority: i % 4 })
+    await cc.waitForConfirms()
+    let q = b.broker.vhost('/')!.queues.get('deep-pq')!
+    expect(liveEnvelopes(q)).toMatchObject({ heapEnvelopes: 0, heapEntries: n })
+    expect(liveEnvelopes(q).pinned).toBeLessThanOrEqual(1)
+    await halt(b)
+    b = await boot(dir)
+    q = b.broker.vhost('/')!.queues.get('deep-pq')!
+    expect(q.messageCount).toBe(n)
+    expect(liveEnvelopes(q)).toMatchObject({ heapEnvelopes: 0, heapEntries: n })
+    const dead = b.broker.vhost('/')!.queues.get('dead')!
+    await waitFor(() => dead.messageCount === n, 10_000, 'every message dead-lettered')
+    expect(q.messageCount).toBe(0)
+    const got = (await consumeAll(b, 'dead', n)).map((m) => m.content.toString())
+    expect(got.sort()).toEqual(names(n).sort())
+  }, 60_000)
+
+  it('transient, paged per level: only the in-memory part keeps envelopes', async () => {
+    pagingLimits.maxMessages = 100
+    const b = await boot(dataDir())
+    const ch = await (await connect(b)).createChannel()
+    await ch.assertQueue('dead', { durable: false })
+    await ch.assertQueue('deep-tpq', { durable: false, arguments: { 'x-max-priority': 3, ...DLX } })
+    const n = 30_000
+    const c = await connect(b)
+    const cc = await c.createConfirmChannel()
+    for (let i = 0; i < n; i++) cc.sendToQueue('deep-tpq', Buffer.from(`m${i}`), i % 2 === 1 ? { expiration: '2000', priority: i % 4 } : { priority: i % 4 })
+    await cc.waitForConfirms()
+    const q = b.broker.vhost('/')!.queues.get('deep-tpq')!
+    const live = liveEnvelopes(q)
+    expect(live.heapEnvelopes).toBeLessThanOrEqual(50)
+    expect(live.heapEntries).toBe(n / 2)
+    expect(live.pinned).toBeLessThanOrEqual(101)
+    const dead = b.broker.vhost('/')!.queues.get('dead')!
+    await waitFor(() => dead.messageCount === n / 2, 10_000, 'the expiring half dead-lettered')
+    expect(q.messageCount).toBe(n / 2)
+    const rest = (await consumeAll(b, 'deep-tpq', n / 2)).map((m) => m.content.toString())
+    const want = names(n)
+      .map((s, i) => [s, i] as const)
+      .filter(([, i]) => i % 2 === 0)
+      .sort((x, y) => (y[1] % 4) - (x[1] % 4) || x[1] - y[1])
+      .map(([s]) => s)
+    expect(rest).toEqual(want)
+  }, 60_000)
+})

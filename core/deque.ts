@@ -52,10 +52,6 @@ export class Deque<T> {
     return this.size === 0 ? undefined : this.items[this.head]
   }
 
-  peekLast(): T | undefined {
-    return this.size === 0 ? undefined : this.items[(this.head + this.size - 1) & (this.items.length - 1)]
-  }
-
   /** Item at logical index i (0 = head). */
   at(i: number): T | undefined {
     if (i < 0 || i >= this.size) return undefined
@@ -78,22 +74,6 @@ export class Deque<T> {
       this.items[(this.head + i) & mask] = this.items[(this.head + i + 1) & mask]
     }
     this.items[(this.head + k) & mask] = item
-  }
-
-  /** Removes every item for which `drop` is true; keeps order. O(n). */
-  removeWhere(drop: (item: T) => boolean): number {
-    const kept: T[] = []
-    let removed = 0
-    for (let i = 0; i < this.size; i++) {
-      const it = this.at(i) as T
-      if (drop(it)) removed++
-      else kept.push(it)
-    }
-    if (removed > 0) {
-      this.clear()
-      for (const it of kept) this.push(it)
-    }
-    return removed
   }
 
   clear(): void {

@@ -492,7 +492,10 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
 
   /** Closes the socket now. */
   destroy(): void {
-    if (this.state !== 'closed') this.state = 'closed'
+    this.state = 'closed'
+    // close-ok (or the socket) came before the close timeout: nothing left for the timer to do
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer)
+    this.closeTimer = null
     this.teardown()
     this.socket.destroy()
   }

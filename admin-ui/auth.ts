@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Broker } from '../core/broker.js'
 import { checkPassword, isLoopback, type User } from '../core/users.js'
 import type { ApiRequest } from './context.js'
-import { loginFailed, notAuthorised, objectNotFound } from './http-errors.js'
+import { loginFailed, notAuthorised, objectNotFound, type HttpError } from './http-errors.js'
 import type { Access } from './router.js'
 import type { VHost } from '../core/vhost.js'
 
@@ -41,21 +41,29 @@ export function checkAccess(user: User, access: Access): void {
 /** May the user see this vhost's objects (administrators and monitoring users see all)? */
 export function canSeeVHost(broker: Broker, user: User, vhost: string): boolean {
   if (has(user, 'administrator') || has(user, 'monitoring')) return true
+  return canLogInto(broker, user, vhost)
+}
+
+/** May the user log in to this vhost (a permission entry there; RabbitMQ list_login_vhosts)? */
+export function canLogInto(broker: Broker, user: User, vhost: string): boolean {
   return broker.users.getPermission(user.name, vhost) !== undefined
 }
 
+/** RabbitMQ is_authorized_vhost's refusal (401). */
+const vhostRefused = (): HttpError => notAuthorised('User not authorised to access virtual host')
+
 /**
  * The vhost a request names, for reading (`write` false) or changing it. 404 when it does not exist,
- * 401 when the user may not use it.
+ * 401 when the user may not use it (RabbitMQ is_authorized_vhost / is_authorized_vhost_visible).
  */
 export function requestVHost(req: ApiRequest, write = false, name = req.params.vhost): VHost {
   const { broker } = req.ctx
   const v = broker.vhost(name)
   if (v === undefined) throw objectNotFound()
   const allowed = write
-    ? has(req.user, 'administrator') || broker.users.getPermission(req.user.name, name) !== undefined
+    ? has(req.user, 'administrator') || canLogInto(broker, req.user, name)
     : canSeeVHost(broker, req.user, name)
-  if (!allowed) throw notAuthorised('Access refused.')
+  if (!allowed) throw vhostRefused()
   return v
 }
 

@@ -48,6 +48,14 @@ export function resourceAccessRefusedText(kind: ResourceKind, name: string, vhos
 }
 
 /**
+ * RabbitMQ's text when a publish claims a user_id other than the authenticated user
+ * (rabbit_channel:check_user_id_header, 406 PRECONDITION_FAILED), for AMQP and HTTP publishes alike.
+ */
+export function userIdMismatchText(claimed: string, actual: string | undefined): string {
+  return `user_id property set to '${claimed}' but authenticated user was '${actual}'`
+}
+
+/**
  * Compiles a permission regex as rabbit_auth_backend_internal applies it: '' is "^$", anything else
  * is matched unanchored. A pattern JavaScript cannot compile matches nothing (refuse, never allow).
  */

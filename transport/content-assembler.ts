@@ -4,6 +4,7 @@
  * properties and body once into the message's block, validates the properties RabbitMQ validates
  * (user-id, expiration) and hands the complete Message to its sink.
  */
+import { userIdMismatchText } from '../core/access-control.js'
 import { ConnectionError, preconditionFailed, ReplyCode } from '../core/errors.js'
 import type { Exchange } from '../core/exchange.js'
 import { expirationProblem, Message, parseExpiration } from '../core/message.js'
@@ -148,7 +149,7 @@ export class ContentAssembler {
     const user = this.sink.userName
     if (summary.userId !== undefined && summary.userId !== user) {
       // RabbitMQ validates user-id so consumers can trust it
-      throw preconditionFailed(`user_id property set to '${summary.userId}' but authenticated user was '${user}'`)
+      throw preconditionFailed(userIdMismatchText(summary.userId, user))
     }
     const ttl = parseExpiration(summary.expiration)
     if (Number.isNaN(ttl)) {

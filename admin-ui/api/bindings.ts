@@ -13,6 +13,7 @@ import { created, noContent, ok, type ApiReply, type ApiRequest } from '../conte
 import { tableJson } from '../format.js'
 import { notAuthorised, objectNotFound } from '../http-errors.js'
 import { argsHash, packBindingProps, unpackBindingProps } from '../properties-key.js'
+import { accessFor } from '../resource-access.js'
 import type { Router } from '../router.js'
 
 /** 'amq.default' in a URL is the default exchange (''), as in RabbitMQ. */
@@ -110,6 +111,8 @@ function createBinding(req: ApiRequest): ApiReply {
   const o = objectBody(req.body)
   const routingKey = shortName(str(o, 'routing_key', ''), 'routing_key')
   const args = toFieldTable(o.arguments, 'arguments')
+  // rabbit_channel binding_action, run as the user: write on the destination, read on the source
+  accessFor(req, e.v).checkBinding(e.dest.kind, e.dest.name, e.source.name)
   if (e.dest.kind === 'queue') {
     // an administrative action: not blocked by another connection's exclusive ownership
     e.v.bindQueue(e.dest.name, e.source.name, routingKey, args, e.dest.options.exclusiveOwner)
@@ -132,6 +135,7 @@ function deleteBinding(req: ApiRequest): ApiReply {
   const b = findByProps(e, req.params.props)
   if (b === undefined) throw objectNotFound()
   if (e.source.name === '') throw notAuthorised('Access refused.')
+  accessFor(req, e.v).checkBinding(e.dest.kind, e.dest.name, e.source.name)
   if (e.dest.kind === 'queue') e.v.unbindQueue(e.dest.name, e.source.name, b.routingKey, b.arguments, e.dest.options.exclusiveOwner)
   else e.v.unbindExchange(e.dest.name, e.source.name, b.routingKey, b.arguments)
   return noContent()

@@ -11,6 +11,7 @@ import { created, noContent, ok, type ApiReply, type ApiRequest } from '../conte
 import { tableJson } from '../format.js'
 import { notAuthorised, objectNotFound } from '../http-errors.js'
 import type { Sampler } from '../rates.js'
+import { accessFor } from '../resource-access.js'
 import type { Router } from '../router.js'
 import { exchangeBindings, exchangeParam } from './bindings.js'
 import { messageStats } from './common.js'
@@ -60,13 +61,15 @@ function putExchange(req: ApiRequest): ApiReply {
     arguments: toFieldTable(o.arguments, 'arguments'),
   }
   const existed = v.exchanges.has(name)
-  v.declareExchange(name, type, options, false)
+  // rabbit_channel exchange.declare, run as the user: configure (and the alternate-exchange checks)
+  v.declareExchange(name, type, options, false, accessFor(req, v).exchangeDeclareCheck(options.arguments))
   return existed ? noContent() : created()
 }
 
 function deleteExchange(req: ApiRequest): ApiReply {
   const { v, x } = exchangeOf(req, true)
   if (isBuiltin(x)) throw notAuthorised('Access refused.')
+  accessFor(req, v).check('configure', 'exchange', x.name)
   v.deleteExchange(x.name, req.query.get('if-unused') === 'true')
   return noContent()
 }

@@ -4,16 +4,18 @@
  * Queue.get and settles them as the `ackmode` says once all are fetched (so a requeueing get of N
  * returns N different messages, which come back marked redelivered).
  */
-import { ChannelError, ReplyCode } from '../../core/errors.js'
+import { userIdMismatchText } from '../../core/access-control.js'
+import { ChannelError, preconditionFailed, ReplyCode } from '../../core/errors.js'
 import type { Exchange } from '../../core/exchange.js'
-import { Message, parseExpiration } from '../../core/message.js'
+import { expirationProblem, Message, parseExpiration } from '../../core/message.js'
 import type { Envelope, Queue } from '../../core/queue.js'
 import type { VHost } from '../../core/vhost.js'
-import { encodeProperties, summarizeProperties, type PropertySummary } from '../../core/wire/properties.js'
+import { encodeProperties, summarizeProperties, type BasicProperties, type PropertySummary } from '../../core/wire/properties.js'
 import { bool, int, objectBody, shortName, str, toFieldTable } from '../coerce.js'
 import { ok, type ApiReply, type ApiRequest } from '../context.js'
 import { isUtf8, propertiesFromJson, propertiesJson } from '../format.js'
 import { badRequest } from '../http-errors.js'
+import { accessFor, withChannel, withPublishChannel } from '../resource-access.js'
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/
 
@@ -34,26 +36,39 @@ export function publish(req: ApiRequest, v: VHost, x: Exchange): ApiReply {
   const propsIn = o.properties ?? {}
   if (typeof propsIn !== 'object' || propsIn === null || Array.isArray(propsIn)) throw badRequest('properties must be a JSON object')
   const props = propertiesFromJson(propsIn as Record<string, unknown>, toFieldTable)
-  const { broker } = req.ctx
-  if (body.length > broker.config.maxMessageSize) {
-    throw badRequest(`message size ${body.length} is larger than configured max size ${broker.config.maxMessageSize}`)
-  }
-  const ttl = parseExpiration(props.expiration)
-  if (Number.isNaN(ttl)) throw badRequest(`invalid expiration '${props.expiration}'`)
-  if (x.internal) {
-    throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${v.name}'`)
-  }
+  const access = accessFor(req, v)
+  const n = withPublishChannel(access, () => {
+    // rabbit_channel basic.publish's order: size, write permission, internal, user_id, expiration
+    const max = req.ctx.broker.config.maxMessageSize
+    if (body.length > max) throw preconditionFailed(`message size ${body.length} is larger than configured max size ${max}`)
+    access.check('write', 'exchange', x.name)
+    if (x.internal) {
+      throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${v.name}'`)
+    }
+    if (props.userId !== undefined && props.userId !== req.user.name) {
+      throw preconditionFailed(userIdMismatchText(props.userId, req.user.name))
+    }
+    const ttl = parseExpiration(props.expiration)
+    if (Number.isNaN(ttl)) throw preconditionFailed(`invalid expiration '${props.expiration}': ${expirationProblem(props.expiration!)}`)
+    return route(req, v, x, routingKey, props, body, ttl)
+  })
+  // RabbitMQ: a queue at its length limit with x-overflow reject-publish nacks the publish
+  if (v.refused) throw badRequest('rejected Unable to publish message. Check queue limits.')
+  return ok({ routed: n > 0 })
+}
+
+/** Builds the message and routes it as a channel does; returns the number of queues reached. */
+function route(req: ApiRequest, v: VHost, x: Exchange, routingKey: string, props: BasicProperties, body: Buffer, ttl: number): number {
   const propBytes = encodeProperties(props)
   const s: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1 }
   summarizeProperties(propBytes, s)
   const data = Buffer.concat([propBytes, body])
   const msg = new Message(x.name, routingKey, data, propBytes.length, s.deliveryMode, s.priority, ttl, s.headersAt, Date.now())
-  broker.stats.publish++
+  const { stats } = req.ctx.broker
+  stats.publish++
   const n = v.publish(x, msg, null)
-  if (n === 0) broker.stats.unroutable++
-  // RabbitMQ: a queue at its length limit with x-overflow reject-publish nacks the publish
-  if (v.refused) throw badRequest('rejected Unable to publish message. Check queue limits.')
-  return ok({ routed: n > 0 })
+  if (n === 0) stats.unroutable++
+  return n
 }
 
 const ACKMODES = ['ack_requeue_true', 'ack_requeue_false', 'reject_requeue_true', 'reject_requeue_false']
@@ -93,8 +108,13 @@ export function getMessages(req: ApiRequest, v: VHost, queue: Queue): ApiReply {
   const encoding = str(o, 'encoding', 'auto')
   if (encoding !== 'auto' && encoding !== 'base64') throw badRequest(`encoding must be 'auto' or 'base64', got '${encoding}'`)
   const truncate = o.truncate === undefined || o.truncate === null ? undefined : int(o, 'truncate', 0, 2 ** 31 - 1)
-  // like basic.get on a fresh channel: another connection's exclusive queue is locked (405 → 400)
-  const q = v.getQueue(queue.name, null)
+  // like basic.get on a fresh channel: read permission, then another connection's exclusive queue
+  // is locked (405 → 400 "405 RESOURCE_LOCKED - …")
+  const access = accessFor(req, v)
+  const q = withChannel(access, () => {
+    access.check('read', 'queue', queue.name)
+    return v.getQueue(queue.name, null)
+  })
   const noAck = mode === 'ack_requeue_false'
   const taken: Envelope[] = []
   const out: Record<string, unknown>[] = []

@@ -12,6 +12,7 @@ import { created, noContent, ok, type ApiContext, type ApiReply, type ApiRequest
 import { details, rfc3339, tableJson } from '../format.js'
 import { objectNotFound } from '../http-errors.js'
 import { queueCounters } from '../rates.js'
+import { accessFor } from '../resource-access.js'
 import type { Router } from '../router.js'
 import { queueBindings } from './bindings.js'
 import { messageStats, QUEUE_STATS_KEYS, queueStatsCounts } from './common.js'
@@ -98,12 +99,14 @@ function putQueue(req: ApiRequest): ApiReply {
     arguments: toFieldTable(o.arguments, 'arguments'),
   }
   const existed = v.queues.has(name)
-  v.declareQueue(name, options, false, null)
+  // rabbit_channel queue.declare, run as the user: configure (and the dead-letter-exchange checks)
+  v.declareQueue(name, options, false, null, accessFor(req, v).queueDeclareCheck(options.arguments))
   return existed ? noContent() : created()
 }
 
 function deleteQueue(req: ApiRequest): ApiReply {
   const { v, q } = queueOf(req, true)
+  accessFor(req, v).check('configure', 'queue', q.name)
   // an administrative delete is not blocked by another connection's exclusive ownership
   v.deleteQueue(q.name, req.query.get('if-unused') === 'true', req.query.get('if-empty') === 'true', q.options.exclusiveOwner)
   return noContent()
@@ -122,6 +125,7 @@ export function registerQueues(router: Router): void {
   router.delete('/api/queues/:vhost/:name', deleteQueue)
   router.delete('/api/queues/:vhost/:name/contents', (req) => {
     const { v, q } = queueOf(req, true)
+    accessFor(req, v).check('read', 'queue', q.name) // RabbitMQ: queue.purge needs read
     v.purgeQueue(q.name, q.options.exclusiveOwner)
     return noContent()
   })

@@ -67,6 +67,34 @@ export function requestVHost(req: ApiRequest, write = false, name = req.params.v
   return v
 }
 
+/**
+ * The vhost of a policy request. Reading a list needs what is_authorized_vhost needs (administrator
+ * or a permission entry); reading one policy or changing one needs is_authorized_policies:
+ * administrator, or policymaker with a permission entry. RabbitMQ checks this before it looks the
+ * vhost up, so an unknown vhost is 404 only for a user who passes.
+ */
+export function policyVHost(req: ApiRequest, policymaker: boolean): VHost {
+  const { broker } = req.ctx
+  const name = req.params.vhost
+  const exists = broker.vhost(name) !== undefined
+  const admin = has(req.user, 'administrator')
+  if (policymaker) {
+    if (!admin && !(has(req.user, 'policymaker') && (!exists || canLogInto(broker, req.user, name)))) {
+      throw notAuthorised('User not authorised to access object')
+    }
+  } else if (!admin && exists && !canLogInto(broker, req.user, name)) throw vhostRefused()
+  const v = broker.vhost(name)
+  if (v === undefined) throw objectNotFound()
+  return v
+}
+
+/** The vhosts whose policies a user may list (RabbitMQ filter_vhost: all for administrators). */
+export function policyVHosts(req: ApiRequest): string[] {
+  const { broker } = req.ctx
+  const all = [...broker.vhosts.keys()]
+  return has(req.user, 'administrator') ? all : all.filter((n) => canLogInto(broker, req.user, n))
+}
+
 /** The vhosts a user may see, in name order. */
 export function visibleVHosts(req: ApiRequest): VHost[] {
   const { broker } = req.ctx

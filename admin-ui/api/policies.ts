@@ -1,10 +1,12 @@
 /**
  * Policies and runtime parameters (RabbitMQ rabbit_mgmt_wm_policies, _policy, _parameters,
  * _global_parameters). Warren stores policies so tools and definitions round-trip, but does not
- * apply them yet; parameters other than the cluster id are empty.
+ * apply them yet; parameters other than the cluster id are empty. As in RabbitMQ, a list shows the
+ * policies of the vhosts the user has permissions in (administrators: all), and reading one policy
+ * or writing needs administrator, or policymaker with permissions in the vhost.
  */
 import type { Policy } from '../../core/policies.js'
-import { requestVHost } from '../auth.js'
+import { policyVHost, policyVHosts } from '../auth.js'
 import { int, objectBody, shortName, str, toFieldTable } from '../coerce.js'
 import { created, noContent, ok, type ApiReply, type ApiRequest } from '../context.js'
 import { tableJson } from '../format.js'
@@ -36,7 +38,7 @@ export function policyInput(vhost: string, name: string, o: Record<string, unkno
 }
 
 function putPolicy(req: ApiRequest): ApiReply {
-  const v = requestVHost(req, true)
+  const v = policyVHost(req, true)
   const p = policyInput(v.name, req.params.name, objectBody(req.body))
   const { policies } = req.ctx.broker
   const existed = policies.get(v.name, p.name) !== undefined
@@ -49,26 +51,23 @@ const SORT = { list: { sort: ['vhost', 'name'] } }
 
 /** Adds the policy and parameter routes. */
 export function registerPolicies(router: Router): void {
-  const list = (req: ApiRequest): ApiReply => {
-    const vhost = req.params.vhost === undefined ? undefined : requestVHost(req).name
-    return ok(req.ctx.broker.policies.list(vhost).map(policyJson))
-  }
-  router.get('/api/policies', list, SORT)
-  router.get('/api/policies/:vhost', list, SORT)
+  // RabbitMQ rabbit_mgmt_wm_policies: is_authorized_vhost, then filter_vhost (the user's vhosts)
+  router.get('/api/policies', (req) => {
+    const vhosts = new Set(policyVHosts(req))
+    return ok(req.ctx.broker.policies.list().filter((p) => vhosts.has(p.vhost)).map(policyJson))
+  }, SORT)
+  router.get('/api/policies/:vhost', (req) => ok(req.ctx.broker.policies.list(policyVHost(req, false).name).map(policyJson)), SORT)
+  // rabbit_mgmt_wm_policy: is_authorized_policies for reading one policy as for changing it
   router.get('/api/policies/:vhost/:name', (req) => {
-    const p = req.ctx.broker.policies.get(requestVHost(req).name, req.params.name)
+    const p = req.ctx.broker.policies.get(policyVHost(req, true).name, req.params.name)
     if (p === undefined) throw objectNotFound()
     return ok(policyJson(p))
   })
-  router.put('/api/policies/:vhost/:name', putPolicy, { access: 'policymaker' })
-  router.delete(
-    '/api/policies/:vhost/:name',
-    (req) => {
-      if (!req.ctx.broker.policies.delete(requestVHost(req, true).name, req.params.name)) throw objectNotFound()
-      return noContent()
-    },
-    { access: 'policymaker' },
-  )
+  router.put('/api/policies/:vhost/:name', putPolicy)
+  router.delete('/api/policies/:vhost/:name', (req) => {
+    if (!req.ctx.broker.policies.delete(policyVHost(req, true).name, req.params.name)) throw objectNotFound()
+    return noContent()
+  })
   const none = (): ApiReply => ok([])
   for (const path of ['/api/operator-policies', '/api/operator-policies/:vhost', '/api/parameters', '/api/parameters/:component', '/api/parameters/:component/:vhost', '/api/vhost-limits', '/api/vhost-limits/:vhost', '/api/feature-flags']) {
     router.get(path, none, SORT)

@@ -1,9 +1,9 @@
 /**
- * The management API applies the same configure/write/read permissions as AMQP (issue 10 holes 1
- * and 9), with RabbitMQ 3.10's answers (rabbit_mgmt_util direct_request / with_channel):
+ * The management API applies the same configure/write/read permissions as AMQP (issue 10 holes 1,
+ * 9 and 13), with RabbitMQ 3.10's answers (rabbit_mgmt_util direct_request / with_channel):
  * declare, delete, purge, bind and unbind → 401 "Access refused."; queue get → 401 with the AMQP
  * reply text; publish → 400 "<code> <reply text>" (user_id mismatch included); definitions import →
- * administrators only.
+ * administrators only; policies listed for the user's vhosts and written by policymakers only.
  * The user is `alice` (tag management, `^alice-.*` on vhost `a`); guest (administrator) owns the rest.
  */
 import amqp, { type ChannelModel } from 'amqplib'
@@ -194,7 +194,7 @@ describe('administrators', () => {
   })
 })
 
-describe('vhost access and definitions', () => {
+describe('vhost access, definitions and policies', () => {
   it('a vhost without a permission entry: 401 "User not authorised to access virtual host"', async () => {
     const r = await alice.put('/api/queues/%2F/alice-q', {})
     expectReply(r, 401, { error: 'not_authorised', reason: 'User not authorised to access virtual host' })
@@ -206,6 +206,34 @@ describe('vhost access and definitions', () => {
     expectReply(await alice.post('/api/definitions/a', defs), 401, notAdmin)
     expectReply(await alice.post('/api/definitions', { ...defs, queues: [{ ...defs.queues[0], vhost: 'a' }] }), 401, notAdmin)
     expect(s.b.broker.vhost('a')!.queues.has('alice-imported')).toBe(false)
+  })
+
+  it('policies: listed for the user’s vhosts only; written by administrators and policymakers only', async () => {
+    const policy = { pattern: '.*', definition: { 'max-length': 1 }, 'apply-to': 'queues' }
+    await ok(guest.put('/api/policies/%2F/root-p', policy))
+    await ok(guest.put('/api/policies/a/a-p', policy))
+    const names = (r: HttpResult): string[] => r.body.map((p: { vhost: string; name: string }) => `${p.vhost}/${p.name}`).sort()
+    expect(names(await ok(guest.get('/api/policies')))).toEqual(['//root-p', 'a/a-p'])
+    expect(names(await ok(alice.get('/api/policies')))).toEqual(['a/a-p'])
+    expect(names(await ok(alice.get('/api/policies/a')))).toEqual(['a/a-p'])
+    const noVHost = { error: 'not_authorised', reason: 'User not authorised to access virtual host' }
+    expectReply(await alice.get('/api/policies/%2F'), 401, noVHost)
+
+    const notAllowed = { error: 'not_authorised', reason: 'User not authorised to access object' }
+    expectReply(await alice.put('/api/policies/a/alice-p', policy), 401, notAllowed)
+    expectReply(await alice.del('/api/policies/a/a-p'), 401, notAllowed)
+    expectReply(await alice.get('/api/policies/a/a-p'), 401, notAllowed)
+    expect(s.b.broker.policies.get('a', 'alice-p')).toBeUndefined()
+
+    // a policymaker may write in the vhosts it has permissions in
+    await ok(guest.put('/api/users/pm', { password: 'pw', tags: 'policymaker' }))
+    await ok(guest.put('/api/permissions/a/pm', { configure: '', write: '', read: '' }))
+    const pm = apiClient(s.b, 'pm', 'pw')
+    expect((await pm.put('/api/policies/a/pm-p', policy)).status).toBe(201)
+    expect((await pm.get('/api/policies/a/pm-p')).status).toBe(200)
+    expect((await pm.del('/api/policies/a/pm-p')).status).toBe(204)
+    expectReply(await pm.put('/api/policies/%2F/pm-p', policy), 401, notAllowed)
+    expect(names(await ok(pm.get('/api/policies')))).toEqual(['a/a-p'])
   })
 })
 

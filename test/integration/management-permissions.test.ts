@@ -125,6 +125,15 @@ describe('exchanges', () => {
     await ok(guest.del('/api/queues/a/alice-q/contents'))
   })
 
+  it('other channel refusals of a publish are 400 "<code> <reply text>" too (internal exchange)', async () => {
+    await ok(guest.put('/api/exchanges/a/alice-internal', { type: 'fanout', internal: true }))
+    const r = await alice.post('/api/exchanges/a/alice-internal/publish', msg(''))
+    expectReply(r, 400, {
+      error: 'bad_request',
+      reason: "403 ACCESS_REFUSED - cannot publish to internal exchange 'alice-internal' in vhost 'a'",
+    })
+  })
+
   it('publish validates user_id as basic.publish does (406 → 400)', async () => {
     const r = await alice.post('/api/exchanges/a/alice-x/publish', msg('', 'x', { user_id: 'guest' }))
     expectReply(r, 400, {

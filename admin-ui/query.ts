@@ -82,16 +82,19 @@ function parseColumns(query: URLSearchParams): string[][] | null {
     .map((c) => c.split('.'))
 }
 
+/** `o[k]` for an own key only: `columns=__proto__.x` must not walk into Object.prototype. */
+const own = (o: unknown, k: string): unknown => (o !== null && typeof o === 'object' && Object.hasOwn(o, k) ? (o as Obj)[k] : undefined)
+
 function pickColumns(item: Obj, columns: readonly string[][]): Obj {
-  const out: Obj = {}
+  const out = Object.create(null) as Obj
   for (const path of columns) {
     let src: unknown = item
-    for (const k of path) src = src !== null && typeof src === 'object' ? (src as Obj)[k] : undefined
+    for (const k of path) src = own(src, k)
     if (src === undefined) continue
     let dst = out
     for (let i = 0; i < path.length - 1; i++) {
-      const next = dst[path[i]]
-      dst = (next !== null && typeof next === 'object' ? next : (dst[path[i]] = {})) as Obj
+      const next = own(dst, path[i])
+      dst = (next !== null && typeof next === 'object' ? next : (dst[path[i]] = Object.create(null))) as Obj
     }
     dst[path[path.length - 1]] = src
   }
@@ -100,7 +103,7 @@ function pickColumns(item: Obj, columns: readonly string[][]): Obj {
 
 function getPath(item: Obj, path: string): unknown {
   let v: unknown = item
-  for (const k of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Obj)[k] : undefined
+  for (const k of path.split('.')) v = own(v, k)
   return v
 }
 

@@ -5,6 +5,7 @@
  * `{items, page, page_count, page_size, total_count, filtered_count, item_count}`.
  */
 import { badRequest } from './http-errors.js'
+import { nameMatcher } from './name-regex.js'
 
 type Obj = Record<string, unknown>
 
@@ -53,19 +54,13 @@ function positiveInt(raw: string, name: string, max: number): number {
   return n
 }
 
-function filterByName(items: readonly Obj[], query: URLSearchParams): readonly Obj[] {
+/** `name` filters by substring, or (`use_regex=true`) by an RE2 search; see name-regex.ts. */
+export function filterByName(items: readonly Obj[], query: URLSearchParams): readonly Obj[] {
   const name = query.get('name')
   if (name === null || name === '') return items
   let test: (s: string) => boolean
-  if (query.get('use_regex') === 'true') {
-    let re: RegExp
-    try {
-      re = new RegExp(name, 'i')
-    } catch {
-      throw badRequest(`invalid regular expression in name: '${name}'`)
-    }
-    test = (s) => re.test(s)
-  } else {
+  if (query.get('use_regex') === 'true') test = nameMatcher(name)
+  else {
     const needle = name.toLowerCase()
     test = (s) => s.toLowerCase().includes(needle)
   }
@@ -101,9 +96,9 @@ function pickColumns(item: Obj, columns: readonly string[][]): Obj {
   return out
 }
 
-function getPath(item: Obj, path: string): unknown {
+function getPath(item: Obj, path: readonly string[]): unknown {
   let v: unknown = item
-  for (const k of path.split('.')) v = own(v, k)
+  for (const k of path) v = own(v, k)
   return v
 }
 
@@ -119,8 +114,9 @@ function compare(a: unknown, b: unknown): number {
 
 function sortItems(items: readonly Obj[], keys: readonly string[], reverse: boolean): Obj[] {
   const out = [...items]
+  const paths = keys.map((k) => k.split('.'))
   out.sort((a, b) => {
-    for (const k of keys) {
+    for (const k of paths) {
       const c = compare(getPath(a, k), getPath(b, k))
       if (c !== 0) return reverse ? -c : c
     }

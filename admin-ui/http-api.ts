@@ -1,7 +1,8 @@
 /**
  * The HTTP side of the broker: RabbitMQ's management API under /api, and the Prometheus endpoint
  * on its own port. The composition root (transport/server.ts) owns the http.Servers and hands
- * requests here. Per request: route → Basic auth → tags → body (limit → 413, JSON) → handler →
+ * requests here. Per request: route → same-origin check for writes (403) → Basic auth → tags →
+ * body (application/json only → 415, limit → 413, JSON) → handler →
  * columns/sort/pagination → JSON. Errors are `{"error": …, "reason": …}`; nothing a client sends
  * escapes as an exception.
  */
@@ -26,6 +27,7 @@ import { fromAmqpError, HttpError, methodNotAllowed, notJson, objectNotFound, pa
 import { prometheusResponse } from './prometheus.js'
 import { listReply, objectReply } from './query.js'
 import { Sampler } from './rates.js'
+import { checkJsonBody, checkSameOrigin, isScriptCall } from './request-guard.js'
 import { Router, splitPath } from './router.js'
 import { registerConsoleRoutes } from './console-routes.js'
 import { serveStatic } from './static.js'
@@ -105,8 +107,10 @@ async function handle(api: ApiContext, router: Router, req: IncomingMessage, res
     const m = rawPath === '/api' || rawPath.startsWith('/api/') ? router.match(method, splitPath(rawPath)) : { kind: 'none' as const }
     if (m.kind === 'none') throw objectNotFound()
     if (m.kind === 'method') throw methodNotAllowed(m.allow)
+    checkSameOrigin(method, req.headers)
     const user = authenticate(api.broker, req.headers, req.socket.remoteAddress ?? '')
     checkAccess(user, m.route.options.access ?? 'management')
+    checkJsonBody(req.headers)
     const raw = await readBody(req, api.maxBodySize)
     const body = raw.length === 0 ? undefined : parseJson(raw)
     reply = await m.route.handler({ ctx: api, method, params: m.params, query, headers: req.headers, user, body })
@@ -116,6 +120,8 @@ async function handle(api: ApiContext, router: Router, req: IncomingMessage, res
     }
   } catch (err) {
     reply = errorReply(api, err, method, rawPath)
+    // the console handles 401 itself: no challenge, so the browser never prompts (and caches)
+    if (reply.headers !== undefined && isScriptCall(req.headers)) delete reply.headers['www-authenticate']
   }
   send(res, method, reply)
   if (reply.headers?.connection === 'close') res.once('finish', () => req.destroy())

@@ -100,7 +100,11 @@ describe('cross-site request forgery', () => {
     expect(tool.headers.get('www-authenticate')).toBe('Basic realm="RabbitMQ Management"')
     const wrong = await fetch(`${base}/api/overview`, { headers: { authorization: basicAuth('guest', 'nope') } })
     expect(wrong.headers.get('www-authenticate')).toBe('Basic realm="RabbitMQ Management"')
-    for (const headers of [{ 'x-requested-with': 'XMLHttpRequest' }, { 'x-requested-with': 'XMLHttpRequest', authorization: basicAuth('guest', 'nope') }]) {
+    const consoleCalls: Record<string, string>[] = [
+      { 'x-requested-with': 'XMLHttpRequest' },
+      { 'x-requested-with': 'XMLHttpRequest', authorization: basicAuth('guest', 'nope') },
+    ]
+    for (const headers of consoleCalls) {
       const consoleCall = await fetch(`${base}/api/overview`, { headers })
       expect(consoleCall.status).toBe(401)
       expect(consoleCall.headers.get('www-authenticate')).toBeNull()

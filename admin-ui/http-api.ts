@@ -113,7 +113,7 @@ async function handle(api: ApiContext, router: Router, req: IncomingMessage, res
     checkAccess(user, m.route.options.access ?? 'management')
     checkJsonBody(req.headers)
     const raw = await readBody(req, m.route.options.largeBody === true ? api.maxBodySize : Math.min(SMALL_BODY_LIMIT, api.maxBodySize))
-    const body = raw.length === 0 ? undefined : parseJson(raw)
+    const body = raw.length === 0 ? undefined : await parseJson(raw)
     reply = await m.route.handler({ ctx: api, method, params: m.params, query, headers: req.headers, user, body })
     if (reply.status === 200) {
       const list = m.route.options.list

@@ -6,10 +6,12 @@
  *  - each route has a size limit: the configured maximum (RabbitMQ's 20 MB) only for the routes
  *    that need large bodies (definitions import, publish), {@link SMALL_BODY_LIMIT} for the rest;
  *  - before JSON.parse, one pass over the bytes finds the nesting depth and refuses anything
- *    deeper than {@link MAX_JSON_DEPTH} with 400, so no deep structure is ever built.
+ *    deeper than {@link MAX_JSON_DEPTH} with 400, so no deep structure is ever built;
+ *  - bodies from {@link SLICED_PARSE_FROM} bytes on are parsed in slices (json-sliced-parse.ts).
  */
 import type { IncomingMessage } from 'node:http'
 import { badRequest, notJson, payloadTooLarge } from './http-errors.js'
+import { parseJsonInSlices } from './json-sliced-parse.js'
 
 /** Body limit of routes that take only small objects (declare, bind, user, policy, …). */
 export const SMALL_BODY_LIMIT = 1024 * 1024
@@ -70,11 +72,17 @@ export function jsonDepthExceeds(raw: Buffer, limit: number): boolean {
   return false
 }
 
-/** Parses a JSON body: 400 `not_json` when malformed, 400 when nested deeper than MAX_JSON_DEPTH. */
-export function parseJson(raw: Buffer): unknown {
+/** Bodies at least this large are parsed in slices (json-sliced-parse.ts). */
+export const SLICED_PARSE_FROM = 256 * 1024
+
+/**
+ * Parses a JSON body: 400 `not_json` when malformed, 400 when nested deeper than MAX_JSON_DEPTH.
+ * Large bodies are parsed in slices that let the event loop run in between.
+ */
+export async function parseJson(raw: Buffer): Promise<unknown> {
   if (jsonDepthExceeds(raw, MAX_JSON_DEPTH)) throw badRequest(`the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`)
   try {
-    return JSON.parse(raw.toString('utf8'))
+    return raw.length >= SLICED_PARSE_FROM ? await parseJsonInSlices(raw) : JSON.parse(raw.toString('utf8'))
   } catch {
     throw notJson()
   }

@@ -63,12 +63,16 @@ const MAX_DEPTH = 64
 /**
  * A JSON value as an AMQP field table, typed as RabbitMQ's rabbit_misc:to_amqp_table does. Keys are
  * put in byte order, as RabbitMQ (an Erlang map) has them, so properties_key hashes match.
+ *
+ * The table has no prototype: a JSON key `__proto__` (JSON.parse keeps it as an own key) is an
+ * ordinary entry here, never the table's prototype, so it cannot plant hidden arguments such as
+ * `{"__proto__": {"x-max-length": 1}}` that `args['x-max-length']` would then find.
  */
 export function toFieldTable(v: unknown, key: string, depth = 0): FieldTable {
-  if (v === undefined || v === null) return {}
+  if (v === undefined || v === null) return emptyTable()
   if (typeof v !== 'object' || Array.isArray(v)) throw badRequest(`${key} must be a JSON object, got ${JSON.stringify(v)}`)
   if (depth > MAX_DEPTH) throw badRequest(`${key} is nested too deeply`)
-  const out: FieldTable = {}
+  const out = emptyTable()
   const keys = Object.keys(v).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
   for (const k of keys) {
     shortName(k, `the key '${k.slice(0, 40)}' in ${key}`)
@@ -76,6 +80,9 @@ export function toFieldTable(v: unknown, key: string, depth = 0): FieldTable {
   }
   return out
 }
+
+/** A field table without a prototype (see toFieldTable). */
+export const emptyTable = (): FieldTable => Object.create(null) as FieldTable
 
 function toFieldValue(v: unknown, key: string, depth: number): FieldValue {
   if (depth > MAX_DEPTH) throw badRequest(`${key} is nested too deeply`)

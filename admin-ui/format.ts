@@ -8,7 +8,8 @@ import { badRequest } from './http-errors.js'
 
 /** A field table as JSON (RabbitMQ amqp_table): nested tables and arrays, void as null. */
 export function tableJson(t: FieldTable | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
+  // no prototype: a table key `__proto__` is shown as a key, not made the object's prototype
+  const out = Object.create(null) as Record<string, unknown>
   if (t === undefined) return out
   for (const [k, v] of Object.entries(t)) out[k] = valueJson(v)
   return out

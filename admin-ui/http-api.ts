@@ -1,7 +1,8 @@
 /**
  * The HTTP side of the broker: RabbitMQ's management API under /api, and the Prometheus endpoint
  * on its own port. The composition root (transport/server.ts) owns the http.Servers and hands
- * requests here. Per request: route → Basic auth → tags → body (limit → 413, JSON) → handler →
+ * requests here. Per request: route → same-origin check for writes (403) → Basic auth → tags →
+ * body (application/json only → 415, per-route limit → 413, depth-checked JSON) → handler →
  * columns/sort/pagination → JSON. Errors are `{"error": …, "reason": …}`; nothing a client sends
  * escapes as an exception.
  */
@@ -22,10 +23,12 @@ import { registerUsers } from './api/users.js'
 import { registerVHosts } from './api/vhosts.js'
 import { authenticate, checkAccess } from './auth.js'
 import type { AdminContext, ApiContext, ApiReply } from './context.js'
-import { fromAmqpError, HttpError, methodNotAllowed, notJson, objectNotFound, payloadTooLarge } from './http-errors.js'
+import { fromAmqpError, HttpError, methodNotAllowed, objectNotFound } from './http-errors.js'
 import { prometheusResponse } from './prometheus.js'
 import { listReply, objectReply } from './query.js'
 import { Sampler } from './rates.js'
+import { parseJson, readBody, SMALL_BODY_LIMIT } from './request-body.js'
+import { checkJsonBody, checkSameOrigin, isScriptCall } from './request-guard.js'
 import { Router, splitPath } from './router.js'
 import { registerConsoleRoutes } from './console-routes.js'
 import { serveStatic } from './static.js'
@@ -105,10 +108,12 @@ async function handle(api: ApiContext, router: Router, req: IncomingMessage, res
     const m = rawPath === '/api' || rawPath.startsWith('/api/') ? router.match(method, splitPath(rawPath)) : { kind: 'none' as const }
     if (m.kind === 'none') throw objectNotFound()
     if (m.kind === 'method') throw methodNotAllowed(m.allow)
+    checkSameOrigin(method, req.headers)
     const user = authenticate(api.broker, req.headers, req.socket.remoteAddress ?? '')
     checkAccess(user, m.route.options.access ?? 'management')
-    const raw = await readBody(req, api.maxBodySize)
-    const body = raw.length === 0 ? undefined : parseJson(raw)
+    checkJsonBody(req.headers)
+    const raw = await readBody(req, m.route.options.largeBody === true ? api.maxBodySize : Math.min(SMALL_BODY_LIMIT, api.maxBodySize))
+    const body = raw.length === 0 ? undefined : await parseJson(raw)
     reply = await m.route.handler({ ctx: api, method, params: m.params, query, headers: req.headers, user, body })
     if (reply.status === 200) {
       const list = m.route.options.list
@@ -116,6 +121,8 @@ async function handle(api: ApiContext, router: Router, req: IncomingMessage, res
     }
   } catch (err) {
     reply = errorReply(api, err, method, rawPath)
+    // the console handles 401 itself: no challenge, so the browser never prompts (and caches)
+    if (reply.headers !== undefined && isScriptCall(req.headers)) delete reply.headers['www-authenticate']
   }
   send(res, method, reply)
   if (reply.headers?.connection === 'close') res.once('finish', () => req.destroy())
@@ -133,39 +140,6 @@ function errorReply(api: ApiContext, err: unknown, method: string, path: string)
   }
   if (e.status >= 500 || e.status === 413) api.log.warn({ method, path, status: e.status, reason: e.reason }, 'management request failed')
   return { status: e.status, body: e.body(), headers: { ...e.headers } }
-}
-
-/**
- * Reads the whole body. Past `limit` the rest is read and dropped so the client (which may still be
- * sending) gets a clean 413; a body past 4 × limit, or announced as such, is cut off instead.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const hardCap = limit * 4
-  const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > hardCap) return Promise.reject(payloadTooLarge(limit, true))
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length
-      if (size > hardCap) {
-        req.off('data', onData)
-        req.pause()
-        reject(payloadTooLarge(limit, true))
-      } else if (size <= limit) chunks.push(chunk)
-    }
-    req.on('data', onData)
-    req.once('end', () => (size > limit ? reject(payloadTooLarge(limit, false)) : resolve(Buffer.concat(chunks))))
-    req.once('error', reject)
-  })
-}
-
-function parseJson(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'))
-  } catch {
-    throw notJson()
-  }
 }
 
 const JSON_HEADERS = {

@@ -5,6 +5,7 @@
  * `{items, page, page_count, page_size, total_count, filtered_count, item_count}`.
  */
 import { badRequest } from './http-errors.js'
+import { nameMatcher } from './name-regex.js'
 
 type Obj = Record<string, unknown>
 
@@ -53,19 +54,13 @@ function positiveInt(raw: string, name: string, max: number): number {
   return n
 }
 
-function filterByName(items: readonly Obj[], query: URLSearchParams): readonly Obj[] {
+/** `name` filters by substring, or (`use_regex=true`) by an RE2 search; see name-regex.ts. */
+export function filterByName(items: readonly Obj[], query: URLSearchParams): readonly Obj[] {
   const name = query.get('name')
   if (name === null || name === '') return items
   let test: (s: string) => boolean
-  if (query.get('use_regex') === 'true') {
-    let re: RegExp
-    try {
-      re = new RegExp(name, 'i')
-    } catch {
-      throw badRequest(`invalid regular expression in name: '${name}'`)
-    }
-    test = (s) => re.test(s)
-  } else {
+  if (query.get('use_regex') === 'true') test = nameMatcher(name)
+  else {
     const needle = name.toLowerCase()
     test = (s) => s.toLowerCase().includes(needle)
   }
@@ -82,25 +77,28 @@ function parseColumns(query: URLSearchParams): string[][] | null {
     .map((c) => c.split('.'))
 }
 
+/** `o[k]` for an own key only: `columns=__proto__.x` must not walk into Object.prototype. */
+const own = (o: unknown, k: string): unknown => (o !== null && typeof o === 'object' && Object.hasOwn(o, k) ? (o as Obj)[k] : undefined)
+
 function pickColumns(item: Obj, columns: readonly string[][]): Obj {
-  const out: Obj = {}
+  const out = Object.create(null) as Obj
   for (const path of columns) {
     let src: unknown = item
-    for (const k of path) src = src !== null && typeof src === 'object' ? (src as Obj)[k] : undefined
+    for (const k of path) src = own(src, k)
     if (src === undefined) continue
     let dst = out
     for (let i = 0; i < path.length - 1; i++) {
-      const next = dst[path[i]]
-      dst = (next !== null && typeof next === 'object' ? next : (dst[path[i]] = {})) as Obj
+      const next = own(dst, path[i])
+      dst = (next !== null && typeof next === 'object' ? next : (dst[path[i]] = Object.create(null))) as Obj
     }
     dst[path[path.length - 1]] = src
   }
   return out
 }
 
-function getPath(item: Obj, path: string): unknown {
+function getPath(item: Obj, path: readonly string[]): unknown {
   let v: unknown = item
-  for (const k of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Obj)[k] : undefined
+  for (const k of path) v = own(v, k)
   return v
 }
 
@@ -116,8 +114,9 @@ function compare(a: unknown, b: unknown): number {
 
 function sortItems(items: readonly Obj[], keys: readonly string[], reverse: boolean): Obj[] {
   const out = [...items]
+  const paths = keys.map((k) => k.split('.'))
   out.sort((a, b) => {
-    for (const k of keys) {
+    for (const k of paths) {
       const c = compare(getPath(a, k), getPath(b, k))
       if (c !== 0) return reverse ? -c : c
     }

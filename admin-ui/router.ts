@@ -15,6 +15,8 @@ export interface RouteOptions {
   list?: { sort: readonly string[] }
   /** least user tag needed (default 'management') */
   access?: Access
+  /** takes bodies up to the configured maximum (20 MB); other routes take up to 1 MB */
+  largeBody?: boolean
 }
 
 /** A registered route: method, pattern segments, handler. */

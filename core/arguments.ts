@@ -73,7 +73,7 @@ const priority: Check = (v) => {
   return undefined
 }
 
-const CHECKS: Record<string, Check> = {
+const CHECK_LIST: Record<string, Check> = {
   'x-message-ttl': (v) => nonNegInt(v) ?? tooBig(v),
   'x-expires': (v) => positiveInt(v) ?? tooBig(v),
   'x-max-length': nonNegInt,
@@ -87,12 +87,14 @@ const CHECKS: Record<string, Check> = {
   'x-queue-mode': oneOf('default', 'lazy'),
   'x-queue-type': oneOf('classic', 'quorum', 'stream'),
 }
+/** A Map: an argument named `__proto__` or `constructor` is unknown, not Object.prototype's. */
+const CHECKS = new Map(Object.entries(CHECK_LIST))
 
 /** Throws 406 for a queue argument RabbitMQ would refuse. */
 export function validateQueueArguments(queue: string, vhost: string, o: QueueOptions): void {
   const where = `for queue '${queue}' in vhost '${vhost}'`
   for (const [k, v] of Object.entries(o.arguments)) {
-    const check = CHECKS[k]
+    const check = CHECKS.get(k)
     const problem = check?.(v)
     if (problem !== undefined) throw preconditionFailed(`invalid arg '${k}' ${where}: ${problem}`)
   }

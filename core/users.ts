@@ -103,6 +103,15 @@ export class UserStore {
     this.onChange?.()
   }
 
+  /** Adds or replaces many users and permissions as one change (a definitions import). */
+  putAll(users: readonly User[], perms: readonly Permission[]): void {
+    if (users.length === 0 && perms.length === 0) return
+    for (const u of users) this.users.set(u.name, u)
+    for (const p of perms) this.perms.set(`${p.vhost}\u0000${p.user}`, p)
+    this.generation++
+    this.onChange?.()
+  }
+
   /** Deletes a user and its permissions. */
   delete(name: string): boolean {
     if (!this.users.delete(name)) return false

@@ -104,22 +104,23 @@ function download(req: ApiRequest, body: Obj, name: string): ApiReply {
 /** Adds the definitions routes (administrators only). */
 export function registerDefinitions(router: Router): void {
   const admin = { access: 'administrator' as const }
+  const upload = { ...admin, largeBody: true }
   router.get('/api/definitions', (req) => download(req, exportAll(req.ctx.broker), 'definitions.json'), admin)
   router.get('/api/definitions/:vhost', (req) => ok(exportVHost(req.ctx.broker, requestVHost(req))), admin)
   router.post(
     '/api/definitions',
-    (req) => {
-      importDefinitions(req, undefined)
+    async (req) => {
+      await importDefinitions(req, undefined)
       return noContent()
     },
-    admin,
+    upload,
   )
   router.post(
     '/api/definitions/:vhost',
-    (req) => {
-      importDefinitions(req, requestVHost(req, true).name)
+    async (req) => {
+      await importDefinitions(req, requestVHost(req, true).name)
       return noContent()
     },
-    admin,
+    upload,
   )
 }

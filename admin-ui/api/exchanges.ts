@@ -98,5 +98,5 @@ export function registerExchanges(router: Router): void {
   router.post('/api/exchanges/:vhost/:name/publish', (req) => {
     const { v, x } = exchangeOf(req, true)
     return publish(req, v, x)
-  })
+  }, { largeBody: true })
 }

@@ -37,7 +37,7 @@ export function userInput(name: string, o: Record<string, unknown>, defaultAlgor
   const hasHash = o.password_hash !== undefined && o.password_hash !== null
   if (hasPassword && hasHash) throw badRequest('both_password_and_password_hash_are_provided')
   const algorithm = str(o, 'hashing_algorithm', defaultAlgorithm)
-  if (HASHING_ALGORITHMS[algorithm] === undefined) {
+  if (!Object.hasOwn(HASHING_ALGORITHMS, algorithm)) {
     throw badRequest(`unknown hashing_algorithm '${algorithm}'; use one of ${Object.keys(HASHING_ALGORITHMS).join(', ')}`)
   }
   let passwordHash = ''

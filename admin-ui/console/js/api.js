@@ -38,6 +38,12 @@ export function clearCredentials() {
   sessionStorage.removeItem(KEY)
 }
 
+/**
+ * Sent with every call: the API then answers 401 without `WWW-Authenticate`, so the browser never
+ * shows (and caches the answer of) its own Basic prompt; see admin-ui/request-guard.ts.
+ */
+const SCRIPT_CALL = { 'x-requested-with': 'XMLHttpRequest' }
+
 function authHeader(user, password) {
   return `Basic ${toBase64(`${user}:${password}`)}`
 }
@@ -45,7 +51,7 @@ function authHeader(user, password) {
 /** Checks the credentials against /api/whoami and keeps them for the session; returns whoami. */
 export async function signIn(user, password) {
   const auth = authHeader(user, password)
-  const res = await fetch('api/whoami', { headers: { authorization: auth }, credentials: 'omit', cache: 'no-store' })
+  const res = await fetch('api/whoami', { headers: { ...SCRIPT_CALL, authorization: auth }, credentials: 'omit', cache: 'no-store' })
   if (!res.ok) throw await errorOf(res)
   const me = await res.json()
   sessionStorage.setItem(KEY, JSON.stringify({ user: me.name ?? user, auth, tags: me.tags ?? [] }))
@@ -60,14 +66,15 @@ async function errorOf(res) {
     // not JSON: the status text says enough
   }
   const reason = body?.reason ?? res.statusText
-  if (res.status === 401 && res.headers.has('www-authenticate')) return new SignedOut(401, body?.error, reason)
+  // "not_authorized" (with a z) is RabbitMQ's failed login; "not_authorised" a refused action
+  if (res.status === 401 && (body?.error === 'not_authorized' || res.headers.has('www-authenticate'))) return new SignedOut(401, body?.error, reason)
   return new ApiError(res.status, body?.error, typeof reason === 'string' ? reason : JSON.stringify(reason))
 }
 
 /**
  * Calls the API. `path` is relative to /api (e.g. 'queues/%2F'). Resolves with the parsed JSON, or
- * null for an empty answer. Credentials go in an explicit header with `credentials: 'omit'`, so a
- * 401 never makes the browser pop up its own login prompt.
+ * null for an empty answer. Credentials go in an explicit header with `credentials: 'omit'`, and
+ * with X-Requested-With a 401 carries no challenge, so the browser never pops up its own prompt.
  */
 export async function api(method, path, body, headers = {}) {
   const c = credentials()
@@ -75,7 +82,7 @@ export async function api(method, path, body, headers = {}) {
     onSignedOut()
     throw new SignedOut(401, 'not_authorized', 'Not signed in')
   }
-  const init = { method, headers: { authorization: c.auth, ...headers }, credentials: 'omit', cache: 'no-store' }
+  const init = { method, headers: { ...SCRIPT_CALL, authorization: c.auth, ...headers }, credentials: 'omit', cache: 'no-store' }
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json'
     init.body = typeof body === 'string' ? body : JSON.stringify(body)

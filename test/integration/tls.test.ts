@@ -16,7 +16,8 @@ import { WebSocket } from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeUser } from '../../core/users.js'
 import { PROTOCOL_HEADER } from '../../transport/codec/constants.js'
-import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
+import { startTestBroker, waitFor, withBroker, type TestBroker } from '../helpers/broker.js'
+import { apiClient } from '../helpers/http.js'
 import { TestCa, type CertFiles } from '../helpers/certs.js'
 import { replyText } from '../helpers/suite.js'
 
@@ -192,7 +193,61 @@ describe('EXTERNAL (client certificate CN)', () => {
   })
 })
 
+describe('client certificates required (--tls-fail-if-no-peer-cert)', () => {
+  it('refuses a TLS client without a certificate; one with a certificate logs in with EXTERNAL', async () => {
+    await withBroker(
+      async (strict) => {
+        const options = { ca: [caPem()], servername: 'localhost' }
+        await expect(amqp.connect(`amqps://guest:guest@127.0.0.1:${strict.amqpsPort}`, options)).rejects.toThrow()
+        strict.broker.users.put(makeUser('alice', 'x', []))
+        strict.broker.users.setPermission({ user: 'alice', vhost: '/', configure: '.*', write: '.*', read: '.*' })
+        const conn = await amqp.connect(`amqps://127.0.0.1:${strict.amqpsPort}`, { ...options, ...clientTls(alice), credentials: amqp.credentials.external() })
+        await conn.close()
+      },
+      { amqpsPort: 0, httpsPort: -1, tlsCert: server.cert, tlsKey: server.key, tlsCa: ca.cert, tlsFailIfNoPeerCert: true },
+    )
+  })
+})
+
+describe('TLS files at start', () => {
+  it('an unreadable certificate or a key that does not match is refused before anything listens', async () => {
+    await expect(startTestBroker({ amqpsPort: 0, tlsCert: '/nonexistent/cert.pem', tlsKey: server.key })).rejects.toThrow(
+      "cannot read the TLS certificate '/nonexistent/cert.pem': ENOENT",
+    )
+    const other = ca.server('mismatch')
+    await expect(startTestBroker({ amqpsPort: 0, tlsCert: server.cert, tlsKey: other.key })).rejects.toThrow('invalid TLS certificate, key or CA')
+  })
+
+  it('without a certificate no TLS listener opens', () => {
+    // the suite's other brokers (startTestBroker without tlsCert) have none
+    return withBroker(async (plain) => {
+      expect(plain.amqpsPort).toBe(-1)
+      expect(plain.httpsPort).toBe(-1)
+      expect(plain.broker.listeners.map((l) => l.protocol)).not.toContain('amqp/ssl')
+    })
+  })
+})
+
 describe('HTTPS and WSS on the management port', () => {
+  it('the management API shows which connections use TLS (ssl, ssl_protocol)', async () => {
+    const tlsConn = await amqp.connect(`amqps://guest:guest@127.0.0.1:${b.amqpsPort}`, { ca: [caPem()], servername: 'localhost', clientProperties: { connection_name: 'over-tls' } })
+    const plainConn = await amqp.connect(b.url, { clientProperties: { connection_name: 'in-clear' } })
+    try {
+      const api = apiClient(b)
+      const list = await waitFor(async () => {
+        const r = await api.get<Record<string, unknown>[]>('/api/connections')
+        return r.body.length >= 2 ? r.body : null
+      }, 5000, 'two connections')
+      const byName = (n: string) => list.find((c) => c.user_provided_name === n)
+      expect(byName('over-tls')).toMatchObject({ ssl: true, ssl_protocol: expect.stringMatching(/^tlsv1\.[23]$/), ssl_cipher: expect.any(String) })
+      expect(byName('in-clear')).toMatchObject({ ssl: false, ssl_protocol: null, ssl_cipher: null })
+    } finally {
+      await tlsConn.close()
+      await plainConn.close()
+    }
+  })
+
+
   it('serves the management API over HTTPS with the same handler', async () => {
     const body = await new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
       const auth = Buffer.from('guest:guest').toString('base64')

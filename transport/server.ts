@@ -15,7 +15,7 @@ import { assertFreeSpace, DiskMonitor, ensureDataDir } from '../core/store/disk.
 import { registerBuiltinExchanges } from '../exchanges/index.js'
 import { closeAdmin, createHttpHandler, createPrometheusHandler } from '../admin-ui/http-api.js'
 import { Connection } from './connection.js'
-import { admitPeer, createHttpsServer, loadSecureContext, tlsConfigured, TlsReloader, tlsPeer, tlsServerOptions } from './tls.js'
+import { admitPeer, checkTlsOptions, createHttpsServer, loadSecureContext, tlsConfigured, TlsReloader, tlsPeer, tlsServerOptions } from './tls.js'
 import { attachWebSocket, type WebSocketListener } from './ws-server.js'
 
 export interface StartOptions extends Partial<BrokerConfig> {
@@ -57,6 +57,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const config: BrokerConfig = { ...DEFAULT_CONFIG, ...overrides }
   const log = logger ?? pino({ level: config.logLevel, base: { pid: process.pid } })
   // unreadable or mismatched certificate files are a clear error before anything listens
+  checkTlsOptions(config)
   const tlsContext = tlsConfigured(config) ? loadSecureContext(config) : null
   // disk problems are a clear error before anything listens (DataDirError names the directory)
   ensureDataDir(config.dataDir)

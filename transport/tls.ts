@@ -28,6 +28,15 @@ export class TlsConfigError extends Error {
 }
 
 /**
+ * The checks parseConfig makes, for embedders who call startBroker directly: half a key pair, or
+ * required client certificates without a CA, would otherwise quietly leave TLS off or open.
+ */
+export function checkTlsOptions(config: BrokerConfig): void {
+  if ((config.tlsCert === '') !== (config.tlsKey === '')) throw new TlsConfigError('TLS needs both tlsCert and tlsKey')
+  if (config.tlsFailIfNoPeerCert && config.tlsCa === '') throw new TlsConfigError('tlsFailIfNoPeerCert needs tlsCa')
+}
+
+/**
  * Reads the configured files into secure-context options. Everything that must survive a reload
  * (the minimum version) is in here, because setSecureContext replaces the whole context.
  */

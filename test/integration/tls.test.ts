@@ -136,6 +136,10 @@ describe('AMQPS listener', () => {
       // TLS 1.3 finishes the client's side of the handshake before the server checks its certificate
       if (s instanceof tls.TLSSocket) await expect(firstBytes(s, PROTOCOL_HEADER)).rejects.toThrow()
       else expect(s).toBeInstanceOf(Error)
+      // the HTTPS port too: no HTTP answer
+      const h = await tlsConnect(b.httpsPort, clientTls(stranger)).catch((err: Error) => err)
+      if (h instanceof tls.TLSSocket) await expect(firstBytes(h, Buffer.from('GET /api/overview HTTP/1.1\r\nHost: x\r\n\r\n'))).rejects.toThrow()
+      else expect(h).toBeInstanceOf(Error)
       await expect(
         amqp.connect(`amqps://127.0.0.1:${b.amqpsPort}`, { ca: [caPem()], servername: 'localhost', ...clientTls(stranger), credentials: amqp.credentials.external() }),
       ).rejects.toThrow()
@@ -216,6 +220,8 @@ describe('TLS files at start', () => {
     )
     const other = ca.server('mismatch')
     await expect(startTestBroker({ amqpsPort: 0, tlsCert: server.cert, tlsKey: other.key })).rejects.toThrow('invalid TLS certificate, key or CA')
+    // embedders skip parseConfig's checks: half a key pair must not quietly leave TLS off
+    await expect(startTestBroker({ amqpsPort: 0, tlsCert: server.cert })).rejects.toThrow('TLS needs both tlsCert and tlsKey')
   })
 
   it('without a certificate no TLS listener opens', () => {

@@ -27,6 +27,18 @@ export interface BrokerConfig {
   statsInterval: number
   /** disk alarm below this many free bytes in the data dir's file system (RabbitMQ disk_free_limit) */
   diskFreeLimit: number
+  /** AMQPS (AMQP over TLS) port, open when a certificate and key are configured (0: any free port; -1: disabled) */
+  amqpsPort: number
+  /** HTTPS port for management and WebSocket (WSS), open when a certificate and key are configured (-1: disabled) */
+  httpsPort: number
+  /** PEM file of the server certificate (chain); '' means no TLS listeners */
+  tlsCert: string
+  /** PEM file of the server certificate's private key */
+  tlsKey: string
+  /** PEM file of the CA certificates that client certificates are verified against ('' : no client certificates) */
+  tlsCa: string
+  /** RabbitMQ ssl_options.fail_if_no_peer_cert: refuse TLS clients without a verified certificate */
+  tlsFailIfNoPeerCert: boolean
 }
 
 export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
@@ -43,6 +55,12 @@ export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
   consumerTimeout: 30 * 60 * 1000,
   statsInterval: 5000,
   diskFreeLimit: 50_000_000,
+  amqpsPort: 5671,
+  httpsPort: 15671,
+  tlsCert: '',
+  tlsKey: '',
+  tlsCa: '',
+  tlsFailIfNoPeerCert: false,
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -52,7 +70,7 @@ interface OptionSpec {
   flag: string
   env: string
   help: string
-  parse: (raw: string) => string | number
+  parse: (raw: string) => string | number | boolean
 }
 
 const port =
@@ -72,6 +90,15 @@ const intRange =
     if (!/^\d+$/.test(raw) || n < min || n > max) throw new Error(`must be an integer from ${min} to ${max}`)
     return n
   }
+
+/** A path to a file; '' leaves the option unset. */
+const filePath = (raw: string): string => raw
+
+function bool(raw: string): boolean {
+  if (raw === 'true') return true
+  if (raw === 'false') return false
+  throw new Error('must be true or false')
+}
 
 const UNITS: Record<string, number> = { '': 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }
 
@@ -123,6 +150,12 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'maxMessageSize', flag: '--max-message-size', env: 'WARREN_MAX_MESSAGE_SIZE', help: 'largest message body, bytes', parse: intRange(1, 512 * 1024 * 1024) },
   { key: 'consumerTimeout', flag: '--consumer-timeout', env: 'WARREN_CONSUMER_TIMEOUT', help: 'ms a delivery may stay unacked', parse: intRange(1, 2 ** 31 - 1) },
   { key: 'diskFreeLimit', flag: '--disk-free-limit', env: 'WARREN_DISK_FREE_LIMIT', help: 'disk alarm below this free space (bytes, or with kB/MB/GB/KiB/MiB/GiB)', parse: byteSize },
+  { key: 'amqpsPort', flag: '--amqps-port', env: 'WARREN_AMQPS_PORT', help: 'AMQPS port, open when --tls-cert and --tls-key are set (-1 disables)', parse: port(true) },
+  { key: 'httpsPort', flag: '--https-port', env: 'WARREN_HTTPS_PORT', help: 'HTTPS/WSS port, open when --tls-cert and --tls-key are set (-1 disables)', parse: port(true) },
+  { key: 'tlsCert', flag: '--tls-cert', env: 'WARREN_TLS_CERT', help: 'server certificate (PEM file); with --tls-key turns TLS on', parse: filePath },
+  { key: 'tlsKey', flag: '--tls-key', env: 'WARREN_TLS_KEY', help: 'server private key (PEM file)', parse: filePath },
+  { key: 'tlsCa', flag: '--tls-ca', env: 'WARREN_TLS_CA', help: 'CA certificates (PEM file) client certificates are verified against', parse: filePath },
+  { key: 'tlsFailIfNoPeerCert', flag: '--tls-fail-if-no-peer-cert', env: 'WARREN_TLS_FAIL_IF_NO_PEER_CERT', help: 'refuse TLS clients without a certificate signed by --tls-ca (true/false)', parse: bool },
   { key: 'statsInterval', flag: '--stats-interval', env: 'WARREN_STATS_INTERVAL', help: 'ms between management rate samples', parse: intRange(10, 3_600_000) },
 ]
 
@@ -159,6 +192,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Br
     }
     apply(o, raw, flag)
   }
+  // TLS needs both halves of the key pair; client certificates need a CA to verify them against
+  if ((cfg.tlsCert === '') !== (cfg.tlsKey === '')) {
+    throw new ConfigError(cfg.tlsCert === '' ? '--tls-key needs --tls-cert (WARREN_TLS_CERT)' : '--tls-cert needs --tls-key (WARREN_TLS_KEY)')
+  }
+  if (cfg.tlsFailIfNoPeerCert && cfg.tlsCa === '') throw new ConfigError('--tls-fail-if-no-peer-cert needs --tls-ca (WARREN_TLS_CA)')
   return cfg
 }
 
@@ -166,8 +204,9 @@ export function helpText(): string {
   const lines = ['Usage: warren [options]', '', 'Options (each can also be set by its environment variable):']
   for (const o of OPTIONS) {
     const dflt = DEFAULT_CONFIG[o.key]
-    lines.push(`  ${(o.flag + ' <value>').padEnd(28)} ${o.env.padEnd(26)} ${o.help} [default: ${dflt === '' ? 'all' : dflt}]`)
+    const shown = dflt === '' ? (o.key === 'bind' ? 'all' : 'none') : dflt
+    lines.push(`  ${(o.flag + ' <value>').padEnd(28)} ${o.env.padEnd(32)} ${o.help} [default: ${shown}]`)
   }
-  lines.push(`  ${'--help'.padEnd(28)} ${''.padEnd(26)} show this help`)
+  lines.push(`  ${'--help'.padEnd(28)} ${''.padEnd(32)} show this help`)
   return lines.join('\n')
 }

@@ -41,6 +41,14 @@ export interface ChannelInfo {
   readonly messageStats: Readonly<ChannelMessageStats>
 }
 
+/** A connection's TLS session, as the management API shows it (ssl_protocol, ssl_cipher). */
+export interface ConnectionTls {
+  /** 'TLSv1.2' or 'TLSv1.3' */
+  readonly protocol: string | null
+  /** the cipher suite, OpenSSL's name */
+  readonly cipher: string | null
+}
+
 export interface ConnectionInfo {
   readonly id: number
   /** RabbitMQ-style name: "127.0.0.1:53422 -> 127.0.0.1:5672" */
@@ -57,6 +65,8 @@ export interface ConnectionInfo {
   readonly channelMax: number
   readonly bytesIn: number
   readonly bytesOut: number
+  /** the TLS session of an AMQPS or WSS connection; null over plain TCP */
+  readonly tls: ConnectionTls | null
   /** socket reads (RabbitMQ recv_cnt) */
   readonly recvCount: number
   /** socket writes (RabbitMQ send_cnt) */

@@ -43,6 +43,12 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => onSignal('SIGTERM'))
   process.on('SIGINT', () => onSignal('SIGINT'))
+  // SIGHUP reloads the TLS certificate files (new connections get them); it never stops the broker
+  process.on('SIGHUP', () => {
+    if (running === undefined || signalled !== undefined) return
+    if (running.amqpsPort < 0 && running.httpsPort < 0) log.info({ signal: 'SIGHUP' }, 'no TLS listener: nothing to reload')
+    else running.reloadTls()
+  })
   try {
     running = await startBroker({ ...config, logger: log })
   } catch (err) {

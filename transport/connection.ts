@@ -10,7 +10,7 @@ import { AmqpError, ConnectionError, ReplyCode } from '../core/errors.js'
 import type { FlowWaiter } from '../core/queue.js'
 import type { VHost } from '../core/vhost.js'
 import type { User } from '../core/users.js'
-import { Decoder, type FieldTable } from '../core/wire/field-table.js'
+import type { FieldTable } from '../core/wire/field-table.js'
 import { Channel } from './channel.js'
 import {
   CLASS_CHANNEL,
@@ -27,6 +27,8 @@ import { FrameWriter, type FlushHooks } from './codec/frame-writer.js'
 import { decodeArgs, lookupMethod, methodName } from './codec/methods.js'
 import type { AmqpSocket } from './socket-adapter.js'
 import { serverProperties } from './server-properties.js'
+import { loginRefused, offeredMechanisms, saslLogin } from './sasl.js'
+import type { TlsPeer } from './tls.js'
 
 type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed'
 
@@ -74,6 +76,8 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     readonly socket: AmqpSocket,
     readonly protocol: string,
     parentLog: Logger,
+    /** the TLS session of an AMQPS or WSS connection; null over plain TCP or WebSocket */
+    readonly tls: TlsPeer | null = null,
   ) {
     this.id = broker.connectionId()
     this.peerHost = socket.remoteAddress ?? 'unknown'
@@ -158,7 +162,9 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     }
     this.state = 'start'
     const props = serverProperties(this.broker)
-    this.writer.method(0, CLASS_CONNECTION, 10, [0, 9, props, 'PLAIN AMQPLAIN', 'en_US'])
+    // rabbit_auth_mechanism_ssl offers EXTERNAL on every TLS connection, with or without a client
+    // certificate (a refusal that says why beats a client finding no common mechanism)
+    this.writer.method(0, CLASS_CONNECTION, 10, [0, 9, props, offeredMechanisms(this.tls), 'en_US'])
     return buf.subarray(8)
   }
 
@@ -284,44 +290,18 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.clientProperties = clientProperties ?? {}
     const caps = this.clientProperties.capabilities
     this.capabilities = caps !== null && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps) ? (caps as FieldTable) : {}
-    let username: string
-    let password: string
-    if (mechanism === 'PLAIN') {
-      // RFC 4616: [authzid] NUL authcid NUL passwd
-      const parts = response.toString('utf8').split('\u0000')
-      if (parts.length !== 3) throw this.refuse(mechanism)
-      username = parts[1]
-      password = parts[2]
-    } else if (mechanism === 'AMQPLAIN') {
-      // a field table without its length prefix: LOGIN and PASSWORD
-      const wrapped = Buffer.allocUnsafe(4 + response.length)
-      wrapped.writeUInt32BE(response.length, 0)
-      response.copy(wrapped, 4)
-      const t = new Decoder(wrapped, 0, wrapped.length).table()
-      username = String(t.LOGIN ?? '')
-      password = String(t.PASSWORD ?? '')
-    } else {
-      throw new ConnectionError(ReplyCode.COMMAND_INVALID, `unknown authentication mechanism '${mechanism}'`)
-    }
-    const result = this.broker.users.authenticate(username, password, this.peerHost)
+    const result = saslLogin(this.broker, this.tls, this.peerHost, mechanism, response)
     if (!result.ok) {
-      this.log.warn({ user: username, reason: result.reason }, 'authentication failed')
+      this.log.warn({ user: result.username, mechanism, reason: result.reason }, 'authentication failed')
       // RabbitMQ auth_fail: the reason stays in the log; only clients announcing the
       // authentication_failure_close capability get a connection.close, the others lose the socket
       if (this.capabilities.authentication_failure_close !== true) return this.destroy()
-      throw this.refuse(mechanism)
+      throw loginRefused(mechanism)
     }
     this.user = result.user
     this.state = 'tune'
     const c = this.broker.config
     this.writer.method(0, CLASS_CONNECTION, 30, [c.channelMax, c.frameMax, c.heartbeat])
-  }
-
-  private refuse(mechanism: string): ConnectionError {
-    return new ConnectionError(
-      ReplyCode.ACCESS_REFUSED,
-      `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
-    )
   }
 
   private tuneOk(channelMax: number, frameMax: number, heartbeat: number): void {

@@ -3,7 +3,9 @@
  * opens the listeners. `startBroker({ amqpPort: 0, dataDir })` → `broker.amqpPort`, `broker.close()`.
  */
 import http from 'node:http'
+import type https from 'node:https'
 import net from 'node:net'
+import tls, { type TLSSocket } from 'node:tls'
 import { pino, type Logger } from 'pino'
 import { Broker } from '../core/broker.js'
 import { DEFAULT_CONFIG, type BrokerConfig } from '../core/config.js'
@@ -13,6 +15,7 @@ import { assertFreeSpace, DiskMonitor, ensureDataDir } from '../core/store/disk.
 import { registerBuiltinExchanges } from '../exchanges/index.js'
 import { closeAdmin, createHttpHandler, createPrometheusHandler } from '../admin-ui/http-api.js'
 import { Connection } from './connection.js'
+import { admitPeer, checkTlsOptions, createHttpsServer, loadSecureContext, tlsConfigured, TlsReloader, tlsPeer, tlsServerOptions } from './tls.js'
 import { attachWebSocket, type WebSocketListener } from './ws-server.js'
 
 export interface StartOptions extends Partial<BrokerConfig> {
@@ -34,6 +37,15 @@ export interface RunningBroker {
   readonly httpPort: number
   /** the Prometheus port, or -1 when disabled */
   readonly prometheusPort: number
+  /** the AMQPS port, or -1 when TLS is not configured or the port is disabled */
+  readonly amqpsPort: number
+  /** the HTTPS (management, WSS) port, or -1 when TLS is not configured or the port is disabled */
+  readonly httpsPort: number
+  /**
+   * Reads the TLS certificate, key and CA files again (SIGHUP): new TLS connections get them. Returns
+   * the error when they cannot be used (the previous ones stay), or null; null too without TLS.
+   */
+  reloadTls(): Error | null
   /** AMQP URL for local clients, e.g. amqp://guest:guest@127.0.0.1:5672 */
   readonly url: string
   /** Stops listening, closes every connection with 320 CONNECTION_FORCED, and resolves when done. */
@@ -44,6 +56,9 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const { logger, freeDiskBytes, diskCheckIntervalMs, ...overrides } = options
   const config: BrokerConfig = { ...DEFAULT_CONFIG, ...overrides }
   const log = logger ?? pino({ level: config.logLevel, base: { pid: process.pid } })
+  // unreadable or mismatched certificate files are a clear error before anything listens
+  checkTlsOptions(config)
+  const tlsContext = tlsConfigured(config) ? loadSecureContext(config) : null
   // disk problems are a clear error before anything listens (DataDirError names the directory)
   ensureDataDir(config.dataDir)
   if (freeDiskBytes === undefined) assertFreeSpace(config.dataDir, config.diskFreeLimit)
@@ -78,20 +93,55 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   broker.listeners.push({ protocol: 'amqp', ip: address.address, port: address.port })
   log.info({ protocol: 'amqp', port: address.port, address: address.address }, `AMQP listening on ${formatHost(address.address)}:${address.port}`)
 
-  const httpServers: http.Server[] = []
+  const httpServers: (http.Server | https.Server)[] = []
   const ctx = { broker, log: log.child({ component: 'http' }) }
   let httpPort = -1
   let prometheusPort = -1
-  let webAmqp: WebSocketListener | null = null
+  let amqpsPort = -1
+  let httpsPort = -1
+  const webAmqp: WebSocketListener[] = []
+  const tlsReloader = new TlsReloader(config, log.child({ component: 'tls' }))
+  let amqpsServer: tls.Server | null = null
   try {
+  if (tlsContext !== null && config.amqpsPort >= 0) {
+    const onSocket = (socket: TLSSocket): void => {
+      // a client certificate that does not verify against --tls-ca: as a failed verify_peer handshake
+      if (!admitPeer(socket)) return void socket.destroy()
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      socket.setNoDelay(true)
+      new Connection(broker, socket, 'AMQP 0-9-1', log, tlsPeer(socket))
+    }
+    const s = tls.createServer(tlsServerOptions(config, tlsContext), onSocket)
+    // failed handshakes (TLS 1.1, a wrong CA, plain AMQP on the TLS port) only cost the client its socket
+    s.on('tlsClientError', (err) => log.debug({ err: err.message, protocol: 'amqp/ssl' }, 'TLS handshake failed'))
+    amqpsServer = s
+    const a = await listen(s, config.amqpsPort, host)
+    amqpsPort = a.port
+    tlsReloader.servers.push(s)
+    s.on('error', (err) => log.error({ err }, 'AMQPS listener error'))
+    broker.listeners.push({ protocol: 'amqp/ssl', ip: a.address, port: a.port })
+    log.info({ protocol: 'amqp/ssl', port: a.port, address: a.address }, `AMQPS listening on ${formatHost(a.address)}:${a.port}`)
+  }
   if (config.httpPort >= 0) {
     const httpServer = http.createServer(createHttpHandler(ctx))
     const a = await listen(httpServer, config.httpPort, host)
     httpPort = a.port
     httpServers.push(httpServer)
     broker.listeners.push({ protocol: 'http', ip: a.address, port: a.port })
-    webAmqp = attachWebSocket(httpServer, broker, log)
+    webAmqp.push(attachWebSocket(httpServer, broker, log))
     log.info({ protocol: 'http', port: a.port, address: a.address }, `HTTP listening on ${formatHost(a.address)}:${a.port}`)
+  }
+  if (tlsContext !== null && config.httpsPort >= 0) {
+    const httpsServer = createHttpsServer(config, tlsContext, createHttpHandler(ctx))
+    httpsServer.on('tlsClientError', (err) => log.debug({ err: err.message, protocol: 'https' }, 'TLS handshake failed'))
+    const a = await listen(httpsServer, config.httpsPort, host)
+    httpsPort = a.port
+    httpServers.push(httpsServer)
+    tlsReloader.servers.push(httpsServer)
+    broker.listeners.push({ protocol: 'https', ip: a.address, port: a.port })
+    webAmqp.push(attachWebSocket(httpsServer, broker, log, 'https/web-amqp'))
+    log.info({ protocol: 'https', port: a.port, address: a.address }, `HTTPS listening on ${formatHost(a.address)}:${a.port}`)
   }
   if (config.prometheusPort >= 0) {
     const promServer = http.createServer(createPrometheusHandler(ctx))
@@ -104,6 +154,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   } catch (err) {
     // a port already in use: do not leave the listeners opened so far behind
     server.close()
+    amqpsServer?.close()
     for (const h of httpServers) h.close()
     disk.stop()
     await storage.close()
@@ -119,13 +170,14 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
         h.close()
         h.closeAllConnections()
       }
+      amqpsServer?.close()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         for (const c of [...broker.connections]) c.forceClose("broker forced connection closure with reason 'shutdown'")
         // give clients a moment to answer close-ok, then cut whatever is left
         setTimeout(() => {
           for (const s of sockets) s.destroy()
-          webAmqp?.close()
+          for (const w of webAmqp) w.close()
         }, 500).unref()
       })
       disk.stop()
@@ -143,6 +195,9 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     amqpPort: address.port,
     httpPort,
     prometheusPort,
+    amqpsPort,
+    httpsPort,
+    reloadTls: () => (tlsContext === null ? null : tlsReloader.reload()),
     url: `amqp://guest:guest@127.0.0.1:${address.port}`,
     close,
   }

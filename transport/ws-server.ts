@@ -4,7 +4,9 @@
  * Ordinary HTTP requests stay with the management API's handler; only 'upgrade' is handled here.
  */
 import type { IncomingMessage, Server } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
@@ -12,6 +14,7 @@ import type { Broker } from '../core/broker.js'
 import type { BrokerConfig } from '../core/config.js'
 import { FRAME_MIN_SIZE } from './codec/constants.js'
 import { Connection } from './connection.js'
+import { tlsPeer } from './tls.js'
 import { WsSocket } from './ws-socket.js'
 
 /** Paths that accept an AMQP WebSocket (LavinMQ and RabbitMQ's web-amqp plugin use /ws/amqp). */
@@ -27,10 +30,15 @@ export interface WebSocketListener {
 }
 
 /**
- * Handles WebSocket upgrades on `server` (which keeps serving plain HTTP requests) and records an
- * `http/web-amqp` listener on the broker.
+ * Handles WebSocket upgrades on `server` (which keeps serving plain HTTP requests) and records a
+ * listener on the broker: `http/web-amqp`, or `https/web-amqp` for WSS on the HTTPS server.
  */
-export function attachWebSocket(server: Server, broker: Broker, log: Logger): WebSocketListener {
+export function attachWebSocket(
+  server: Server | HttpsServer,
+  broker: Broker,
+  log: Logger,
+  listenerProtocol = 'http/web-amqp',
+): WebSocketListener {
   const wlog = log.child({ component: 'websocket' })
   const wss = new WebSocketServer({
     noServer: true,
@@ -50,11 +58,13 @@ export function attachWebSocket(server: Server, broker: Broker, log: Logger): We
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      new Connection(broker, new WsSocket(ws, req, wlog), WS_PROTOCOL, wlog)
+      // WSS: the TLS session (and a client certificate, for EXTERNAL) is the upgrade request's socket's
+      const peer = req.socket instanceof TLSSocket ? tlsPeer(req.socket) : null
+      new Connection(broker, new WsSocket(ws, req, wlog), WS_PROTOCOL, wlog, peer)
     })
   }
   server.on('upgrade', onUpgrade)
-  recordListener(server, broker)
+  recordListener(server, broker, listenerProtocol)
   return {
     close(): void {
       if (closed) return
@@ -92,10 +102,10 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
 }
 
-function recordListener(server: Server, broker: Broker): void {
+function recordListener(server: Server | HttpsServer, broker: Broker, protocol: string): void {
   const add = (): void => {
     const a = server.address() as AddressInfo
-    broker.listeners.push({ protocol: 'http/web-amqp', ip: a.address, port: a.port })
+    broker.listeners.push({ protocol, ip: a.address, port: a.port })
   }
   if (server.listening) add()
   else server.once('listening', add)

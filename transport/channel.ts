@@ -57,7 +57,6 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   /** RabbitMQ's per-channel message_stats: plain counters, sampled by the management API */
   readonly messageStats = channelMessageStats()
   private state: 'open' | 'closing' | 'closed' = 'open'
-  private flowActive = true
   private deliveryTag = 0
   readonly vhost: VHost
   /** the user's permissions, checked per operation (core/access-control.ts) */
@@ -194,10 +193,13 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     this.conn.channelClosed(this)
   }
 
+  /**
+   * RabbitMQ 3.x does not let a client pause its deliveries: channel.flow(active=false) from the
+   * client closes the connection with 540 NOT_IMPLEMENTED "active=false"; active=true is answered.
+   */
   private channelFlow(active: boolean): void {
-    this.flowActive = active
-    this.writer.method(this.id, CLASS_CHANNEL, 21, [active])
-    if (active) this.resumeDeliveries()
+    if (!active) throw new ConnectionError(ReplyCode.NOT_IMPLEMENTED, 'active=false', CLASS_CHANNEL, 20)
+    this.writer.method(this.id, CLASS_CHANNEL, 21, [true])
   }
 
   /**
@@ -572,7 +574,6 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
 
   canDeliver(c: Consumer): boolean {
     return (
-      this.flowActive &&
       this.conn.writable &&
       this.state === 'open' &&
       c.hasCredit() &&
@@ -602,7 +603,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     }
   }
 
-  /** Something that blocked deliveries cleared (socket drained, qos raised, flow on). */
+  /** Something that blocked deliveries cleared (socket drained, qos raised). */
   resumeDeliveries(): void {
     for (const c of this.consumers.values()) c.queue.scheduleDrain()
   }

@@ -18,6 +18,8 @@ export class ChannelReplyConsumer implements ReplyConsumer {
   readonly tagBytes: Buffer
   /** `amq.rabbitmq.reply-to.<key>`: the reply_to that requests published on this channel carry */
   readonly address: string
+  /** the address as bytes, for the rewrite */
+  readonly addressBytes: Buffer
 
   constructor(
     private readonly ch: Channel,
@@ -25,6 +27,7 @@ export class ChannelReplyConsumer implements ReplyConsumer {
   ) {
     this.tagBytes = Buffer.from(tag)
     this.address = ch.vhost.replyTo.register(this)
+    this.addressBytes = Buffer.from(this.address, 'latin1')
   }
 
   deliverReply(message: Message): void {
@@ -90,7 +93,7 @@ export function rewriteReplyTo(ch: Channel, props: Buffer, start: number, end: n
   }
   const c = ch.replyConsumer
   if (c === null) throw preconditionFailed('fast reply consumer does not exist')
-  const address = Buffer.from(c.address, 'latin1')
+  const address = c.addressBytes
   const out = Buffer.allocUnsafe(end - start - PSEUDO_QUEUE.length + 1 + address.length)
   let p = props.copy(out, 0, start, at)
   out[p++] = address.length

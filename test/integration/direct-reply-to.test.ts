@@ -102,6 +102,31 @@ describe('RPC round trips', () => {
   })
 })
 
+describe('addresses', () => {
+  it('each channel has its own address; a request of several body frames is rewritten with its body intact', async () => {
+    const q = uniq('multi')
+    const seen: ConsumeMessage[] = []
+    await amqplibServer(q, (b) => `${b.length}:${b.slice(0, 3)}`, seen)
+    const conn = await amqplibConn()
+    const [a, b] = [await conn.createChannel(), await conn.createChannel()]
+    const got: Record<string, string[]> = { a: [], b: [] }
+    await a.consume(PSEUDO, (m) => void got.a.push(m!.content.toString()), { noAck: true })
+    await b.consume(PSEUDO, (m) => void got.b.push(m!.content.toString()), { noAck: true })
+    const big = 'x'.repeat(300_000) // three body frames at frame_max 131072
+    a.sendToQueue(q, Buffer.from(big), { replyTo: PSEUDO, headers: { before: 'reply-to' }, expiration: '60000', appId: 'after' })
+    b.sendToQueue(q, Buffer.from('bee'), { replyTo: PSEUDO })
+    await waitFor(() => got.a.length === 1 && got.b.length === 1, 5000, 'both replies')
+    expect(got).toEqual({ a: ['300000:xxx'], b: ['3:bee'] })
+    const [ra, rb] = [seen.find((m) => m.content.length > 3)!, seen.find((m) => m.content.length === 3)!]
+    expect(ra.properties.replyTo).toMatch(ADDRESS)
+    expect(rb.properties.replyTo).toMatch(ADDRESS)
+    expect(ra.properties.replyTo).not.toBe(rb.properties.replyTo)
+    // the properties around reply_to survive the rewrite
+    expect(ra.properties).toMatchObject({ headers: { before: 'reply-to' }, expiration: '60000', appId: 'after' })
+    expect(registry()).toBe(2)
+  })
+})
+
 describe('timeouts and consumers that are gone', () => {
   it('a call nobody answers times out; a late reply is dropped and the client works on', async () => {
     const q = uniq('slow')

@@ -6,6 +6,7 @@ import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { BrokerConfig } from './config.js'
 import type { ConnectionInfo } from './connections.js'
+import { DirectReplyTo } from './direct-reply-to.js'
 import { ExchangeTypeRegistry } from './exchange.js'
 import { PolicyStore } from './policies.js'
 import type { Storage } from './storage.js'
@@ -50,6 +51,8 @@ export class Broker {
   storage: Storage | null = null
   /** free disk space is under the limit: publishers are blocked (RabbitMQ's disk alarm) */
   diskAlarmOn = false
+  /** direct reply-to consumers of every vhost: RabbitMQ finds an address's channel whatever the vhost */
+  readonly replyTo = new DirectReplyTo()
 
   constructor(
     readonly config: BrokerConfig,
@@ -65,6 +68,7 @@ export class Broker {
     if (v === undefined) {
       v = new VHost(name, this.exchangeTypes, this.log.child({ vhost: name }))
       v.storage = this.storage
+      v.replyTo = this.replyTo
       this.vhosts.set(name, v)
       if (metadata === undefined) this.vhostMetadata.set(name, { description: '', tags: [] })
     }

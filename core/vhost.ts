@@ -15,6 +15,7 @@ import {
   ReplyCode,
   resourceLocked,
 } from './errors.js'
+import { DirectReplyTo, isReplyAddress } from './direct-reply-to.js'
 import { Exchange, type Binding, type Destination, type ExchangeOptions, type ExchangeTypeRegistry } from './exchange.js'
 import type { Message } from './message.js'
 import { Queue, FLOW_CHECK, FLOW_CHECK_BYTES, type FlowWaiter, type QueueOptions } from './queue.js'
@@ -55,6 +56,8 @@ export class VHost {
   storage: Storage | null = null
   /** stores that took a persistent message in the current publish(): its confirm waits for them */
   readonly durableTouched: MessageStore[] = []
+  /** waiting direct reply-to consumers; the Broker shares one registry among its vhosts */
+  replyTo = new DirectReplyTo()
 
   constructor(
     readonly name: string,
@@ -351,6 +354,7 @@ export class VHost {
   publish(exchange: Exchange, message: Message, publisher: FlowWaiter | null = null): number {
     this.refused = false
     this.durableTouched.length = 0
+    if (exchange.name === '' && isReplyAddress(message.routingKey)) return this.publishReply(exchange, message)
     const routed = this.routed
     this.routeFrom(exchange, message, routed)
     // cleared before enqueueing: a queue may dead-letter (drop-head, reject-publish-dlx) and route again
@@ -371,6 +375,17 @@ export class VHost {
       routed.clear()
     }
     return n
+  }
+
+  /**
+   * A reply to a direct reply-to address (core/direct-reply-to.ts) goes straight to its consumer, or
+   * nowhere. Either way it reached no queue: RabbitMQ 3.10's rabbit_exchange:route gives [] for these
+   * keys, so the publish counts as unroutable and a mandatory one is returned (312) even when delivered.
+   */
+  private publishReply(exchange: Exchange, message: Message): number {
+    exchange.publishIn++
+    this.replyTo.deliver(message.routingKey, message)
+    return 0
   }
 
   /** Which queues would a message reach? For the route tester; does not enqueue. */

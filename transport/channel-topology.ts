@@ -6,6 +6,7 @@ import type { FieldTable } from '../core/wire/field-table.js'
 import type { Channel } from './channel.js'
 import { CLASS_EXCHANGE, CLASS_QUEUE } from './codec/constants.js'
 import type { MethodArgs } from './codec/methods.js'
+import { declareReplyQueue } from './direct-reply-to.js'
 
 export function exchangeDeclare(ch: Channel, a: MethodArgs): void {
   const name = a.exchange as string
@@ -41,6 +42,7 @@ export function exchangeBind(ch: Channel, a: MethodArgs, bind: boolean): void {
 }
 
 export function queueDeclare(ch: Channel, a: MethodArgs): void {
+  if (declareReplyQueue(ch, a.queue as string, a.nowait as boolean)) return
   const passive = a.passive as boolean
   // RabbitMQ does not expand '' here: a passive declare of '' is 404 "no queue ''"
   const r = ch.vhost.declareQueue(

@@ -39,6 +39,8 @@ import {
   queuePurge,
 } from './channel-topology.js'
 import { Transaction } from './transaction.js'
+import { cancelReplies, consumeReplies, rewriteReplyTo, stopReplies, type ChannelReplyConsumer } from './direct-reply-to.js'
+import { REPLY_TO_QUEUE } from '../core/direct-reply-to.js'
 
 /** A consumer plus its tag pre-encoded for basic.deliver. */
 class ChannelConsumer extends Consumer {
@@ -57,7 +59,6 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   /** RabbitMQ's per-channel message_stats: plain counters, sampled by the management API */
   readonly messageStats = channelMessageStats()
   private state: 'open' | 'closing' | 'closed' = 'open'
-  private flowActive = true
   private deliveryTag = 0
   readonly vhost: VHost
   /** the user's permissions, checked per operation (core/access-control.ts) */
@@ -65,6 +66,8 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   readonly writer: FrameWriter
   /** the last queue declared on this channel, for methods that name the queue '' */
   lastQueue: string | undefined
+  /** the direct reply-to consumer (transport/direct-reply-to.ts); not counted among consumers, as in RabbitMQ */
+  replyConsumer: ChannelReplyConsumer | null = null
   /** basic.publish arguments, decoded into one reused object */
   private readonly pub: PublishArgs = { exchange: '', routingKey: '', mandatory: false, immediate: false }
   private readonly content = new ContentAssembler(this)
@@ -96,6 +99,13 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   }
   get transactional(): boolean {
     return this.tx !== null
+  }
+  get isOpen(): boolean {
+    return this.state === 'open'
+  }
+  /** the tag the next delivery will get */
+  get nextDeliveryTag(): number {
+    return this.deliveryTag + 1
   }
 
   // ---- dispatch -----------------------------------------------------------------------------
@@ -194,10 +204,13 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     this.conn.channelClosed(this)
   }
 
+  /**
+   * RabbitMQ 3.x does not let a client pause its deliveries: channel.flow(active=false) from the
+   * client closes the connection with 540 NOT_IMPLEMENTED "active=false"; active=true is answered.
+   */
   private channelFlow(active: boolean): void {
-    this.flowActive = active
-    this.writer.method(this.id, CLASS_CHANNEL, 21, [active])
-    if (active) this.resumeDeliveries()
+    if (!active) throw new ConnectionError(ReplyCode.NOT_IMPLEMENTED, 'active=false', CLASS_CHANNEL, 20)
+    this.writer.method(this.id, CLASS_CHANNEL, 21, [true])
   }
 
   /**
@@ -235,6 +248,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     this.ackTimer = null
     for (const c of this.consumers.values()) c.queue.removeConsumer(c)
     this.consumers.clear()
+    stopReplies(this)
     this.tx?.discard()
     this.requeueAll()
     this.content.reset()
@@ -297,6 +311,9 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   }
   get maxMessageSize(): number {
     return this.conn.broker.config.maxMessageSize
+  }
+  rewriteReplyTo(props: Buffer, start: number, end: number, at: number): Buffer | null {
+    return rewriteReplyTo(this, props, start, end, at)
   }
 
   /** A complete message from the ContentAssembler: held by a transaction, or routed now. */
@@ -424,6 +441,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   }
 
   private basicConsume(a: MethodArgs): void {
+    if (a.queue === REPLY_TO_QUEUE) return consumeReplies(this, a.consumerTag as string, a.noAck as boolean, a.nowait as boolean)
     const name = this.queueName(a.queue as string)
     this.access.check('read', 'queue', name)
     const q = this.vhost.getQueue(name, this.conn)
@@ -448,6 +466,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   }
 
   private basicCancel(tag: string, nowait: boolean): void {
+    if (this.replyConsumer !== null && cancelReplies(this, tag, nowait)) return
     const c = this.consumers.get(tag)
     if (c !== undefined) {
       this.consumers.delete(tag)
@@ -572,7 +591,6 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
 
   canDeliver(c: Consumer): boolean {
     return (
-      this.flowActive &&
       this.conn.writable &&
       this.state === 'open' &&
       c.hasCredit() &&
@@ -602,7 +620,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     }
   }
 
-  /** Something that blocked deliveries cleared (socket drained, qos raised, flow on). */
+  /** Something that blocked deliveries cleared (socket drained, qos raised). */
   resumeDeliveries(): void {
     for (const c of this.consumers.values()) c.queue.scheduleDrain()
   }

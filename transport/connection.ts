@@ -25,6 +25,7 @@ import {
 import { FrameReader, type BodyTarget, type FrameHandler } from './codec/frame-reader.js'
 import { FrameWriter, type FlushHooks } from './codec/frame-writer.js'
 import { decodeArgs, lookupMethod, methodName } from './codec/methods.js'
+import { Heartbeats, type HeartbeatPeer } from './heartbeats.js'
 import type { AmqpSocket } from './socket-adapter.js'
 import { serverProperties } from './server-properties.js'
 import { loginRefused, offeredMechanisms, saslLogin } from './sasl.js'
@@ -37,7 +38,7 @@ const CLOSE_TIMEOUT_MS = 3000
 /** RabbitMQ accepts frames up to 8 bytes over frame_max: "quite a few [clients] get it wrong" */
 const FRAME_SIZE_FUDGE = 8
 
-export class Connection implements FrameHandler, FlushHooks, FlowWaiter, ConnectionInfo {
+export class Connection implements FrameHandler, FlushHooks, FlowWaiter, ConnectionInfo, HeartbeatPeer {
   readonly id: number
   readonly name: string
   readonly peerHost: string
@@ -63,12 +64,11 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
   private state: State = 'header'
   private readonly channelsById = new Map<number, Channel>()
   private headerBuf: Buffer | null = null
-  private heartbeatTimer: NodeJS.Timeout | null = null
+  private readonly heartbeats = new Heartbeats(this)
   private closeTimer: NodeJS.Timeout | null = null
   private receivedSinceCheck = true
   /** queues currently holding this publisher back (flow control) */
   private flowBlocks = 0
-  private missedChecks = 0
   private readonly onDrainBound = (): void => this.onDrain()
 
   constructor(
@@ -330,7 +330,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.writer.frameMax = this.frameMax
     this.reader.maxFrameSize = this.frameMax + FRAME_SIZE_FUDGE
     this.state = 'open'
-    if (heartbeat > 0) this.startHeartbeats(heartbeat)
+    if (heartbeat > 0) this.heartbeats.start(heartbeat)
   }
 
   private open(vhostName: string): void {
@@ -352,6 +352,9 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.state = 'running'
     this.log = this.log.child({ user: this.user?.name, vhost: vhostName })
     this.writer.method(0, CLASS_CONNECTION, 41, [''])
+    // the handshake is not traffic: an idle connection's first heartbeat follows half an interval after it
+    this.writer.flush()
+    this.writer.wroteSinceCheck = false
     this.log.info({ client: describeClient(this.clientProperties), protocol: this.protocol }, 'connection opened')
   }
 
@@ -394,29 +397,18 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.socket.resume()
   }
 
-  // ---- heartbeats ---------------------------------------------------------------------------
+  // ---- heartbeats (transport/heartbeats.ts) ------------------------------------------------
 
-  private startHeartbeats(seconds: number): void {
-    const interval = seconds * 1000
-    let tick = 0
-    // RabbitMQ rabbit_heartbeat: the sender checks every half interval (an idle connection sends a
-    // heartbeat once per interval), the receiver every interval
-    this.heartbeatTimer = setInterval(() => {
-      if (!this.writer.wroteSinceCheck) {
-        this.writer.heartbeat()
-      }
-      this.writer.wroteSinceCheck = false
-      if (++tick % 2 !== 0) return
-      if (this.receivedSinceCheck || this.flowBlocks > 0) {
-        this.receivedSinceCheck = false
-        this.missedChecks = 0
-      } else if (++this.missedChecks >= 2) {
-        // 0-9-1 §4.2.7: a peer silent for two intervals is dead; RabbitMQ closes the socket
-        this.log.warn({ timeout: seconds }, 'missed heartbeats from client, closing connection')
-        this.destroy()
-      }
-    }, interval / 2)
-    this.heartbeatTimer.unref()
+  takeReceived(): boolean {
+    const r = this.receivedSinceCheck || this.flowBlocks > 0
+    this.receivedSinceCheck = false
+    return r
+  }
+
+  heartbeatTimeout(): void {
+    // 0-9-1 §4.2.7: a peer silent for two intervals is dead; RabbitMQ closes the socket
+    this.log.warn({ timeout: this.heartbeat }, 'missed heartbeats from client, closing connection')
+    this.destroy()
   }
 
   // ---- output -------------------------------------------------------------------------------
@@ -492,7 +484,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     if (this.tornDown) return
     this.tornDown = true
     this.reader.stopped = true
-    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer)
+    this.heartbeats.stop()
     for (const ch of this.channelsById.values()) ch.teardown()
     this.channelsById.clear()
     if (this.vhost !== undefined) this.vhost.dropExclusiveQueues(this)

@@ -8,7 +8,7 @@ import { userIdMismatchText } from '../core/access-control.js'
 import { ConnectionError, preconditionFailed, ReplyCode } from '../core/errors.js'
 import type { Exchange } from '../core/exchange.js'
 import { expirationProblem, Message, parseExpiration } from '../core/message.js'
-import { summarizeProperties, type PropertySummary } from '../core/wire/properties.js'
+import { findReplyTo, REPLY_TO_FLAG_BYTE, summarizeProperties, type PropertySummary } from '../core/wire/properties.js'
 import { CLASS_BASIC } from './codec/constants.js'
 import type { BodyTarget } from './codec/frame-reader.js'
 
@@ -23,6 +23,11 @@ export interface AssembledSink {
   /** the authenticated user, checked against the user-id property */
   readonly userName: string | undefined
   readonly maxMessageSize: number
+  /**
+   * reply_to (its length byte at props[at]) may name the direct reply-to pseudo-queue: the property
+   * bytes to use instead, or null to keep them (transport/direct-reply-to.ts)
+   */
+  rewriteReplyTo(props: Buffer, start: number, end: number, at: number): Buffer | null
   published(exchange: Exchange, message: Message, mandatory: boolean): void
 }
 
@@ -146,6 +151,8 @@ export class ContentAssembler {
     const ps = this.propsStart
     const pe = this.propsEnd
     summarizeProperties(props, summary, ps, pe)
+    // RabbitMQ looks at reply_to before user-id and expiration; one flag-bit test for other messages
+    const replyProps = (props[ps] & REPLY_TO_FLAG_BYTE) === 0 ? null : this.sink.rewriteReplyTo(props, ps, pe, findReplyTo(props, ps, pe))
     const user = this.sink.userName
     if (summary.userId !== undefined && summary.userId !== user) {
       // RabbitMQ validates user-id so consumers can trust it
@@ -157,7 +164,9 @@ export class ContentAssembler {
     }
     const now = Date.now()
     const msg =
-      props === body && ps === 0 && pe === bs && be === body.length
+      replyProps !== null
+        ? Message.fromWire(x.name, this.routingKey, replyProps, 0, replyProps.length, body, bs, be, summary, ttl, now)
+        : props === body && ps === 0 && pe === bs && be === body.length
         ? new Message(x.name, this.routingKey, body, pe, summary.deliveryMode, summary.priority, ttl, summary.headersAt, now)
         : Message.fromWire(x.name, this.routingKey, props, ps, pe, body, bs, be, summary, ttl, now)
     this.sink.published(x, msg, this.mandatory)

@@ -105,6 +105,28 @@ export function summarizeProperties(
   return out
 }
 
+/**
+ * Where the reply-to property is in raw[start, end): the offset of its length byte, or -1 when the
+ * flags do not announce one. Callers test the flag byte first (`raw[start] & REPLY_TO_FLAG_BYTE`) so
+ * messages without reply-to pay nothing; the list is assumed already checked by summarizeProperties.
+ */
+export function findReplyTo(raw: Buffer, start: number, end: number): number {
+  const d = dec.reset(raw, start, end)
+  const flags = readFlags(d)
+  if ((flags & F_REPLY_TO) === 0) return -1
+  if (flags & F_CONTENT_TYPE) d.pos += 1 + peekLen(d)
+  if (flags & F_CONTENT_ENCODING) d.pos += 1 + peekLen(d)
+  if (flags & F_HEADERS) d.skipTable()
+  if (flags & F_DELIVERY_MODE) d.pos += 1
+  if (flags & F_PRIORITY) d.pos += 1
+  if (flags & F_CORRELATION_ID) d.pos += 1 + peekLen(d)
+  peekLen(d)
+  return d.pos
+}
+
+/** The reply-to flag (bit 9 of the first flag word) as a bit of the word's first byte. */
+export const REPLY_TO_FLAG_BYTE = F_REPLY_TO >>> 8
+
 function peekLen(d: Decoder): number {
   d.need(1)
   const len = d.buf[d.pos]

@@ -368,7 +368,7 @@ describe('heartbeats', () => {
     })
   })
 
-  it.concurrent('the broker sends heartbeats on an idle connection, at least once per interval', async ({ expect }) => {
+  it.concurrent('an idle connection hears a heartbeat every half interval, as RabbitMQ 3.10 (first ~0.5 s, then every 0.5 s)', async ({ expect }) => {
     await withBroker(async (nb) => {
       const raw = await RawClient.connect(nb.amqpPort, true)
       const tune = await raw.handshake({ heartbeat: 1 })
@@ -376,7 +376,7 @@ describe('heartbeats', () => {
       const opened = Date.now()
       const beat = setInterval(() => raw.heartbeat(), 300)
       try {
-        await waitFor(() => raw.frames.filter((f) => f.type === FRAME_HEARTBEAT).length >= 3, 5000, 'three heartbeats')
+        await waitFor(() => raw.frames.filter((f) => f.type === FRAME_HEARTBEAT).length >= 5, 5000, 'five heartbeats')
       } finally {
         clearInterval(beat)
       }
@@ -384,13 +384,39 @@ describe('heartbeats', () => {
       expect(beats.every((f) => f.channel === 0)).toBe(true)
       const times = [opened, ...beats.map((f) => f.at)]
       const gaps = times.slice(1).map((t, i) => t - times[i])
-      // RabbitMQ checks every half interval: an idle connection hears from the broker once per second
-      expect(Math.max(...gaps)).toBeLessThan(1600)
+      // one every ~500 ms; before the fix the broker's own heartbeat counted as traffic and it sent
+      // one per full interval (gaps of ~1000 ms)
+      expect(Math.max(...gaps)).toBeLessThan(800)
+      expect(beats[4].at - opened).toBeLessThan(3200)
       // our own heartbeats kept the connection alive the whole time
       expect(raw.isClosed).toBe(false)
       expect(nb.broker.connections.size).toBe(1)
       expect(([...nb.broker.connections][0] as Connection).heartbeat).toBe(1)
       raw.socket.destroy()
+    })
+  })
+
+  it.concurrent('heartbeat=1: 50 amqp-client.js connections (1 s read timeout) all stay up for 3 s', async ({ expect }) => {
+    await withBroker(async (nb) => {
+      const url = `amqp://guest:guest@127.0.0.1:${nb.amqpPort}?heartbeat=1`
+      const dropped: string[] = []
+      const clients = await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          const c = await new AMQPClient(url).connect()
+          c.onerror = (err) => void dropped.push(err.message)
+          return c
+        }),
+      )
+      try {
+        expect(nb.broker.connections.size).toBe(50)
+        // the client drops a connection that is silent for one interval: hold them idle for 3 intervals
+        await new Promise((r) => setTimeout(r, 3000))
+        expect(dropped).toEqual([])
+        expect(clients.filter((c) => c.closed)).toHaveLength(0)
+        expect(nb.broker.connections.size).toBe(50)
+      } finally {
+        await Promise.all(clients.map((c) => (c.closed ? undefined : c.close().catch(() => undefined))))
+      }
     })
   })
 })

@@ -2,8 +2,10 @@
  * Python's pika (BlockingConnection), a third client implementation, against the broker: the script
  * test/integration/pika/client.py declares, publishes with every basic property, gets, consumes
  * with acks, nacks, uses publisher confirms (including a mandatory unroutable publish) and hits a
- * channel error, printing one JSON object per step. Skipped when no python3 with pika is installed
- * (`apt-get install -y python3-pika` or `pip install pika`; WARREN_PYTHON picks the interpreter).
+ * channel error, printing one JSON object per step; test/integration/pika/rpc.py runs pika's direct
+ * reply-to RPC recipe (amq.rabbitmq.reply-to) with a responder on a second connection. Skipped
+ * when no python3 with pika is installed (`apt-get install -y python3-pika` or `pip install pika`;
+ * WARREN_PYTHON picks the interpreter).
  */
 import { execFile, spawnSync } from 'node:child_process'
 import path from 'node:path'
@@ -118,6 +120,50 @@ describe.skipIf(found === null)(`pika ${found?.version ?? ''} (BlockingConnectio
   it('closes cleanly', () => {
     expect(step('closed').ok).toBe(true)
     expect(b.broker.connections.size).toBe(0)
+  })
+})
+
+/** Runs a script of test/integration/pika against `b`; one JSON object per printed line, by step. */
+async function runScript(script: string, b: TestBroker): Promise<Map<string, Step>> {
+  const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
+    execFile(found!.python, [script, String(b.amqpPort)], { timeout: 60_000, encoding: 'utf8' }, (err, stdout, se) => {
+      if (err) reject(new Error(`pika script failed (${err.message}):\n${se}\nstdout:\n${stdout}`))
+      else resolve({ stdout })
+    })
+  })
+  return new Map(
+    stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Step)
+      .map((s) => [s.step, s]),
+  )
+}
+
+describe.skipIf(found === null)(`pika ${found?.version ?? ''}: direct reply-to RPC`, () => {
+  let b: TestBroker
+  let steps: Map<string, Step>
+  beforeAll(async () => {
+    b = await startTestBroker()
+    steps = await runScript(path.join(path.dirname(SCRIPT), 'rpc.py'), b)
+  }, 90_000)
+  afterAll(async () => b?.stop())
+  const step = (name: string): Step => steps.get(name) ?? { step: name }
+
+  it('round trips through amq.rabbitmq.reply-to; the responder sees the rewritten reply_to', () => {
+    expect(step('declare_pseudo')).toMatchObject({ message_count: 0, consumer_count: 1 })
+    const rpc = step('rpc') as Step & { replies: Record<string, string>[]; reply_to: string[] }
+    expect(rpc.replies.map((r) => [r.body, r.correlation_id])).toEqual(Array.from({ length: 5 }, (_, i) => [`N${i}`, `id${i}`]))
+    expect(rpc.reply_to[0]).toMatch(/^amq\.rabbitmq\.reply-to\.[A-Za-z0-9_-]+$/)
+    expect(new Set(rpc.reply_to).size).toBe(1)
+    expect(rpc.replies.every((r) => r.routing_key === rpc.reply_to[0] && r.exchange === '')).toBe(true)
+  })
+
+  it('an unanswered call gets nothing; the error cases close the channel with 406', () => {
+    expect(step('timeout').replies).toBe(5)
+    expect(step('ack_mode')).toMatchObject({ code: 406, text: 'PRECONDITION_FAILED - reply consumer cannot acknowledge' })
+    expect(step('no_consumer')).toMatchObject({ code: 406, text: 'PRECONDITION_FAILED - fast reply consumer does not exist' })
+    expect(step('closed').ok).toBe(true)
   })
 })
 

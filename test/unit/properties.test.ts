@@ -14,6 +14,8 @@ import {
   decodeHeaders,
   decodeProperties,
   encodeProperties,
+  findReplyTo,
+  REPLY_TO_FLAG_BYTE,
   summarizeProperties,
   type BasicProperties,
   type PropertySummary,
@@ -704,5 +706,36 @@ describe('cross-check with @cloudamqp/amqp-client AMQPView (non-zero values only
       const s = summarizeProperties(theirs, newSummary())
       expect([s.deliveryMode, s.priority, s.expiration]).toEqual([p.deliveryMode ?? 0, p.priority ?? 0, p.expiration])
     }
+  })
+})
+
+describe('findReplyTo (direct reply-to rewrite)', () => {
+  test('finds the reply-to length byte after every property that can precede it, at any start offset', () => {
+    const before: BasicProperties = {
+      contentType: 'text/plain',
+      contentEncoding: 'gzip',
+      headers: { a: 1, nested: { b: 'c' } },
+      deliveryMode: 2,
+      priority: 7,
+      correlationId: 'corr',
+    }
+    const keys = Object.keys(before) as (keyof BasicProperties)[]
+    for (let mask = 0; mask < 1 << keys.length; mask++) {
+      const p: BasicProperties = { replyTo: 'amq.rabbitmq.reply-to', expiration: '5', appId: 'x' }
+      keys.forEach((k, i) => {
+        if (mask & (1 << i)) (p as Record<string, unknown>)[k] = before[k]
+      })
+      const raw = Buffer.concat([Buffer.from([9, 9, 9]), encodeProperties(p)])
+      expect(raw[3] & REPLY_TO_FLAG_BYTE).not.toBe(0)
+      const at = findReplyTo(raw, 3, raw.length)
+      expect(raw[at]).toBe(21)
+      expect(raw.toString('latin1', at + 1, at + 22)).toBe('amq.rabbitmq.reply-to')
+    }
+  })
+
+  test('no reply-to: the flag bit is clear and the offset is -1', () => {
+    const raw = encodeProperties({ contentType: 'a', correlationId: 'b', expiration: '1' })
+    expect(raw[0] & REPLY_TO_FLAG_BYTE).toBe(0)
+    expect(findReplyTo(raw, 0, raw.length)).toBe(-1)
   })
 })

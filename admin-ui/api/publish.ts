@@ -4,7 +4,7 @@
  * Queue.get and settles them as the `ackmode` says once all are fetched (so a requeueing get of N
  * returns N different messages, which come back marked redelivered).
  */
-import { ChannelError, ReplyCode } from '../../core/errors.js'
+import { ChannelError, notFound, ReplyCode } from '../../core/errors.js'
 import type { Exchange } from '../../core/exchange.js'
 import { Message, parseExpiration } from '../../core/message.js'
 import type { Envelope, Queue } from '../../core/queue.js'
@@ -13,7 +13,7 @@ import { encodeProperties, summarizeProperties, type PropertySummary } from '../
 import { bool, int, objectBody, shortName, str, toFieldTable } from '../coerce.js'
 import { ok, type ApiReply, type ApiRequest } from '../context.js'
 import { isUtf8, propertiesFromJson, propertiesJson } from '../format.js'
-import { badRequest } from '../http-errors.js'
+import { badRequest, channelClosed } from '../http-errors.js'
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/
 
@@ -26,8 +26,13 @@ function payloadBytes(payload: string, encoding: string): Buffer {
   throw badRequest(`payload_encoding must be 'string' or 'base64', got '${encoding}'`)
 }
 
-/** POST /api/exchanges/{vhost}/{name}/publish → `{"routed": true|false}`. */
-export function publish(req: ApiRequest, v: VHost, x: Exchange): ApiReply {
+/**
+ * POST /api/exchanges/{vhost}/{name}/publish → `{"routed": true|false}`. RabbitMQ publishes on an
+ * internal AMQP channel after decoding the body, so a missing exchange (`x` undefined) or an internal
+ * one closes that channel and is answered 400 with the channel's code and reply text
+ * (rabbit_mgmt_wm_exchange_publish: bad_request_exception "404 NOT_FOUND - no exchange …").
+ */
+export function publish(req: ApiRequest, v: VHost, x: Exchange | undefined, name: string): ApiReply {
   const o = objectBody(req.body)
   const routingKey = shortName(str(o, 'routing_key'), 'routing_key')
   const body = payloadBytes(str(o, 'payload'), str(o, 'payload_encoding', 'string'))
@@ -40,8 +45,9 @@ export function publish(req: ApiRequest, v: VHost, x: Exchange): ApiReply {
   }
   const ttl = parseExpiration(props.expiration)
   if (Number.isNaN(ttl)) throw badRequest(`invalid expiration '${props.expiration}'`)
+  if (x === undefined) throw channelClosed(notFound('exchange', name, v.name))
   if (x.internal) {
-    throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${v.name}'`)
+    throw channelClosed(new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${v.name}'`))
   }
   const propBytes = encodeProperties(props)
   const s: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1 }

@@ -54,9 +54,13 @@ export function publish(req: ApiRequest, v: VHost, x: Exchange | undefined, name
   summarizeProperties(propBytes, s)
   const data = Buffer.concat([propBytes, body])
   const msg = new Message(x.name, routingKey, data, propBytes.length, s.deliveryMode, s.priority, ttl, s.headersAt, Date.now())
+  // RabbitMQ publishes on an internal channel in confirm mode: counted as any confirmed publish
   broker.stats.publish++
+  broker.stats.receivedConfirm++
+  broker.messageSizes.observe(body.length)
   const n = v.publish(x, msg, null)
-  if (n === 0) broker.stats.unroutable++
+  if (n === 0) broker.stats.returned++ // published mandatory, as RabbitMQ does
+  if (!v.refused) broker.stats.confirm++
   // RabbitMQ: a queue at its length limit with x-overflow reject-publish nacks the publish
   if (v.refused) throw badRequest('rejected Unable to publish message. Check queue limits.')
   return ok({ routed: n > 0 })

@@ -6,6 +6,7 @@
  * something inside Erlang (reductions, schedulers, garbage collection) are left out.
  */
 import type { ChannelInfo } from '../core/connections.js'
+import type { Exchange } from '../core/exchange.js'
 import type { Queue } from '../core/queue.js'
 import type { VHost } from '../core/vhost.js'
 import type { ApiContext } from './context.js'
@@ -181,18 +182,21 @@ export const DEFAULT_FAMILIES = [
   'channel_queue_exchange_metrics',
 ]
 
+/** RabbitMQ's exchange_bindings and exchange_names: every vhost (no ?vhost= filter), not the default exchange, not internal ones. */
+const listedExchanges = (api: ApiContext): Exchange[] =>
+  [...api.broker.vhosts.values()].flatMap((v) => [...v.exchanges.values()].filter((x) => x.name !== '' && !x.internal))
+
 /** /metrics/detailed only, with the `rabbitmq_cluster_` prefix (RabbitMQ METRICS_CLUSTER). */
 export const CLUSTER_FAMILIES: Record<string, Group> = {
   vhost_status(e, api, s) {
     e.family(s.prefix + 'vhost_status', 'gauge', 'Whether a given vhost is running', [...api.broker.vhosts.keys()].map((v) => [{ vhost: v }, 1]))
   },
   exchange_bindings(e, api, s) {
-    // RabbitMQ: not the default exchange, not internal ones; the count is cluster-wide
-    const xs = visible(api, s).flatMap((v) => [...v.exchanges.values()].filter((x) => x.name !== '' && !x.internal))
+    const xs = listedExchanges(api)
     e.family(s.prefix + 'exchange_bindings', 'gauge', 'Number of bindings for an exchange. This value is cluster-wide.', xs.map((x) => [{ vhost: x.vhost.name, exchange: x.name, type: x.type }, x.bindings.size]))
   },
   exchange_names(e, api, s) {
-    const xs = visible(api, s).flatMap((v) => [...v.exchanges.values()].filter((x) => x.name !== '' && !x.internal))
+    const xs = listedExchanges(api)
     e.family(
       s.prefix + 'exchange_name',
       'gauge',

@@ -199,6 +199,9 @@ describe('/metrics/detailed', () => {
     expect(none.filter((x) => x.name.startsWith('rabbitmq_detailed_queue'))).toEqual([])
     const root = await scrape('/metrics/detailed?family=queue_coarse_metrics&vhost=%2F&vhost=nope')
     expect(find(root, 'rabbitmq_detailed_queue_messages').map((x) => x.labels.queue).sort()).toEqual(['graf.classic', 'graf.quorum'])
+    // RabbitMQ does not filter the cluster-wide families by vhost
+    const xs = await scrape('/metrics/detailed?family=exchange_names&vhost=nope')
+    expect(value(xs, 'rabbitmq_cluster_exchange_name', { vhost: '/', exchange: 'amq.direct', type: 'direct' })).toBe(1)
   })
 
   it('node, connection, channel and cluster families by their RabbitMQ names', async () => {

@@ -66,6 +66,12 @@ export class HealthCheckFailed extends HttpError {
 }
 
 /**
+ * The management API's answer when its internal AMQP channel was closed by the broker
+ * (rabbit_mgmt_util:bad_request_exception): 400 with `"<code> <reply text>"`.
+ */
+export const channelClosed = (err: AmqpError): HttpError => badRequest(`${err.code} ${err.replyText}`)
+
+/**
  * Maps a core AMQP error to RabbitMQ's management answer (rabbit_mgmt_util:direct_request):
  * NOT_FOUND → 404 with the explanation, ACCESS_REFUSED / NOT_ALLOWED → 401 "Access refused.",
  * everything else (406 inequivalent arg, 405 locked, 503 unknown type, …) → 400 with the explanation.

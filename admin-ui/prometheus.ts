@@ -1,150 +1,38 @@
 /**
- * GET /metrics and /metrics/per-object in the Prometheus text format 0.0.4, with rabbitmq_prometheus'
- * metric names (what the official Grafana "RabbitMQ-Overview" dashboard queries). /metrics
- * aggregates the queue, channel and connection families; /metrics/per-object labels them per object.
+ * GET /metrics, /metrics/per-object and /metrics/detailed in the Prometheus text format 0.0.4, with
+ * rabbitmq_prometheus' metric names (what the official Grafana "RabbitMQ-Overview" dashboard
+ * queries). /metrics aggregates the queue, channel and connection families; /metrics/per-object
+ * labels them per object; /metrics/detailed writes only the families asked for. The metric groups
+ * are in prometheus-families.ts, the text format in prometheus-text.ts.
  */
 import type { IncomingMessage } from 'node:http'
 import { gzipSync } from 'node:zlib'
 import type { ApiContext } from './context.js'
-import { diskFree, DISK_FREE_LIMIT, maxFds, memoryLimit, openFds } from './system.js'
+import { MESSAGE_SIZE_BOUNDS } from '../core/message-sizes.js'
+import { CLUSTER_FAMILIES, DEFAULT_FAMILIES, FAMILIES, type Scope } from './prometheus-families.js'
+import { Exposition, type Labels } from './prometheus-text.js'
+import type { Counters } from './rates.js'
 import { clusterId, RABBITMQ_VERSION, WARREN_VERSION } from './version.js'
 
-type Labels = Record<string, string | number>
-
-/** Builds the text: one `# TYPE`/`# HELP` pair per family, then its samples. */
-class Exposition {
-  private readonly lines: string[] = []
-
-  family(name: string, type: 'counter' | 'gauge' | 'untyped', help: string, samples: [Labels, number][]): void {
-    this.lines.push(`# TYPE ${name} ${type}`, `# HELP ${name} ${help}`)
-    for (const [labels, value] of samples) this.lines.push(`${name}${formatLabels(labels)} ${formatValue(value)}`)
-  }
-
-  /** A family with one unlabelled sample. */
-  one(name: string, type: 'counter' | 'gauge' | 'untyped', help: string, value: number): void {
-    this.family(name, type, help, [[{}, value]])
-  }
-
-  text(): string {
-    return this.lines.join('\n') + '\n'
-  }
-}
-
-function formatLabels(labels: Labels): string {
-  const keys = Object.keys(labels)
-  if (keys.length === 0) return ''
-  const esc = (v: string | number): string => String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-  return `{${keys.map((k) => `${k}="${esc(labels[k])}"`).join(',')}}`
-}
-
-function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN'
-  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf'
-  return String(v)
-}
-
 const AMQP = { protocol: 'amqp091' }
-const QUEUE_TYPES = ['rabbit_classic_queue', 'rabbit_quorum_queue', 'rabbit_stream_queue']
+/** Prometheus queue_type label per Warren queue type (RabbitMQ's queue type modules). */
+const QUEUE_TYPES: [string, string][] = [
+  ['classic', 'rabbit_classic_queue'],
+  ['quorum', 'rabbit_quorum_queue'],
+  ['stream', 'rabbit_stream_queue'],
+]
 
-/** Classic queue counts; Warren has no separate quorum or stream implementation, so those are 0. */
-const byQueueType = (value: number): [Labels, number][] =>
-  QUEUE_TYPES.map((t, i) => [{ ...AMQP, queue_type: t }, i === 0 ? value : 0] as [Labels, number])
+/** The endpoints and their `rabbitmq_endpoint` label (RabbitMQ 4.0.7+ on rabbitmq_identity_info). */
+const ENDPOINTS: Record<string, string> = { '/metrics': 'aggregated', '/metrics/per-object': 'per-object', '/metrics/detailed': 'detailed' }
 
-function nodeFamilies(e: Exposition, api: ApiContext): void {
-  const { broker, sampler } = api
+function alarms(e: Exposition, api: ApiContext): void {
   e.one('rabbitmq_alarms_file_descriptor_limit', 'untyped', 'is 1 if file descriptor limit alarm is in effect', 0)
-  e.one('rabbitmq_alarms_free_disk_space_watermark', 'untyped', 'is 1 if free disk space watermark alarm is in effect', 0)
+  e.one('rabbitmq_alarms_free_disk_space_watermark', 'untyped', 'is 1 if free disk space watermark alarm is in effect', api.broker.diskAlarmOn ? 1 : 0)
   e.one('rabbitmq_alarms_memory_used_watermark', 'untyped', 'is 1 if VM memory watermark alarm is in effect', 0)
-  const c = sampler.churn
-  e.one('rabbitmq_connections_opened_total', 'counter', 'Total number of connections opened', c.connection_created)
-  e.one('rabbitmq_connections_closed_total', 'counter', 'Total number of connections closed or terminated', c.connection_closed)
-  e.one('rabbitmq_channels_opened_total', 'counter', 'Total number of channels opened', c.channel_created)
-  e.one('rabbitmq_channels_closed_total', 'counter', 'Total number of channels closed', c.channel_closed)
-  e.one('rabbitmq_queues_declared_total', 'counter', 'Total number of queues declared', c.queue_created)
-  e.one('rabbitmq_queues_created_total', 'counter', 'Total number of queues created', c.queue_created)
-  e.one('rabbitmq_queues_deleted_total', 'counter', 'Total number of queues deleted', c.queue_deleted)
-  e.one('rabbitmq_process_open_fds', 'gauge', 'Open file descriptors', openFds())
-  e.one('rabbitmq_process_resident_memory_bytes', 'gauge', 'Memory used in bytes', process.memoryUsage().rss)
-  e.one('rabbitmq_disk_space_available_bytes', 'gauge', 'Disk space available in bytes', diskFree(broker.config.dataDir))
-  e.one('rabbitmq_process_max_fds', 'gauge', 'Open file descriptors limit', maxFds())
-  e.one('rabbitmq_resident_memory_limit_bytes', 'gauge', 'Memory high watermark in bytes', memoryLimit())
-  e.one('rabbitmq_disk_space_available_limit_bytes', 'gauge', 'Free disk space low watermark in bytes', DISK_FREE_LIMIT)
 }
 
-interface QueueRow {
-  labels: Labels
-  ready: number
-  unacked: number
-  consumers: number
-  bytes: number
-  published: number
-}
-
-function queueRows(api: ApiContext): QueueRow[] {
-  const rows: QueueRow[] = []
-  for (const v of api.broker.vhosts.values()) {
-    for (const q of v.queues.values()) {
-      rows.push({
-        labels: { vhost: v.name, queue: q.name },
-        ready: q.messageCount,
-        unacked: q.unackedCount,
-        consumers: q.consumerCount,
-        bytes: q.readyBytes,
-        published: q.stats.publish,
-      })
-    }
-  }
-  return rows
-}
-
-/** The queue, channel and connection families, summed (`perObject` false) or one sample per object. */
-function objectFamilies(e: Exposition, api: ApiContext, perObject: boolean): void {
-  const rows = queueRows(api)
-  const fam = (name: string, type: 'counter' | 'gauge', help: string, pick: (r: QueueRow) => number): void => {
-    const samples: [Labels, number][] = perObject ? rows.map((r) => [r.labels, pick(r)]) : [[{}, rows.reduce((s, r) => s + pick(r), 0)]]
-    e.family(name, type, help, samples)
-  }
-  fam('rabbitmq_queue_messages_ready', 'gauge', 'Messages ready to be delivered to consumers', (r) => r.ready)
-  fam('rabbitmq_queue_messages_unacked', 'gauge', 'Messages delivered to consumers but not yet acknowledged', (r) => r.unacked)
-  fam('rabbitmq_queue_messages', 'gauge', 'Sum of ready and unacknowledged messages - total queue depth', (r) => r.ready + r.unacked)
-  fam('rabbitmq_queue_consumers', 'gauge', 'Consumers on a queue', (r) => r.consumers)
-  fam('rabbitmq_queue_messages_bytes', 'gauge', 'Size in bytes of ready and unacknowledged messages', (r) => r.bytes)
-  if (perObject) fam('rabbitmq_queue_messages_published_total', 'counter', 'Total number of messages published to queues', (r) => r.published)
-  else e.one('rabbitmq_queue_messages_published_total', 'counter', 'Total number of messages published to queues', api.sampler.queueTotals().publish)
-
-  const chans: [Labels, number, number][] = []
-  const conns: [Labels, number, number][] = []
-  for (const c of api.broker.connections) {
-    conns.push([{ channel: c.name }, c.bytesIn, c.bytesOut])
-    for (const ch of c.channels()) chans.push([{ channel: `${c.name} (${ch.id})` }, ch.consumerCount, ch.unackedCount])
-  }
-  const sum = <T extends unknown[]>(list: T[], i: number): number => list.reduce((s, x) => s + (x[i] as number), 0)
-  const per = <T extends [Labels, ...number[]]>(list: T[], i: number): [Labels, number][] =>
-    perObject ? list.map((x) => [x[0], x[i] as number]) : [[{}, sum(list, i)]]
-  e.family('rabbitmq_channel_consumers', 'gauge', 'Consumers on a channel', per(chans, 1))
-  e.family('rabbitmq_channel_messages_unacked', 'gauge', 'Delivered but not yet acknowledged messages', per(chans, 2))
-  e.one('rabbitmq_channel_messages_unconfirmed', 'gauge', 'Published but not yet confirmed messages', 0)
-  e.family('rabbitmq_connection_incoming_bytes_total', 'counter', 'Total number of bytes received on a connection', per(conns, 1))
-  e.family('rabbitmq_connection_outgoing_bytes_total', 'counter', 'Total number of bytes sent on a connection', per(conns, 2))
-}
-
-function channelCounters(e: Exposition, api: ApiContext): void {
-  const g = api.sampler.globalCounters()
-  const one = (name: string, help: string, v: number): void => e.one(`rabbitmq_channel_${name}`, 'counter', help, v)
-  one('messages_published_total', 'Total number of messages published into an exchange on a channel', g.publish)
-  one('messages_confirmed_total', 'Total number of messages published into an exchange and confirmed on the channel', g.confirm)
-  one('messages_unroutable_returned_total', 'Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable', g.return_unroutable)
-  one('messages_unroutable_dropped_total', 'Total number of messages published as non-mandatory into an exchange and dropped as unroutable', g.drop_unroutable)
-  one('get_ack_total', 'Total number of messages fetched with basic.get in manual acknowledgement mode', g.get)
-  one('get_total', 'Total number of messages fetched with basic.get in automatic acknowledgement mode', g.get_no_ack)
-  one('messages_delivered_ack_total', 'Total number of messages delivered to consumers in manual acknowledgement mode', g.deliver)
-  one('messages_delivered_total', 'Total number of messages delivered to consumers in automatic acknowledgement mode', g.deliver_no_ack)
-  one('messages_redelivered_total', 'Total number of messages redelivered to consumers', g.redeliver)
-  one('messages_acked_total', 'Total number of messages acknowledged by consumers', g.ack)
-  one('get_empty_total', 'Total number of times basic.get operations fetched no message', g.get_empty)
-}
-
-function globalFamilies(e: Exposition, api: ApiContext): void {
+/** RabbitMQ's object totals (connections, channels, consumers, queues). */
+function totals(e: Exposition, api: ApiContext): void {
   const { broker } = api
   let consumers = 0
   let queues = 0
@@ -158,40 +46,99 @@ function globalFamilies(e: Exposition, api: ApiContext): void {
   e.one('rabbitmq_channels', 'gauge', 'Channels currently open', channels)
   e.one('rabbitmq_consumers', 'gauge', 'Consumers currently connected', consumers)
   e.one('rabbitmq_queues', 'gauge', 'Queues available', queues)
+}
+
+/** rabbitmq_build_info and rabbitmq_identity_info, the series every dashboard query joins on. */
+export function identity(e: Exposition, api: ApiContext, endpoint: string): void {
+  const { broker } = api
   e.family('rabbitmq_build_info', 'untyped', 'RabbitMQ & Erlang/OTP version info', [
     [{ rabbitmq_version: RABBITMQ_VERSION, prometheus_plugin_version: RABBITMQ_VERSION, prometheus_client_version: '4.9.1', erlang_version: process.version, warren_version: WARREN_VERSION }, 1],
   ])
   e.family('rabbitmq_identity_info', 'untyped', 'RabbitMQ node & cluster identity info', [
-    [{ rabbitmq_node: broker.nodeName, rabbitmq_cluster: broker.clusterName, rabbitmq_cluster_permanent_id: clusterId(broker) }, 1],
+    [{ rabbitmq_node: broker.nodeName, rabbitmq_cluster: broker.clusterName, rabbitmq_cluster_permanent_id: clusterId(broker), rabbitmq_endpoint: endpoint }, 1],
   ])
+}
+
+/** rabbit_global_counters: per protocol, and per queue type for what queues count. */
+function globalFamilies(e: Exposition, api: ApiContext): void {
+  const { broker } = api
+  let consumers = 0
+  for (const v of broker.vhosts.values()) for (const q of v.queues.values()) consumers += q.consumerCount
+  // RabbitMQ: a channel becomes a publisher on its first basic.publish, until it closes
+  let publishers = 0
+  for (const c of broker.connections) for (const ch of c.channels()) if (ch.messageStats.publish > 0) publishers++
+  const byType = api.sampler.queueTypeTotals()
+  const perType = (pick: (c: Counters) => number): [Labels, number][] =>
+    QUEUE_TYPES.map(([t, label]) => {
+      const c = byType.get(t)
+      return [{ ...AMQP, queue_type: label }, c === undefined ? 0 : pick(c)]
+    })
+  const s = broker.stats
   const g = api.sampler.globalCounters()
   const gl = (name: string, type: 'counter' | 'gauge', help: string, samples: [Labels, number][]): void =>
     e.family(`rabbitmq_global_${name}`, type, help, samples)
   gl('consumers', 'gauge', 'Current number of consumers', [[AMQP, consumers]])
-  gl('messages_acknowledged_total', 'counter', 'Total number of messages acknowledged by consumers', byQueueType(g.ack))
-  gl('messages_confirmed_total', 'counter', 'Total number of messages confirmed to publishers', [[AMQP, g.confirm]])
-  gl('messages_delivered_total', 'counter', 'Total number of messages delivered to consumers', byQueueType(g.deliver + g.deliver_no_ack + g.get + g.get_no_ack))
-  gl('messages_delivered_consume_manual_ack_total', 'counter', 'Total number of messages delivered to consumers using basic.consume with manual acknowledgment', byQueueType(g.deliver))
-  gl('messages_delivered_consume_auto_ack_total', 'counter', 'Total number of messages delivered to consumers using basic.consume with automatic acknowledgment', byQueueType(g.deliver_no_ack))
-  gl('messages_delivered_get_manual_ack_total', 'counter', 'Total number of messages delivered to consumers using basic.get with manual acknowledgment', byQueueType(g.get))
-  gl('messages_delivered_get_auto_ack_total', 'counter', 'Total number of messages delivered to consumers using basic.get with automatic acknowledgment', byQueueType(g.get_no_ack))
-  gl('messages_get_empty_total', 'counter', 'Total number of times basic.get operations fetched no message', byQueueType(g.get_empty))
-  gl('messages_redelivered_total', 'counter', 'Total number of messages redelivered to consumers', byQueueType(g.redeliver))
-  gl('messages_received_total', 'counter', 'Total number of messages received from publishers', [[AMQP, g.publish]])
+  gl('publishers', 'gauge', 'Current number of publishers', [[AMQP, publishers]])
+  gl('messages_acknowledged_total', 'counter', 'Total number of messages acknowledged by consumers', perType((c) => c.ack))
+  gl('messages_confirmed_total', 'counter', 'Total number of messages confirmed to publishers', [[AMQP, s.confirm]])
+  gl('messages_delivered_total', 'counter', 'Total number of messages delivered to consumers', perType((c) => c.deliver + c.deliver_no_ack + c.get + c.get_no_ack))
+  gl('messages_delivered_consume_manual_ack_total', 'counter', 'Total number of messages delivered to consumers using basic.consume with manual acknowledgment', perType((c) => c.deliver))
+  gl('messages_delivered_consume_auto_ack_total', 'counter', 'Total number of messages delivered to consumers using basic.consume with automatic acknowledgment', perType((c) => c.deliver_no_ack))
+  gl('messages_delivered_get_manual_ack_total', 'counter', 'Total number of messages delivered to consumers using basic.get with manual acknowledgment', perType((c) => c.get))
+  gl('messages_delivered_get_auto_ack_total', 'counter', 'Total number of messages delivered to consumers using basic.get with automatic acknowledgment', perType((c) => c.get_no_ack))
+  gl('messages_get_empty_total', 'counter', 'Total number of times basic.get operations fetched no message', perType((c) => c.get_empty))
+  gl('messages_redelivered_total', 'counter', 'Total number of messages redelivered to consumers', perType((c) => c.redeliver))
+  gl('messages_received_total', 'counter', 'Total number of messages received from publishers', [[AMQP, s.publish]])
+  gl('messages_received_confirm_total', 'counter', 'Total number of messages received from publishers expecting confirmations', [[AMQP, s.receivedConfirm]])
   gl('messages_routed_total', 'counter', 'Total number of messages routed to queues or streams', [[AMQP, Math.max(0, g.publish - g.drop_unroutable - g.return_unroutable)]])
-  gl('messages_unroutable_dropped_total', 'counter', 'Total number of messages published as non-mandatory into an exchange and dropped as unroutable', [[AMQP, g.drop_unroutable]])
-  gl('messages_unroutable_returned_total', 'counter', 'Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable', [[AMQP, g.return_unroutable]])
+  gl('messages_unroutable_dropped_total', 'counter', 'Total number of messages published as non-mandatory into an exchange and dropped as unroutable', [[AMQP, s.unroutable]])
+  gl('messages_unroutable_returned_total', 'counter', 'Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable', [[AMQP, s.returned]])
 }
 
-/** The metrics text for a path, or undefined for an unknown path. */
-export function metricsText(api: ApiContext, path: string): string | undefined {
-  if (path !== '/metrics' && path !== '/metrics/per-object') return undefined
+/** rabbit_msg_size_metrics: the body sizes of published messages. */
+function messageSizes(e: Exposition, api: ApiContext): void {
+  const h = api.broker.messageSizes
+  e.histogram('rabbitmq_message_size_bytes', 'Size of messages received from publishers', [
+    { labels: AMQP, bounds: MESSAGE_SIZE_BOUNDS, cumulative: h.cumulative(), sum: h.sum },
+  ])
+}
+
+/** The metrics text for a path and query, or undefined for an unknown path. */
+export function metricsText(api: ApiContext, path: string, query = new URLSearchParams()): string | undefined {
+  const endpoint = ENDPOINTS[path]
+  if (endpoint === undefined) return undefined
   const e = new Exposition()
-  nodeFamilies(e, api)
-  objectFamilies(e, api, path === '/metrics/per-object')
-  channelCounters(e, api)
+  if (endpoint === 'detailed') {
+    detailedFamilies(e, api, query)
+    identity(e, api, endpoint)
+    return e.text()
+  }
+  const scope: Scope = { prefix: 'rabbitmq_', perObject: endpoint === 'per-object', vhosts: null }
+  alarms(e, api)
+  for (const name of DEFAULT_FAMILIES) FAMILIES[name](e, api, scope)
+  totals(e, api)
   globalFamilies(e, api)
+  messageSizes(e, api)
+  identity(e, api, endpoint)
   return e.text()
+}
+
+/**
+ * /metrics/detailed: only the families named by `?family=` (several allowed; unknown names are
+ * ignored, as RabbitMQ does), per object, prefixed `rabbitmq_detailed_` (`rabbitmq_cluster_` for
+ * vhost_status, exchange_bindings, exchange_names); `?vhost=` limits queues and exchanges to those
+ * vhosts (unknown ones are ignored, so only unknown ones means none).
+ */
+function detailedFamilies(e: Exposition, api: ApiContext, query: URLSearchParams): void {
+  const names = new Set(query.getAll('family'))
+  const asked = query.getAll('vhost')
+  const vhosts = asked.length === 0 ? null : new Set(asked.filter((v) => api.broker.vhosts.has(v)))
+  // RabbitMQ: queue_consumer_count is a subset of queue_metrics, written only without it
+  if (names.has('queue_metrics')) names.delete('queue_consumer_count')
+  const raw: Scope = { prefix: 'rabbitmq_detailed_', perObject: true, vhosts }
+  for (const [name, group] of Object.entries(FAMILIES)) if (names.has(name)) group(e, api, raw)
+  const cluster: Scope = { prefix: 'rabbitmq_cluster_', perObject: true, vhosts }
+  for (const [name, group] of Object.entries(CLUSTER_FAMILIES)) if (names.has(name)) group(e, api, cluster)
 }
 
 /** Status, headers and body of a Prometheus-port answer. */
@@ -203,11 +150,19 @@ export interface PrometheusResponse {
 
 /** Answers one request on the Prometheus port (gzip when the scraper accepts it). */
 export function prometheusResponse(api: ApiContext, req: IncomingMessage): PrometheusResponse {
-  const path = (req.url ?? '/').split('?')[0]
+  let url: URL
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost')
+  } catch {
+    return { status: 400, headers: { 'content-type': 'text/plain' }, body: 'bad request\n' }
+  }
+  const path = url.pathname
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return { status: 405, headers: { 'content-type': 'text/plain', allow: 'GET, HEAD' }, body: 'method not allowed\n' }
   }
-  const text = metricsText(api, path)
+  const text = metricsText(api, path, url.searchParams)
+  // RabbitMQ (rabbit_prometheus_handler): /metrics/<unknown registry> → 404 "Unknown Registry"
+  if (text === undefined && path.startsWith('/metrics/')) return { status: 404, headers: { 'content-type': 'text/plain' }, body: 'Unknown Registry' }
   if (text === undefined) return { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found; see /metrics\n' }
   const headers: Record<string, string> = { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }
   if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {

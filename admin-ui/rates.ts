@@ -107,6 +107,8 @@ export class Sampler {
   /** monotonic totals of the queue counters, broker-wide and per vhost */
   readonly totals: Counters = zero()
   readonly vhostTotals = new Map<string, Counters>()
+  /** monotonic totals of the queue counters per queue type ('classic', 'quorum'; Prometheus queue_type) */
+  private readonly typeTotals = new Map<string, Counters>()
   readonly churn: Churn = { connection_created: 0, connection_closed: 0, channel_created: 0, channel_closed: 0, queue_created: 0, queue_deleted: 0 }
   /** per-second rates of the last interval */
   churnRates: Churn = { connection_created: 0, connection_closed: 0, channel_created: 0, channel_closed: 0, queue_created: 0, queue_deleted: 0 }
@@ -154,6 +156,12 @@ export class Sampler {
     return { ...this.totals }
   }
 
+  /** The queue counters summed per queue type ('classic', 'quorum'), up to date. */
+  queueTypeTotals(): ReadonlyMap<string, Counters> {
+    this.collect()
+    return this.typeTotals
+  }
+
   /** A vhost's queue counters, up to date. */
   vhostCounters(vhost: string): Counters {
     this.collect()
@@ -195,11 +203,14 @@ export class Sampler {
           this.churn.queue_created++
         }
         const cur = queueCounters(q)
+        let tt = this.typeTotals.get(q.settings.type)
+        if (tt === undefined) this.typeTotals.set(q.settings.type, (tt = zero()))
         for (const k of QUEUE_COUNTERS) {
           const d = cur[k] - t.seen[k]
           if (d > 0) {
             this.totals[k] += d
             vt[k] += d
+            tt[k] += d
           }
         }
         t.seen = cur

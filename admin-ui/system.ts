@@ -42,3 +42,11 @@ export function diskFree(dir: string): number {
     return 0
   }
 }
+
+/**
+ * RabbitMQ 3.10's limit on client sockets (file_handle_cache obtain limit): 90% of the file
+ * descriptors left after 103 reserved, minus 2.
+ */
+export function maxSockets(): number {
+  return Math.trunc(Math.max(2, maxFds() - 103) * 0.9 - 2)
+}

@@ -11,6 +11,7 @@ import { ExchangeTypeRegistry } from './exchange.js'
 import { PolicyStore } from './policies.js'
 import type { Storage } from './storage.js'
 import { UserStore } from './users.js'
+import { MessageSizeHistogram } from './message-sizes.js'
 import { VHost } from './vhost.js'
 
 /** An open listener (protocol, address, port). */
@@ -45,7 +46,10 @@ export class Broker {
   clusterName = `warren@${hostname()}`
   /** global message counters, sampled for rates */
   /** unroutable: dropped (not mandatory); returned: mandatory and sent back with basic.return */
-  readonly stats = { publish: 0, confirm: 0, unroutable: 0, returned: 0, deliver: 0, ack: 0 }
+  /** receivedConfirm: published on a channel in confirm or tx mode (RabbitMQ messages_received_confirm) */
+  readonly stats = { publish: 0, receivedConfirm: 0, confirm: 0, unroutable: 0, returned: 0, deliver: 0, ack: 0 }
+  /** body sizes of published messages (RabbitMQ rabbitmq_message_size_bytes) */
+  readonly messageSizes = new MessageSizeHistogram()
   private nextConnectionId = 1
   /** durable state (null: nothing is written, e.g. unit tests) */
   storage: Storage | null = null

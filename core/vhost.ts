@@ -25,13 +25,18 @@ import type { Storage } from './storage.js'
 import type { MessageStore } from './store/message-store.js'
 import { storeFlow } from './store/stored-list.js'
 
-/** RabbitMQ creates these in every vhost. */
-const BUILTIN_EXCHANGES: [string, string][] = [
-  ['amq.direct', 'direct'],
-  ['amq.fanout', 'fanout'],
-  ['amq.topic', 'topic'],
-  ['amq.headers', 'headers'],
-  ['amq.match', 'headers'],
+/**
+ * RabbitMQ creates these in every vhost, durable (name, type, internal). amq.rabbitmq.trace is the
+ * firehose tracer's exchange (rabbit_vhost:declare_exchanges); Warren has no tracer, so nothing is
+ * published to it, but tools and object_totals expect it (7 exchanges with the default one).
+ */
+const BUILTIN_EXCHANGES: [string, string, boolean][] = [
+  ['amq.direct', 'direct', false],
+  ['amq.fanout', 'fanout', false],
+  ['amq.topic', 'topic', false],
+  ['amq.headers', 'headers', false],
+  ['amq.match', 'headers', false],
+  ['amq.rabbitmq.trace', 'topic', true],
 ]
 
 export interface DeclareQueueResult {
@@ -67,8 +72,8 @@ export class VHost {
     const dflt = new Exchange(this, '', 'direct', { durable: true, autoDelete: false, internal: false, arguments: {} })
     dflt.router = this.types.get('x-default')!(dflt, this)
     this.exchanges.set('', dflt)
-    for (const [name, type] of BUILTIN_EXCHANGES) {
-      this.createExchange(name, type, { durable: true, autoDelete: false, internal: false, arguments: {} })
+    for (const [name, type, internal] of BUILTIN_EXCHANGES) {
+      this.createExchange(name, type, { durable: true, autoDelete: false, internal, arguments: {} })
     }
   }
 

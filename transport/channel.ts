@@ -318,6 +318,10 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
 
   /** A complete message from the ContentAssembler: held by a transaction, or routed now. */
   published(x: Exchange, msg: Message, mandatory: boolean): void {
+    const broker = this.conn.broker
+    broker.messageSizes.observe(msg.bodySize)
+    // RabbitMQ counts a message "received expecting confirmation" in confirm or tx mode
+    if (this.confirm || this.tx !== null) broker.stats.receivedConfirm++
     const seq = this.confirm ? ++this.publishSeq : 0
     if (this.tx !== null) return this.tx.publish(x, msg, mandatory, seq)
     this.route(x, msg, mandatory, seq)

@@ -1,6 +1,8 @@
 /**
  * Composition root for embedding and tests: builds the Broker, registers the exchange types and
  * opens the listeners. `startBroker({ amqpPort: 0, dataDir })` → `broker.amqpPort`, `broker.close()`.
+ * Embedded, only AMQP listens, on loopback, unless asked otherwise (EMBEDDED_DEFAULTS); the CLI
+ * passes a full config, so `npm start` keeps 15672/15692 on all interfaces.
  */
 import http from 'node:http'
 import type https from 'node:https'
@@ -52,9 +54,18 @@ export interface RunningBroker {
   close(): Promise<void>
 }
 
+/**
+ * The defaults of an embedded broker: no management/WebSocket or Prometheus listener unless a port
+ * is given (-1 disables; 0 picks a free port), and listeners on 127.0.0.1, so that two brokers in
+ * one test run never collide on 15672/15692 nor show up on the network by accident.
+ */
+export const EMBEDDED_DEFAULTS: Readonly<BrokerConfig> = { ...DEFAULT_CONFIG, httpPort: -1, prometheusPort: -1, bind: '127.0.0.1' }
+
 export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
   const { logger, freeDiskBytes, diskCheckIntervalMs, ...overrides } = options
-  const config: BrokerConfig = { ...DEFAULT_CONFIG, ...overrides }
+  const config: BrokerConfig = { ...EMBEDDED_DEFAULTS }
+  // an option given as undefined keeps its default (a spread would copy the undefined)
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v
   const log = logger ?? pino({ level: config.logLevel, base: { pid: process.pid } })
   // unreadable or mismatched certificate files are a clear error before anything listens
   checkTlsOptions(config)

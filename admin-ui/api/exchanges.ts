@@ -96,7 +96,8 @@ export function registerExchanges(router: Router): void {
     )
   }
   router.post('/api/exchanges/:vhost/:name/publish', (req) => {
-    const { v, x } = exchangeOf(req, true)
-    return publish(req, v, x)
+    const v = requestVHost(req, true)
+    const name = exchangeParam(req.params.name)
+    return publish(req, v, v.exchanges.get(name), name)
   }, { largeBody: true })
 }

@@ -5,7 +5,7 @@
  * returns N different messages, which come back marked redelivered).
  */
 import { userIdMismatchText } from '../../core/access-control.js'
-import { ChannelError, preconditionFailed, ReplyCode } from '../../core/errors.js'
+import { ChannelError, notFound, preconditionFailed, ReplyCode } from '../../core/errors.js'
 import type { Exchange } from '../../core/exchange.js'
 import { expirationProblem, Message, parseExpiration } from '../../core/message.js'
 import type { Envelope, Queue } from '../../core/queue.js'
@@ -28,8 +28,13 @@ function payloadBytes(payload: string, encoding: string): Buffer {
   throw badRequest(`payload_encoding must be 'string' or 'base64', got '${encoding}'`)
 }
 
-/** POST /api/exchanges/{vhost}/{name}/publish → `{"routed": true|false}`. */
-export function publish(req: ApiRequest, v: VHost, x: Exchange): ApiReply {
+/**
+ * POST /api/exchanges/{vhost}/{name}/publish → `{"routed": true|false}`. RabbitMQ publishes on an
+ * internal AMQP channel after decoding the body, so a missing exchange (`x` undefined) or an internal
+ * one closes that channel and is answered 400 with the channel's code and reply text
+ * (rabbit_mgmt_wm_exchange_publish: bad_request_exception "404 NOT_FOUND - no exchange …").
+ */
+export function publish(req: ApiRequest, v: VHost, x: Exchange | undefined, name: string): ApiReply {
   const o = objectBody(req.body)
   const routingKey = shortName(str(o, 'routing_key'), 'routing_key')
   const body = payloadBytes(str(o, 'payload'), str(o, 'payload_encoding', 'string'))
@@ -38,10 +43,12 @@ export function publish(req: ApiRequest, v: VHost, x: Exchange): ApiReply {
   const props = propertiesFromJson(propsIn as Record<string, unknown>, toFieldTable)
   const access = accessFor(req, v)
   const n = withPublishChannel(access, () => {
-    // rabbit_channel basic.publish's order: size, write permission, internal, user_id, expiration
+    // rabbit_channel basic.publish's order: size, write permission, exchange lookup, internal,
+    // user_id, expiration; any channel error is answered 400 "<code> <reply text>"
     const max = req.ctx.broker.config.maxMessageSize
     if (body.length > max) throw preconditionFailed(`message size ${body.length} is larger than configured max size ${max}`)
-    access.check('write', 'exchange', x.name)
+    access.check('write', 'exchange', name)
+    if (x === undefined) throw notFound('exchange', name, v.name)
     if (x.internal) {
       throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${v.name}'`)
     }
@@ -64,10 +71,14 @@ function route(req: ApiRequest, v: VHost, x: Exchange, routingKey: string, props
   summarizeProperties(propBytes, s)
   const data = Buffer.concat([propBytes, body])
   const msg = new Message(x.name, routingKey, data, propBytes.length, s.deliveryMode, s.priority, ttl, s.headersAt, Date.now())
-  const { stats } = req.ctx.broker
-  stats.publish++
+  // RabbitMQ publishes on an internal channel in confirm mode: counted as any confirmed publish
+  const { broker } = req.ctx
+  broker.stats.publish++
+  broker.stats.receivedConfirm++
+  broker.messageSizes.observe(body.length)
   const n = v.publish(x, msg, null)
-  if (n === 0) stats.unroutable++
+  if (n === 0) broker.stats.returned++ // published mandatory, as RabbitMQ does
+  if (!v.refused) broker.stats.confirm++
   return n
 }
 

@@ -61,6 +61,12 @@ describe('definitions survive a restart', () => {
     expect(b.broker.vhost('v3')).toBeUndefined()
     expect(b.broker.users.get('bob')).toBeDefined()
     expect(b.broker.users.getPermission('guest', 'v2')?.read).toBe('^r')
+    // every vhost comes back with RabbitMQ's 7 built-in exchanges, the internal trace exchange once
+    for (const v of ['/', 'v2']) {
+      const xs = b.broker.vhost(v)!.exchanges
+      expect([...xs.keys()].sort()).toEqual(['', 'amq.direct', 'amq.fanout', 'amq.headers', 'amq.match', 'amq.rabbitmq.trace', 'amq.topic'])
+      expect(xs.get('amq.rabbitmq.trace')).toMatchObject({ type: 'topic', durable: true, internal: true })
+    }
   })
 
   it('forgets a deleted durable queue and its messages', async () => {

@@ -42,25 +42,47 @@ const keysOf = (ms: GetMessage[]): string[] => ms.map((m) => m.fields.routingKey
 const bodiesOf = (ms: GetMessage[]): string[] => ms.map((m) => m.content.toString())
 
 describe('exchange.declare', () => {
-  it('every vhost has the default exchange and amq.direct/fanout/topic/headers/match, durable, of their types', async () => {
+  it('every vhost has the default exchange, amq.direct/fanout/topic/headers/match and the internal amq.rabbitmq.trace', async () => {
     const c = await conn()
     const ch = await c.createChannel()
-    const expected: [string, string][] = [
-      ['amq.direct', 'direct'],
-      ['amq.fanout', 'fanout'],
-      ['amq.topic', 'topic'],
-      ['amq.headers', 'headers'],
-      ['amq.match', 'headers'],
+    const expected: [string, string, boolean][] = [
+      ['amq.direct', 'direct', false],
+      ['amq.fanout', 'fanout', false],
+      ['amq.topic', 'topic', false],
+      ['amq.headers', 'headers', false],
+      ['amq.match', 'headers', false],
+      ['amq.rabbitmq.trace', 'topic', true],
     ]
-    for (const [name, type] of expected) {
+    for (const [name, type, internal] of expected) {
       await ch.checkExchange(name)
       const x = exchange(name)!
       expect(x.type).toBe(type)
       expect(x.durable).toBe(true)
       expect(x.autoDelete).toBe(false)
-      expect(x.internal).toBe(false)
+      expect(x.internal).toBe(internal)
     }
     expect(exchange('')!.type).toBe('direct')
+    // RabbitMQ: 7 exchanges in a fresh vhost
+    const v = b.broker.addVHost(uniq('vh'))
+    expect([...v.exchanges.keys()].sort()).toEqual(['', ...expected.map(([n]) => n)].sort())
+  })
+
+  it('amq.rabbitmq.trace: publishing 403, deleting 403, redeclaring non-internal 406, an equivalent redeclare is fine', async () => {
+    const c = await conn()
+    const pub = await channelError(c, (ch) => ch.publish('amq.rabbitmq.trace', 'publish.x', Buffer.from('x')))
+    expect(pub.code).toBe(403)
+    expect(replyText(pub)).toBe("ACCESS_REFUSED - cannot publish to internal exchange 'amq.rabbitmq.trace' in vhost '/'")
+    const del = await channelError(c, (ch) => ch.deleteExchange('amq.rabbitmq.trace'))
+    expect(del.code).toBe(403)
+    expect(replyText(del)).toBe("ACCESS_REFUSED - deletion of system exchange 'amq.rabbitmq.trace' in vhost '/' not allowed")
+    const redeclare = await channelError(c, (ch) => ch.assertExchange('amq.rabbitmq.trace', 'topic', { durable: true }))
+    expect(redeclare.code).toBe(406)
+    expect(replyText(redeclare)).toBe(
+      "PRECONDITION_FAILED - inequivalent arg 'internal' for exchange 'amq.rabbitmq.trace' in vhost '/': received 'false' but current is 'true'",
+    )
+    const ch = await c.createChannel()
+    await expect(ch.assertExchange('amq.rabbitmq.trace', 'topic', { durable: true, internal: true })).resolves.toEqual({ exchange: 'amq.rabbitmq.trace' })
+    expect(exchange('amq.rabbitmq.trace')!.internal).toBe(true)
   })
 
   it('passive declare of a missing exchange: 404 NOT_FOUND, nothing created', async () => {

@@ -193,6 +193,31 @@ describe('exchanges', () => {
     expect(m2.content.equals(bin)).toBe(true)
     await conn.close()
   })
+
+  it('publishing to a missing or internal exchange: 400 with the AMQP code and reply text, as RabbitMQ', async () => {
+    const missing = await api.post('/api/exchanges/%2F/no.such.x/publish', { routing_key: 'k', payload: 'x', payload_encoding: 'string', properties: {} })
+    expect(missing.status).toBe(400)
+    expect(missing.body).toEqual({ error: 'bad_request', reason: "404 NOT_FOUND - no exchange 'no.such.x' in vhost '/'" })
+    const internal = await api.post('/api/exchanges/%2F/amq.rabbitmq.trace/publish', { routing_key: 'k', payload: 'x', properties: {} })
+    expect(internal.status).toBe(400)
+    expect(internal.body).toEqual({ error: 'bad_request', reason: "403 ACCESS_REFUSED - cannot publish to internal exchange 'amq.rabbitmq.trace' in vhost '/'" })
+    // the body is decoded first (RabbitMQ with_decode): a bad body to a missing exchange is a body error
+    const badBody = await api.post('/api/exchanges/%2F/no.such.x/publish', { routing_key: 'k', payload: 'x', payload_encoding: 'rot13', properties: {} })
+    expect(badBody.status).toBe(400)
+    expect(badBody.body.reason).toMatch(/payload_encoding/)
+    expect(b.broker.vhost('/')!.exchanges.has('no.such.x')).toBe(false)
+    // a missing vhost stays 404
+    expect((await api.post('/api/exchanges/nope/x/publish', { routing_key: 'k', payload: 'x', properties: {} })).status).toBe(404)
+  })
+
+  it('lists the 7 built-in exchanges of a fresh vhost, amq.rabbitmq.trace internal; it cannot be deleted', async () => {
+    expect((await api.put('/api/vhosts/fresh7', {})).status).toBe(201)
+    const { body } = await api.get('/api/exchanges/fresh7')
+    expect(body.map((x: { name: string }) => x.name)).toEqual(['', 'amq.direct', 'amq.fanout', 'amq.headers', 'amq.match', 'amq.rabbitmq.trace', 'amq.topic'])
+    expect(body.find((x: { name: string }) => x.name === 'amq.rabbitmq.trace')).toMatchObject({ type: 'topic', durable: true, internal: true, auto_delete: false })
+    expect((await api.del('/api/exchanges/fresh7/amq.rabbitmq.trace')).status).toBe(401)
+    expect((await api.del('/api/vhosts/fresh7')).status).toBe(204)
+  })
 })
 
 describe('queues', () => {

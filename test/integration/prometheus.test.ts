@@ -30,7 +30,7 @@ function parse(text: string): { samples: Sample[]; types: Map<string, string> } 
   for (const line of text.trimEnd().split('\n')) {
     if (line.startsWith('# TYPE ')) {
       const [, , name, type] = line.split(' ')
-      expect(['counter', 'gauge', 'untyped']).toContain(type)
+      expect(['counter', 'gauge', 'untyped', 'histogram']).toContain(type)
       expect(types.has(name), `duplicate family ${name}`).toBe(false)
       types.set(name, type)
       continue
@@ -40,7 +40,8 @@ function parse(text: string): { samples: Sample[]; types: Map<string, string> } 
     expect(m, `bad sample line: ${line}`).not.toBeNull()
     const labels: Record<string, string> = {}
     for (const l of (m![3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, '$1')
-    expect(types.has(m![1]), `sample before its # TYPE: ${line}`).toBe(true)
+    const family = types.has(m![1]) ? m![1] : m![1].replace(/_(bucket|sum|count)$/, '')
+    expect(types.has(family) && (family === m![1] || types.get(family) === 'histogram'), `sample before its # TYPE: ${line}`).toBe(true)
     samples.push({ name: m![1], labels, value: Number(m![4]) })
   }
   return { samples, types }

@@ -23,6 +23,7 @@ import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-tab
 import type { Storage } from './storage.js'
 import type { MessageStore } from './store/message-store.js'
 import { storeFlow } from './store/stored-list.js'
+import type { TraceOrigin, Tracer } from './trace.js'
 
 /** RabbitMQ creates these in every vhost. */
 const BUILTIN_EXCHANGES: [string, string][] = [
@@ -55,6 +56,8 @@ export class VHost {
   storage: Storage | null = null
   /** stores that took a persistent message in the current publish(): its confirm waits for them */
   readonly durableTouched: MessageStore[] = []
+  /** the firehose (core/trace.ts) while tracing is on, else null: one check per publish and delivery */
+  tracer: Tracer | null = null
 
   constructor(
     readonly name: string,
@@ -67,6 +70,7 @@ export class VHost {
     for (const [name, type] of BUILTIN_EXCHANGES) {
       this.createExchange(name, type, { durable: true, autoDelete: false, internal: false, arguments: {} })
     }
+    this.createExchange('amq.rabbitmq.trace', 'topic', { durable: true, autoDelete: false, internal: true, arguments: {} })
   }
 
   // ---- exchanges ----------------------------------------------------------------------------
@@ -347,14 +351,17 @@ export class VHost {
   /**
    * Routes a message from `exchange` and enqueues it in every matching queue, each queue once.
    * Follows exchange-to-exchange bindings and alternate exchanges. Returns the number of queues.
+   * `origin` (the publishing channel) only names the publisher in the firehose's trace copy.
    */
-  publish(exchange: Exchange, message: Message, publisher: FlowWaiter | null = null): number {
+  publish(exchange: Exchange, message: Message, publisher: FlowWaiter | null = null, origin: TraceOrigin | null = null): number {
     this.refused = false
     this.durableTouched.length = 0
     const routed = this.routed
     this.routeFrom(exchange, message, routed)
     // cleared before enqueueing: a queue may dead-letter (drop-head, reject-publish-dlx) and route again
     this.visited.length = 0
+    // RabbitMQ traces after routing, before enqueueing (rabbit_channel: tap_in then deliver_to_queues)
+    if (this.tracer !== null) this.tracer.published(exchange.name, message, routed, origin)
     let n = 0
     if (routed.size > 0) {
       for (const d of routed) {

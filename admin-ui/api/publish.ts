@@ -8,12 +8,22 @@ import { ChannelError, ReplyCode } from '../../core/errors.js'
 import type { Exchange } from '../../core/exchange.js'
 import { Message, parseExpiration } from '../../core/message.js'
 import type { Envelope, Queue } from '../../core/queue.js'
+import type { TraceOrigin } from '../../core/trace.js'
 import type { VHost } from '../../core/vhost.js'
 import { encodeProperties, summarizeProperties, type PropertySummary } from '../../core/wire/properties.js'
 import { bool, int, objectBody, shortName, str, toFieldTable } from '../coerce.js'
 import { ok, type ApiReply, type ApiRequest } from '../context.js'
 import { isUtf8, propertiesFromJson, propertiesJson } from '../format.js'
 import { badRequest } from '../http-errors.js'
+
+/**
+ * How the firehose names a publish or get made over HTTP. RabbitMQ makes them on channel 1 of a direct
+ * connection named after an Erlang pid; Warren has no such connection and names the API instead.
+ */
+function httpOrigin(req: ApiRequest): TraceOrigin {
+  return { id: 1, userName: req.user.name, conn: HTTP_CONNECTION }
+}
+const HTTP_CONNECTION = { name: 'management API' }
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/
 
@@ -49,7 +59,7 @@ export function publish(req: ApiRequest, v: VHost, x: Exchange): ApiReply {
   const data = Buffer.concat([propBytes, body])
   const msg = new Message(x.name, routingKey, data, propBytes.length, s.deliveryMode, s.priority, ttl, s.headersAt, Date.now())
   broker.stats.publish++
-  const n = v.publish(x, msg, null)
+  const n = v.publish(x, msg, null, httpOrigin(req))
   if (n === 0) broker.stats.unroutable++
   // RabbitMQ: a queue at its length limit with x-overflow reject-publish nacks the publish
   if (v.refused) throw badRequest('rejected Unable to publish message. Check queue limits.')
@@ -96,10 +106,11 @@ export function getMessages(req: ApiRequest, v: VHost, queue: Queue): ApiReply {
   // like basic.get on a fresh channel: another connection's exclusive queue is locked (405 → 400)
   const q = v.getQueue(queue.name, null)
   const noAck = mode === 'ack_requeue_false'
+  const origin = httpOrigin(req)
   const taken: Envelope[] = []
   const out: Record<string, unknown>[] = []
   for (let i = 0; i < count; i++) {
-    const env = q.get(noAck)
+    const env = q.get(noAck, origin)
     if (env === undefined) break
     out.push(messageJson(env, q.messageCount, encoding, truncate))
     if (!noAck) taken.push(env)

@@ -11,7 +11,7 @@
  * field and allocates nothing. Trace copies are transient and routed at most once, as RabbitMQ's
  * publish_at_most_once: no confirms, no mandatory returns, no publisher flow control.
  */
-import type { Destination } from './exchange.js'
+import type { Destination, Exchange } from './exchange.js'
 import { Message } from './message.js'
 import type { Envelope, Queue } from './queue.js'
 import type { VHost } from './vhost.js'
@@ -62,6 +62,8 @@ export class Tracer {
   /** A message entered the vhost through `exchange` and was routed to `routed` (tap_in). */
   published(exchange: string, message: Message, routed: Iterable<Destination>, origin: TraceOrigin | null): void {
     if (exchange === TRACE_EXCHANGE) return
+    const x = this.target()
+    if (x === undefined) return
     const queues: FieldValue[] = []
     for (const d of routed) if (d.kind === 'queue') queues.push(d.name)
     const headers = this.common(message)
@@ -70,20 +72,22 @@ export class Tracer {
     headers.channel = origin?.id ?? 0
     headers.user = origin?.userName ?? ''
     headers.routed_queues = queues
-    this.emit(`publish.${exchange}`, headers, message)
+    this.emit(x, `publish.${exchange}`, headers, message)
   }
 
   /** `env` was delivered from `queue` to a consumer or a basic.get (tap_out). */
   delivered(queue: Queue, env: Envelope, origin: TraceOrigin | null): void {
     const message = env.message
     if (message.exchange === TRACE_EXCHANGE) return
+    const x = this.target()
+    if (x === undefined) return
     const headers = this.common(message)
     headers.redelivered = env.redelivered ? 1 : 0
     headers.vhost = this.vhost.name
     headers.connection = origin?.conn.name ?? ''
     headers.channel = origin?.id ?? 0
     headers.user = origin?.userName ?? ''
-    this.emit(`deliver.${queue.name}`, headers, message)
+    this.emit(x, `deliver.${queue.name}`, headers, message)
   }
 
   /** The headers every trace message starts with (rabbit_trace:msg_to_table). */
@@ -96,13 +100,19 @@ export class Tracer {
     }
   }
 
-  /** Routes a trace copy through amq.rabbitmq.trace into the queues bound to it. */
-  private emit(routingKey: string, headers: FieldTable, original: Message): void {
+  /**
+   * The trace exchange when something is bound to it. With nothing bound the copy would go nowhere:
+   * it is counted as published in and not built.
+   */
+  private target(): Exchange | undefined {
     const x = this.vhost.exchanges.get(TRACE_EXCHANGE)
-    if (x === undefined || x.bindings.size === 0) {
-      if (x !== undefined) x.publishIn++
-      return
-    }
+    if (x === undefined || x.bindings.size > 0) return x
+    x.publishIn++
+    return undefined
+  }
+
+  /** Routes a trace copy through amq.rabbitmq.trace into the queues bound to it. */
+  private emit(x: Exchange, routingKey: string, headers: FieldTable, original: Message): void {
     const props = encodeProperties({ headers })
     const body = original.body
     const data = Buffer.allocUnsafe(props.length + body.length)

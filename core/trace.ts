@@ -3,8 +3,8 @@
  * copied to the vhost's `amq.rabbitmq.trace` topic exchange with routing key `publish.<exchange>`, and
  * every delivery (basic.deliver, basic.get) with `deliver.<queue>`. The copy has the original body and
  * a single property, headers, holding RabbitMQ's fields: exchange_name, routing_keys, properties (the
- * original basic properties keyed by their names), node, then vhost, connection, channel, user and
- * routed_queues (publish) or redelivered (deliver). Messages that came from the trace exchange itself
+ * original basic properties keyed by their names), node, then redelivered (deliver only), vhost,
+ * connection, channel, user, then routed_queues (publish only). Messages that came from the trace exchange itself
  * are never traced, so a consumer of a trace queue does not feed the firehose.
  *
  * A vhost holds a Tracer only while tracing is on (`VHost.tracer`); when off the hot path checks one

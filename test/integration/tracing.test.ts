@@ -42,9 +42,13 @@ describe('firehose', () => {
     expect(bad.body.error).toBe('bad_request')
     await setTracing(false)
     expect((await api.get('/api/vhosts/%2F')).body.tracing).toBe(false)
-    // RabbitMQ does not export the tracing flag with the vhost
+    // RabbitMQ does not export the tracing flag with the vhost, but applies one it imports
     const defs = (await api.get('/api/definitions')).body
     expect(defs.vhosts.find((v: { name: string }) => v.name === '/')).not.toHaveProperty('tracing')
+    expect((await api.post('/api/definitions', { vhosts: [{ name: 'trace-imported', tracing: true }] })).status).toBe(204)
+    expect((await api.get('/api/vhosts/trace-imported')).body.tracing).toBe(true)
+    expect(s.b.broker.vhost('trace-imported')!.exchanges.get('amq.rabbitmq.trace')).toMatchObject({ type: 'topic', internal: true })
+    expect((await api.del('/api/vhosts/trace-imported')).status).toBe(204)
   })
 
   it('copies a publish and its deliveries with RabbitMQ headers', async () => {

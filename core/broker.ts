@@ -10,6 +10,7 @@ import { DirectReplyTo } from './direct-reply-to.js'
 import { ExchangeTypeRegistry } from './exchange.js'
 import { PolicyStore } from './policies.js'
 import type { Storage } from './storage.js'
+import { Tracer } from './trace.js'
 import { UserStore } from './users.js'
 import { MessageSizeHistogram } from './message-sizes.js'
 import { VHost } from './vhost.js'
@@ -28,6 +29,11 @@ export interface VHostMetadata {
   tags: string[]
   /** RabbitMQ 3.10 default_queue_type, or undefined */
   defaultQueueType?: string
+  /**
+   * The firehose is on (core/trace.ts). Kept with the vhost's definition so it survives a restart
+   * (RabbitMQ keeps it in memory only). Undefined in an update: leave it as it is (rabbit_vhost:put_vhost).
+   */
+  tracing?: boolean
 }
 
 /** The broker: vhosts, users, policies, live connections and listeners. */
@@ -66,7 +72,10 @@ export class Broker {
     this.addVHost('/', { description: 'Default virtual host', tags: [] })
   }
 
-  /** Creates a vhost (or returns the existing one); `metadata` replaces the stored metadata when given. */
+  /**
+   * Creates a vhost (or returns the existing one); `metadata` replaces the stored metadata when given
+   * (but a `tracing` it leaves undefined keeps the current setting).
+   */
   addVHost(name: string, metadata?: VHostMetadata): VHost {
     let v = this.vhosts.get(name)
     if (v === undefined) {
@@ -76,9 +85,21 @@ export class Broker {
       this.vhosts.set(name, v)
       if (metadata === undefined) this.vhostMetadata.set(name, { description: '', tags: [] })
     }
-    if (metadata !== undefined) this.vhostMetadata.set(name, metadata)
+    if (metadata !== undefined) {
+      const tracing = metadata.tracing ?? this.vhostMetadata.get(name)?.tracing
+      this.vhostMetadata.set(name, tracing === undefined ? metadata : { ...metadata, tracing })
+    }
+    this.applyTracing(v)
     this.storage?.vhostAdded(name, this.vhostMetadata.get(name))
     return v
+  }
+
+  /** Starts or stops the vhost's firehose as its metadata says (rabbit_trace:start/stop). */
+  private applyTracing(v: VHost): void {
+    const on = this.vhostMetadata.get(v.name)?.tracing === true
+    if (on === (v.tracer !== null)) return
+    v.tracer = on ? new Tracer(v, this.nodeName) : null
+    this.log.info({ vhost: v.name }, on ? 'tracing enabled' : 'tracing disabled')
   }
 
   /**

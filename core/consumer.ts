@@ -4,9 +4,11 @@
  * the message; core never touches sockets.
  */
 import type { Envelope, Queue } from './queue.js'
+import type { TraceOrigin } from './trace.js'
 import type { FieldTable } from './wire/field-table.js'
 
-export interface DeliverySink {
+/** Also a TraceOrigin: the firehose names the receiving connection, channel and user. */
+export interface DeliverySink extends TraceOrigin {
   /** connection-unique id of the channel's connection, for exclusive-queue ownership and listings */
   readonly owner: object
   /** May this consumer receive one more message now? */

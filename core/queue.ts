@@ -12,6 +12,7 @@ import { DELIVERED, GONE, MAX_TIMER, QueueExpiry, READY } from './queue-expiry.j
 import { effectiveTtl, queueSettings, type QueueSettings } from './queue-settings.js'
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js'
 import type { StoredList } from './store/stored-list.js'
+import type { TraceOrigin } from './trace.js'
 import type { FieldTable } from './wire/field-table.js'
 import { editProperties } from './wire/property-edit.js'
 import type { VHost } from './vhost.js'
@@ -233,8 +234,8 @@ export class Queue {
 
   // ---- delivery -----------------------------------------------------------------------------
 
-  /** basic.get: takes the head message, or undefined when empty. */
-  get(noAck: boolean): Envelope | undefined {
+  /** basic.get: takes the head message, or undefined when empty. `origin` names the getter in the firehose. */
+  get(noAck: boolean, origin: TraceOrigin | null = null): Envelope | undefined {
     this.lastUsed = Date.now()
     const env = this.takeReady(this.lastUsed)
     if (env === undefined) {
@@ -250,6 +251,7 @@ export class Queue {
       env.state = GONE
       this.unstore(env)
     }
+    if (this.vhost.tracer !== null) this.vhost.tracer.delivered(this, env, origin)
     return env
   }
 
@@ -278,6 +280,7 @@ export class Queue {
         if (env.redelivered) this.stats.redeliver++
         c.delivered++
         c.sink.deliver(c, env)
+        if (this.vhost.tracer !== null) this.vhost.tracer.delivered(this, env, c.sink)
       }
       if (budget < 0 && this.ready.length > this.tombstones) this.scheduleDrain()
     } finally {

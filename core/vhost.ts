@@ -24,11 +24,12 @@ import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-tab
 import type { Storage } from './storage.js'
 import type { MessageStore } from './store/message-store.js'
 import { storeFlow } from './store/stored-list.js'
+import type { TraceOrigin, Tracer } from './trace.js'
 
 /**
  * RabbitMQ creates these in every vhost, durable (name, type, internal). amq.rabbitmq.trace is the
- * firehose tracer's exchange (rabbit_vhost:declare_exchanges); Warren has no tracer, so nothing is
- * published to it, but tools and object_totals expect it (7 exchanges with the default one).
+ * firehose tracer's exchange (rabbit_vhost:declare_exchanges; core/trace.ts publishes to it while
+ * tracing is on); tools and object_totals expect it (7 exchanges with the default one).
  */
 const BUILTIN_EXCHANGES: [string, string, boolean][] = [
   ['amq.direct', 'direct', false],
@@ -63,6 +64,8 @@ export class VHost {
   readonly durableTouched: MessageStore[] = []
   /** waiting direct reply-to consumers; the Broker shares one registry among its vhosts */
   replyTo = new DirectReplyTo()
+  /** the firehose (core/trace.ts) while tracing is on, else null: one check per publish and delivery */
+  tracer: Tracer | null = null
 
   constructor(
     readonly name: string,
@@ -355,8 +358,9 @@ export class VHost {
   /**
    * Routes a message from `exchange` and enqueues it in every matching queue, each queue once.
    * Follows exchange-to-exchange bindings and alternate exchanges. Returns the number of queues.
+   * `origin` (the publishing channel) only names the publisher in the firehose's trace copy.
    */
-  publish(exchange: Exchange, message: Message, publisher: FlowWaiter | null = null): number {
+  publish(exchange: Exchange, message: Message, publisher: FlowWaiter | null = null, origin: TraceOrigin | null = null): number {
     this.refused = false
     this.durableTouched.length = 0
     if (exchange.name === '' && isReplyAddress(message.routingKey)) return this.publishReply(exchange, message)
@@ -364,6 +368,8 @@ export class VHost {
     this.routeFrom(exchange, message, routed)
     // cleared before enqueueing: a queue may dead-letter (drop-head, reject-publish-dlx) and route again
     this.visited.length = 0
+    // RabbitMQ traces after routing, before enqueueing (rabbit_channel: tap_in then deliver_to_queues)
+    if (this.tracer !== null) this.tracer.published(exchange.name, message, routed, origin)
     let n = 0
     if (routed.size > 0) {
       for (const d of routed) {

@@ -334,7 +334,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     stats.publish++
     ms.publish++
     const vhost = this.vhost
-    const n = vhost.publish(x, msg, this.conn)
+    const n = vhost.publish(x, msg, this.conn, this)
     const conn = this.conn
     conn.published = true
     if (conn.broker.diskAlarmOn) conn.diskAlarm(true)
@@ -484,7 +484,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     const name = this.queueName(queue)
     this.access.check('read', 'queue', name)
     const q = this.vhost.getQueue(name, this.conn)
-    const env = q.get(noAck)
+    const env = q.get(noAck, this)
     const ms = this.messageStats
     if (env === undefined) {
       ms.get_empty++

@@ -9,6 +9,7 @@ import { ChannelError, notFound, preconditionFailed, ReplyCode } from '../../cor
 import type { Exchange } from '../../core/exchange.js'
 import { expirationProblem, Message, parseExpiration } from '../../core/message.js'
 import type { Envelope, Queue } from '../../core/queue.js'
+import type { TraceOrigin } from '../../core/trace.js'
 import type { VHost } from '../../core/vhost.js'
 import { encodeProperties, summarizeProperties, type BasicProperties, type PropertySummary } from '../../core/wire/properties.js'
 import { bool, int, objectBody, shortName, str, toFieldTable } from '../coerce.js'
@@ -16,6 +17,15 @@ import { ok, type ApiReply, type ApiRequest } from '../context.js'
 import { isUtf8, propertiesFromJson, propertiesJson } from '../format.js'
 import { badRequest } from '../http-errors.js'
 import { accessFor, withChannel, withPublishChannel } from '../resource-access.js'
+
+/**
+ * How the firehose names a publish or get made over HTTP. RabbitMQ makes them on channel 1 of a direct
+ * connection named after an Erlang pid; Warren has no such connection and names the API instead.
+ */
+function httpOrigin(req: ApiRequest): TraceOrigin {
+  return { id: 1, userName: req.user.name, conn: HTTP_CONNECTION }
+}
+const HTTP_CONNECTION = { name: 'management API' }
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/
 
@@ -76,7 +86,7 @@ function route(req: ApiRequest, v: VHost, x: Exchange, routingKey: string, props
   broker.stats.publish++
   broker.stats.receivedConfirm++
   broker.messageSizes.observe(body.length)
-  const n = v.publish(x, msg, null)
+  const n = v.publish(x, msg, null, httpOrigin(req))
   if (n === 0) broker.stats.returned++ // published mandatory, as RabbitMQ does
   if (!v.refused) broker.stats.confirm++
   return n
@@ -127,10 +137,11 @@ export function getMessages(req: ApiRequest, v: VHost, queue: Queue): ApiReply {
     return v.getQueue(queue.name, null)
   })
   const noAck = mode === 'ack_requeue_false'
+  const origin = httpOrigin(req)
   const taken: Envelope[] = []
   const out: Record<string, unknown>[] = []
   for (let i = 0; i < count; i++) {
-    const env = q.get(noAck)
+    const env = q.get(noAck, origin)
     if (env === undefined) break
     out.push(messageJson(env, q.messageCount, encoding, truncate))
     if (!noAck) taken.push(env)

@@ -54,7 +54,7 @@ export function vhostJson(ctx: ApiContext, v: VHost): Record<string, unknown> {
     metadata: { description: meta.description, tags: meta.tags },
     name: v.name,
     tags: meta.tags,
-    tracing: false,
+    tracing: v.tracer !== null,
   }
   withDetails(out, 'recv_oct', recv, r?.recvOct ?? 0)
   withDetails(out, 'send_oct', send, r?.sendOct ?? 0)
@@ -85,7 +85,16 @@ export function vhostInput(name: string, o: Record<string, unknown>): VHostMetad
     description,
     tags: parseTags(o.tags ?? meta.tags),
     defaultQueueType: typeof dqt === 'string' && dqt !== 'undefined' ? dqt : undefined,
+    tracing: tracingInput(o.tracing),
   }
+}
+
+/** `tracing` as rabbit_mgmt_util:parse_bool reads it; absent (undefined) leaves tracing unchanged. */
+function tracingInput(v: unknown): boolean | undefined {
+  if (v === undefined || v === null) return undefined
+  if (v === true || v === 'true') return true
+  if (v === false || v === 'false') return false
+  throw badRequest(`tracing must be a boolean (true or false), got ${JSON.stringify(v)}`)
 }
 
 function putVHost(req: ApiRequest): ApiReply {

@@ -14,6 +14,7 @@ import queue from './pages/queue.js'
 import deadLetters from './pages/dead-letters.js'
 import topology from './pages/topology.js'
 import routeTester from './pages/route-tester.js'
+import trace from './pages/trace.js'
 
 const ROUTES = [
   { path: [], page: overview, nav: 'Overview', key: '' },
@@ -27,6 +28,7 @@ const ROUTES = [
   { path: ['topology'], page: topology, nav: 'Topology', key: 'topology' },
   { path: ['route-tester'], page: routeTester, nav: 'Route tester', key: 'route-tester' },
   { path: ['route-tester', ':vhost', ':exchange'], page: routeTester, key: 'route-tester' },
+  { path: ['trace'], page: trace, nav: 'Trace', key: 'trace' },
 ]
 
 const main = document.getElementById('main')

@@ -5,6 +5,7 @@
 import { get, post } from '../api.js'
 import { Series, lineChart } from '../chart.js'
 import { h, href, replace, fmtNum, fmtRate, rateOf } from '../dom.js'
+import { vhostTracingPanel } from '../tracing-switch.js'
 import { busy, confirmDialog, dataTable, kvList, toast } from '../widgets.js'
 
 const RATE_LINES = [
@@ -107,6 +108,7 @@ export default {
         { label: 'Port', render: (l) => String(l.port), num: true },
       ],
     })
+    const vhosts = vhostTracingPanel()
     replace(
       root,
       h('div', { class: 'page-head' }, h('h1', {}, 'Overview'), h('span', { class: 'muted', id: 'node-name' })),
@@ -125,6 +127,7 @@ export default {
         h('section', { class: 'panel', 'aria-labelledby': 'listeners-h' }, h('h2', { id: 'listeners-h' }, 'Listeners'), listeners.el),
       ),
       h('div', { style: { height: '16px' } }),
+      vhosts.el,
       definitionsPanel(),
     )
     rateChart.draw(rates)
@@ -171,5 +174,6 @@ export default {
       )
       listeners.update(o.listeners ?? [])
     })
+    await app.poll(async () => vhosts.update(await get('vhosts?columns=name,description,tags,default_queue_type,tracing')))
   },
 }

@@ -30,8 +30,9 @@ export interface VHostMetadata {
   /** RabbitMQ 3.10 default_queue_type, or undefined */
   defaultQueueType?: string
   /**
-   * The firehose is on (core/trace.ts). Kept with the vhost's definition so it survives a restart
-   * (RabbitMQ keeps it in memory only). Undefined in an update: leave it as it is (rabbit_vhost:put_vhost).
+   * The firehose is on (core/trace.ts). In memory only, as RabbitMQ keeps it (rabbit_trace: application
+   * env): never stored, so tracing is off after a restart. Undefined in an update: leave it as it is
+   * (rabbit_vhost:put_vhost).
    */
   tracing?: boolean
 }

@@ -209,7 +209,13 @@ export class Storage {
   }
 
   vhostAdded(name: string, meta: VHostMetadata | undefined): void {
-    this.defs.put(vhostKey(name), { name, meta: meta ?? null })
+    // the firehose switch is not stored: as in RabbitMQ, tracing is off after a restart
+    let stored: VHostMetadata | null = null
+    if (meta !== undefined) {
+      const { tracing: _tracing, ...rest } = meta
+      stored = rest
+    }
+    this.defs.put(vhostKey(name), { name, meta: stored })
   }
 
   /** Forgets a deleted vhost and every definition in it (its queues are removed one by one). */

@@ -2,7 +2,7 @@
  * The firehose (RabbitMQ rabbit_trace): with tracing on, every publish into the vhost and every
  * delivery is copied to amq.rabbitmq.trace as publish.<exchange> / deliver.<queue> with RabbitMQ's
  * headers; off, nothing is; trace messages themselves are never traced; the switch is in the vhost's
- * JSON, set with PUT /api/vhosts/{v}, and survives a restart.
+ * JSON, set with PUT /api/vhosts/{v}, and is off after a restart (RabbitMQ keeps it in memory only).
  */
 import type { Channel, ConsumeMessage, Message } from 'amqplib'
 import { describe, expect, it } from 'vitest'
@@ -173,17 +173,21 @@ describe('firehose', () => {
 })
 
 describe('firehose across a restart', () => {
-  it('keeps the tracing flag', async () => {
+  it('is off again after a restart, as in RabbitMQ (the switch is not stored)', async () => {
     const dir = dataDir()
     let b = await boot(dir, { httpPort: 0 })
     expect((await apiClient(b).put('/api/vhosts/%2F', { tracing: true })).status).toBe(204)
     await halt(b)
     b = await boot(dir, { httpPort: 0 })
-    expect((await apiClient(b).get('/api/vhosts/%2F')).body.tracing).toBe(true)
+    expect((await apiClient(b).get('/api/vhosts/%2F')).body.tracing).toBe(false)
     const ch = await (await connect(b)).createChannel()
     const { got } = await traceConsumer(ch)
     ch.sendToQueue('nobody', Buffer.from('after restart'))
-    await waitFor(() => got.length === 1, 5000, 'a trace after restart')
-    expect(got[0].content.toString()).toBe('after restart')
+    await ch.checkExchange('amq.direct') // a round trip on the channel: the publish has been routed
+    // turned on again, the next publish is traced: only that one
+    expect((await apiClient(b).put('/api/vhosts/%2F', { tracing: true })).status).toBe(204)
+    ch.sendToQueue('nobody', Buffer.from('traced'))
+    await waitFor(() => got.length >= 1, 5000, 'a trace once switched on again')
+    expect(got.map((m) => m.content.toString())).toEqual(['traced'])
   })
 })

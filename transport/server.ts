@@ -12,7 +12,10 @@ import { Storage } from '../core/storage.js'
 import { assertFreeSpace, DiskMonitor, ensureDataDir } from '../core/store/disk.js'
 import { registerBuiltinExchanges } from '../exchanges/index.js'
 import { closeAdmin, createHttpHandler, createPrometheusHandler } from '../admin-ui/http-api.js'
-import { Connection } from './connection.js'
+import { Connection, type HandshakeWatch } from './connection.js'
+import { ConnectionLimiter } from './connection-limiter.js'
+import { connectionCap } from './fd-limit.js'
+import { LogThrottle } from './log-throttle.js'
 import { attachWebSocket, type WebSocketListener } from './ws-server.js'
 
 export interface StartOptions extends Partial<BrokerConfig> {
@@ -62,11 +65,25 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   })
   disk.start()
 
+  // one budget for AMQP over TCP and over WebSocket; idle handshakes are cut after handshakeTimeout
+  const limiter = new ConnectionLimiter(connectionCap(config.maxConnections), config.maxConnectionsPerIp, log)
+  const handshakeLog = new LogThrottle(log, 'closing connection: handshake timeout')
+  const handshakeWatch: HandshakeWatch = { timedOut: (fields) => handshakeLog.note(fields) }
   const sockets = new Set<net.Socket>()
   const server = net.createServer({ noDelay: true }, (socket) => {
+    const ip = socket.remoteAddress
+    if (!limiter.admit(ip)) {
+      // RabbitMQ above connection_max: the socket is closed before the protocol header
+      socket.on('error', () => {})
+      socket.destroy()
+      return
+    }
     sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    new Connection(broker, socket, 'AMQP 0-9-1', log)
+    socket.on('close', () => {
+      sockets.delete(socket)
+      limiter.release(ip)
+    })
+    new Connection(broker, socket, 'AMQP 0-9-1', log, handshakeWatch)
   })
   const host = config.bind === '' ? undefined : config.bind
   const address = await listen(server, config.amqpPort, host).catch(async (err: unknown) => {
@@ -76,6 +93,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   })
   server.on('error', (err) => log.error({ err }, 'AMQP listener error'))
   broker.listeners.push({ protocol: 'amqp', ip: address.address, port: address.port })
+  log.info({ maxConnections: limiter.maxTotal, maxConnectionsPerIp: limiter.maxPerIp, handshakeTimeoutMs: config.handshakeTimeout }, 'connection limits')
   log.info({ protocol: 'amqp', port: address.port, address: address.address }, `AMQP listening on ${formatHost(address.address)}:${address.port}`)
 
   const httpServers: http.Server[] = []
@@ -90,7 +108,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     httpPort = a.port
     httpServers.push(httpServer)
     broker.listeners.push({ protocol: 'http', ip: a.address, port: a.port })
-    webAmqp = attachWebSocket(httpServer, broker, log)
+    webAmqp = attachWebSocket(httpServer, broker, log, { limiter, handshakeWatch })
     log.info({ protocol: 'http', port: a.port, address: a.address }, `HTTP listening on ${formatHost(a.address)}:${a.port}`)
   }
   if (config.prometheusPort >= 0) {

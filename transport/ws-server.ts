@@ -11,14 +11,29 @@ import { WebSocketServer } from 'ws'
 import type { Broker } from '../core/broker.js'
 import type { BrokerConfig } from '../core/config.js'
 import { FRAME_MIN_SIZE } from './codec/constants.js'
-import { Connection } from './connection.js'
-import { WsSocket } from './ws-socket.js'
+import { Connection, type HandshakeWatch } from './connection.js'
+import type { ConnectionLimiter } from './connection-limiter.js'
+import { LogThrottle } from './log-throttle.js'
+import { checkOrigin } from './ws-origin.js'
+import { WsSocket, type WsInputLimits } from './ws-socket.js'
 
 /** Paths that accept an AMQP WebSocket (LavinMQ and RabbitMQ's web-amqp plugin use /ws/amqp). */
 export const WS_AMQP_PATHS: ReadonlySet<string> = new Set(['/ws/amqp', '/'])
 
 /** Connection.protocol for these connections, as the management API shows it. */
 export const WS_PROTOCOL = 'AMQP 0-9-1 over WebSocket'
+
+/**
+ * Largest WebSocket message before tune-ok: one frame of frame_min (4096 bytes of payload, RabbitMQ's
+ * 8 bytes of slack, 8 of frame overhead) plus the 8-byte protocol header that may precede it.
+ */
+export const WS_PRE_AUTH_MAX_MESSAGE = FRAME_MIN_SIZE + 8 + 8 + 8
+
+/** Shared with the TCP listener (transport/server.ts). */
+export interface WebSocketGuards {
+  limiter: ConnectionLimiter
+  handshakeWatch: HandshakeWatch
+}
 
 /** What the composition root keeps to shut the listener down. */
 export interface WebSocketListener {
@@ -30,15 +45,17 @@ export interface WebSocketListener {
  * Handles WebSocket upgrades on `server` (which keeps serving plain HTTP requests) and records an
  * `http/web-amqp` listener on the broker.
  */
-export function attachWebSocket(server: Server, broker: Broker, log: Logger): WebSocketListener {
+export function attachWebSocket(server: Server, broker: Broker, log: Logger, guards?: WebSocketGuards): WebSocketListener {
   const wlog = log.child({ component: 'websocket' })
+  const limits: WsInputLimits = { preAuth: WS_PRE_AUTH_MAX_MESSAGE, open: maxPayload(broker.config) }
   const wss = new WebSocketServer({
     noServer: true,
     // compression costs CPU per message and AMQP payloads are often already compact
     perMessageDeflate: false,
-    maxPayload: maxPayload(broker.config),
+    maxPayload: limits.open,
     handleProtocols: pickProtocol,
   })
+  const originLog = new LogThrottle(wlog, 'WebSocket upgrade refused: origin not allowed')
   wss.on('error', (err) => wlog.error({ err }, 'websocket server error'))
   // a malformed handshake is answered by ws itself (400, 405 or 426 with the reason)
   let closed = false
@@ -49,8 +66,25 @@ export function attachWebSocket(server: Server, broker: Broker, log: Logger): We
       if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found')
       return
     }
+    // cross-site WebSocket hijacking: a page from another origin must not reach the broker with the
+    // browser's credentials or its loopback address (RabbitMQ's guest rule)
+    const origin = checkOrigin(req.headers.origin, req.headers.host, broker.config.wsAllowedOrigins)
+    if (!origin.allowed) {
+      originLog.note({ origin: req.headers.origin, peer: req.socket.remoteAddress })
+      rejectUpgrade(socket, 403, 'Forbidden')
+      return
+    }
+    const ip = req.socket.remoteAddress
+    if (guards !== undefined) {
+      if (!guards.limiter.admit(ip)) {
+        rejectUpgrade(socket, 503, 'Service Unavailable')
+        return
+      }
+      socket.once('close', () => guards.limiter.release(ip))
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      new Connection(broker, new WsSocket(ws, req, wlog), WS_PROTOCOL, wlog)
+      const sock = new WsSocket(ws, req, wlog, limits, origin.loopbackTrusted)
+      new Connection(broker, sock, WS_PROTOCOL, wlog, guards?.handshakeWatch)
     })
   }
   server.on('upgrade', onUpgrade)

@@ -219,7 +219,7 @@ describe('WebSocket messages before tune-ok', () => {
         const t0 = Date.now()
         while (!closed && bytes < 100_000_000 && Date.now() - t0 < 5000) {
           bytes += chunk.length
-          if (!s.write(chunk)) await new Promise((r) => (s.once('drain', r), s.once('close', r)))
+          if (!s.write(chunk)) await drainOrClose(s)
         }
         await waitFor(() => closed, 3000, 'the broker to close the WebSocket')
         return bytes
@@ -244,3 +244,16 @@ describe('WebSocket messages before tune-ok', () => {
     }
   })
 })
+
+/** Resolves on 'drain' or 'close', whichever comes first, leaving no listener behind. */
+function drainOrClose(s: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      s.off('drain', done)
+      s.off('close', done)
+      resolve()
+    }
+    s.once('drain', done)
+    s.once('close', done)
+  })
+}

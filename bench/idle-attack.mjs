@@ -184,7 +184,7 @@ async function idleAttack(b, addrs) {
   const held = stats.reduce((a, s) => a + s.held, 0)
   const legit = await legitimate(b)
   console.log(
-    JSON.stringify({ phase: 'attack', openedInMs: openedIn, heldByBroker: held, refused: stats.reduce((a, s) => a + s.closed, 0), connectFailed: stats.reduce((a, s) => a + s.failed, 0), brokerFds: brokerFds(b.pid), rssMiB: rssMiB(b.pid), legit }),
+    JSON.stringify({ phase: 'attack', openedInMs: openedIn, heldByBroker: held, closedByBroker: stats.reduce((a, s) => a + s.closed, 0), connectFailed: stats.reduce((a, s) => a + s.failed, 0), brokerFds: brokerFds(b.pid), rssMiB: rssMiB(b.pid), legit }),
   )
   await new Promise((r) => setTimeout(r, 11_000)) // the default handshake timeout is 10 s
   const after = await Promise.all(kids.map(ask))

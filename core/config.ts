@@ -39,6 +39,15 @@ export interface BrokerConfig {
   tlsCa: string
   /** RabbitMQ ssl_options.fail_if_no_peer_cert: refuse TLS clients without a verified certificate */
   tlsFailIfNoPeerCert: boolean
+
+  /** ms a client has from TCP accept to connection.open-ok (RabbitMQ handshake_timeout: 10 s) */
+  handshakeTimeout: number
+  /** AMQP connections (TCP and WebSocket) at once; 0: derived from the open-file limit (transport/fd-limit.ts) */
+  maxConnections: number
+  /** AMQP connections at once from one source address; 0: no limit */
+  maxConnectionsPerIp: number
+  /** extra browser origins (scheme://host[:port]) allowed to open AMQP WebSockets, besides the page's own */
+  wsAllowedOrigins: string[]
 }
 
 export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
@@ -61,6 +70,12 @@ export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
   tlsKey: '',
   tlsCa: '',
   tlsFailIfNoPeerCert: false,
+
+  handshakeTimeout: 10_000,
+  maxConnections: 0,
+  // one host rarely needs more; a flood from one address then cannot take every slot of the total cap
+  maxConnectionsPerIp: 1000,
+  wsAllowedOrigins: [],
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -70,7 +85,7 @@ interface OptionSpec {
   flag: string
   env: string
   help: string
-  parse: (raw: string) => string | number | boolean
+  parse: (raw: string) => string | number | boolean | string[]
 }
 
 const port =
@@ -108,6 +123,26 @@ function byteSize(raw: string): number {
   const unit = m === null ? undefined : UNITS[m[2].toLowerCase()]
   if (m === null || unit === undefined) throw new Error('must be a number of bytes, optionally with kB, MB, GB, KiB, MiB or GiB')
   return Number(m[1]) * unit
+}
+
+/** A comma-separated list of browser origins: scheme://host[:port], kept lower-case without a trailing slash. */
+function originList(raw: string): string[] {
+  const out: string[] = []
+  for (const part of raw.split(',')) {
+    const o = part.trim()
+    if (o === '') continue
+    let url: URL
+    try {
+      url = new URL(o)
+    } catch {
+      throw new Error(`'${o}' is not an origin like http://example.com:8080`)
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== o.toLowerCase().replace(/\/$/, '')) {
+      throw new Error(`'${o}' is not an origin like http://example.com:8080`)
+    }
+    out.push(url.origin)
+  }
+  return out
 }
 
 export const OPTIONS: OptionSpec[] = [
@@ -156,6 +191,11 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'tlsKey', flag: '--tls-key', env: 'WARREN_TLS_KEY', help: 'server private key (PEM file)', parse: filePath },
   { key: 'tlsCa', flag: '--tls-ca', env: 'WARREN_TLS_CA', help: 'CA certificates (PEM file) client certificates are verified against', parse: filePath },
   { key: 'tlsFailIfNoPeerCert', flag: '--tls-fail-if-no-peer-cert', env: 'WARREN_TLS_FAIL_IF_NO_PEER_CERT', help: 'refuse TLS clients without a certificate signed by --tls-ca (true/false)', parse: bool },
+
+  { key: 'handshakeTimeout', flag: '--handshake-timeout', env: 'WARREN_HANDSHAKE_TIMEOUT', help: 'ms a client has to complete the AMQP handshake', parse: intRange(1, 2 ** 31 - 1) },
+  { key: 'maxConnections', flag: '--max-connections', env: 'WARREN_MAX_CONNECTIONS', help: 'AMQP connections at once (0: 90% of the open-file limit)', parse: intRange(0, 2 ** 31 - 1) },
+  { key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', env: 'WARREN_MAX_CONNECTIONS_PER_IP', help: 'AMQP connections at once from one address (0: no limit)', parse: intRange(0, 2 ** 31 - 1) },
+  { key: 'wsAllowedOrigins', flag: '--ws-allowed-origins', env: 'WARREN_WS_ALLOWED_ORIGINS', help: 'comma list of other browser origins allowed to open AMQP WebSockets', parse: originList },
   { key: 'statsInterval', flag: '--stats-interval', env: 'WARREN_STATS_INTERVAL', help: 'ms between management rate samples', parse: intRange(10, 3_600_000) },
 ]
 
@@ -204,9 +244,9 @@ export function helpText(): string {
   const lines = ['Usage: warren [options]', '', 'Options (each can also be set by its environment variable):']
   for (const o of OPTIONS) {
     const dflt = DEFAULT_CONFIG[o.key]
-    const shown = dflt === '' ? (o.key === 'bind' ? 'all' : 'none') : dflt
-    lines.push(`  ${(o.flag + ' <value>').padEnd(28)} ${o.env.padEnd(32)} ${o.help} [default: ${shown}]`)
+    const shown = Array.isArray(dflt) ? (dflt.length === 0 ? 'none' : dflt.join(',')) : dflt === '' ? (o.key === 'bind' ? 'all' : 'none') : dflt
+    lines.push(`  ${(o.flag + ' <value>').padEnd(32)} ${o.env.padEnd(32)} ${o.help} [default: ${shown}]`)
   }
-  lines.push(`  ${'--help'.padEnd(28)} ${''.padEnd(32)} show this help`)
+  lines.push(`  ${'--help'.padEnd(32)} ${''.padEnd(32)} show this help`)
   return lines.join('\n')
 }

@@ -38,6 +38,11 @@ const CLOSE_TIMEOUT_MS = 3000
 /** RabbitMQ accepts frames up to 8 bytes over frame_max: "quite a few [clients] get it wrong" */
 const FRAME_SIZE_FUDGE = 8
 
+/** Shared by the connections of one broker: how handshake timeouts are reported (one line per interval). */
+export interface HandshakeWatch {
+  timedOut(fields: Record<string, unknown>): void
+}
+
 export class Connection implements FrameHandler, FlushHooks, FlowWaiter, ConnectionInfo, HeartbeatPeer {
   readonly id: number
   readonly name: string
@@ -66,6 +71,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
   private headerBuf: Buffer | null = null
   private readonly heartbeats = new Heartbeats(this)
   private closeTimer: NodeJS.Timeout | null = null
+  private handshakeTimer: NodeJS.Timeout | null = null
   private receivedSinceCheck = true
   /** queues currently holding this publisher back (flow control) */
   private flowBlocks = 0
@@ -78,6 +84,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     parentLog: Logger,
     /** the TLS session of an AMQPS or WSS connection; null over plain TCP or WebSocket */
     readonly tls: TlsPeer | null = null,
+    private readonly handshakeWatch?: HandshakeWatch,
   ) {
     this.id = broker.connectionId()
     this.peerHost = socket.remoteAddress ?? 'unknown'
@@ -87,7 +94,12 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.frameMax = broker.config.frameMax
     this.channelMax = broker.config.channelMax
     this.writer = new FrameWriter(socket, this.frameMax, this)
-    this.reader = new FrameReader(this, this.frameMax + FRAME_SIZE_FUDGE)
+    // RabbitMQ rabbit_reader starts every connection at frame_max = frame_min (4096) until tune-ok:
+    // an unauthenticated client cannot make the broker buffer more than that per frame
+    this.reader = new FrameReader(this, FRAME_MIN_SIZE + FRAME_SIZE_FUDGE)
+    // RabbitMQ handshake_timeout: a client that has not opened the connection in time loses the socket
+    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), broker.config.handshakeTimeout)
+    this.handshakeTimer.unref()
     socket.on('data', (chunk) => this.onData(chunk))
     socket.on('drain', this.onDrainBound)
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'))
@@ -120,6 +132,16 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
   /** Closes the connection with 320 CONNECTION_FORCED (shutdown, management API). */
   forceClose(reason: string): void {
     this.closeWith(new ConnectionError(ReplyCode.CONNECTION_FORCED, reason))
+  }
+
+  private onHandshakeTimeout(): void {
+    this.handshakeTimer = null
+    if (this.state === 'running' || this.state === 'closing' || this.state === 'closed') return
+    const fields = { peer: `${this.peerHost}:${this.peerPort}`, state: this.state, timeoutMs: this.broker.config.handshakeTimeout }
+    if (this.handshakeWatch !== undefined) this.handshakeWatch.timedOut(fields)
+    else this.log.warn(fields, 'closing connection: handshake timeout')
+    // as RabbitMQ (throw {handshake_timeout, …} in rabbit_reader): the socket is closed, no close method
+    this.destroy()
   }
 
   // ---- input --------------------------------------------------------------------------------
@@ -290,7 +312,9 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.clientProperties = clientProperties ?? {}
     const caps = this.clientProperties.capabilities
     this.capabilities = caps !== null && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps) ? (caps as FieldTable) : {}
-    const result = saslLogin(this.broker, this.tls, this.peerHost, mechanism, response)
+    // a web page from another origin: its browser's loopback address is not the client's (ws-origin.ts)
+    const peer = this.socket.loopbackTrusted === false ? 'untrusted-origin' : this.peerHost
+    const result = saslLogin(this.broker, this.tls, peer, mechanism, response)
     if (!result.ok) {
       this.log.warn({ user: result.username, mechanism, reason: result.reason }, 'authentication failed')
       // RabbitMQ auth_fail: the reason stays in the log; only clients announcing the
@@ -329,6 +353,8 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.heartbeat = heartbeat
     this.writer.frameMax = this.frameMax
     this.reader.maxFrameSize = this.frameMax + FRAME_SIZE_FUDGE
+    // authenticated: WebSocket messages may now carry whole publishes (ws-socket.ts)
+    this.socket.liftInputLimit?.()
     this.state = 'open'
     if (heartbeat > 0) this.heartbeats.start(heartbeat)
   }
@@ -350,6 +376,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.vhostName = vhostName
     this.vhost = vhost
     this.state = 'running'
+    this.clearHandshakeTimer()
     this.log = this.log.child({ user: this.user?.name, vhost: vhostName })
     this.writer.method(0, CLASS_CONNECTION, 41, [''])
     // the handshake is not traffic: an idle connection's first heartbeat follows half an interval after it
@@ -462,6 +489,11 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.closeTimer.unref()
   }
 
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer)
+    this.handshakeTimer = null
+  }
+
   /** Closes the socket now. */
   destroy(): void {
     this.state = 'closed'
@@ -484,6 +516,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     if (this.tornDown) return
     this.tornDown = true
     this.reader.stopped = true
+    this.clearHandshakeTimer()
     this.heartbeats.stop()
     for (const ch of this.channelsById.values()) ch.teardown()
     this.channelsById.clear()

@@ -31,6 +31,11 @@ export interface AssembledSink {
   published(exchange: Exchange, message: Message, mandatory: boolean): void
 }
 
+/** The message block grows to this many times what it must hold, up to the declared size. */
+const BLOCK_GROWTH = 4
+/** Smallest message block for a body over several frames (small bodies are allocated exactly). */
+const MIN_BLOCK = 16 * 1024
+
 const summary: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1, userId: undefined }
 
 export class ContentAssembler {
@@ -103,14 +108,17 @@ export class ContentAssembler {
     if (received + n > this.size) {
       throw new ConnectionError(ReplyCode.FRAME_ERROR, `content body exceeds declared size ${this.size}`, CLASS_BASIC, 40)
     }
-    this.received = received + n
     // already in place: the FrameReader copied a split frame straight into the block (bodyTarget)
     const inPlace = buf === this.data
     // the common case: the whole body in one frame, copied once into the message
-    if (received === 0 && n === this.size && !inPlace) return this.complete(buf, start, end)
+    if (received === 0 && n === this.size && !inPlace) {
+      this.received = n
+      return this.complete(buf, start, end)
+    }
     // a body over several frames is assembled straight into the message's block
-    const propsLength = this.block()
+    const propsLength = inPlace ? this.propsEnd - this.propsStart : this.block(n)
     if (!inPlace) buf.copy(this.data!, propsLength + received, start, end)
+    this.received = received + n
     if (this.received === this.size) {
       const data = this.data!
       this.data = null
@@ -125,20 +133,36 @@ export class ContentAssembler {
    */
   bodyTarget(n: number): BodyTarget | null {
     if (this.expect !== Expect.BODY || this.received + n > this.size) return null
-    const propsLength = this.block()
+    const propsLength = this.block(n)
     return { buf: this.data!, offset: propsLength + this.received }
   }
 
-  /** Allocates the message block (properties copied in) if needed; returns the properties' length. */
-  private block(): number {
+  /**
+   * Makes room in the message block (properties, then the body so far) for n more body bytes and
+   * returns the properties' length. The block grows with what has arrived, never to the declared
+   * size on trust: a content header announcing 128 MiB followed by one byte costs kilobytes, not
+   * 128 MiB of address space per channel. It grows fourfold and takes the exact final size as soon
+   * as that is at most four times what has arrived, so the complete block needs no final copy and
+   * a large body is copied about 1.33 times at worst (once into place, a third more on growth).
+   */
+  private block(n: number): number {
     const propsLength = this.propsEnd - this.propsStart
-    if (this.data === null) {
-      this.data = Buffer.allocUnsafe(propsLength + this.size)
-      this.propsBuf.copy(this.data, 0, this.propsStart, this.propsEnd)
-      this.propsBuf = this.data
+    const data = this.data
+    const needed = propsLength + this.received + n
+    if (data !== null && data.length >= needed) return propsLength
+    const full = propsLength + this.size
+    const grown = Math.max(needed * BLOCK_GROWTH, MIN_BLOCK)
+    const block = Buffer.allocUnsafe(grown >= full ? full : grown)
+    if (data === null) {
+      this.propsBuf.copy(block, 0, this.propsStart, this.propsEnd)
+      this.propsBuf = block
       this.propsStart = 0
       this.propsEnd = propsLength
+    } else {
+      data.copy(block, 0, 0, propsLength + this.received)
+      this.propsBuf = block
     }
+    this.data = block
     return propsLength
   }
 

@@ -16,7 +16,10 @@ import { Storage } from '../core/storage.js'
 import { assertFreeSpace, DiskMonitor, ensureDataDir } from '../core/store/disk.js'
 import { registerBuiltinExchanges } from '../exchanges/index.js'
 import { closeAdmin, createHttpHandler, createPrometheusHandler } from '../admin-ui/http-api.js'
-import { Connection } from './connection.js'
+import { Connection, type HandshakeWatch } from './connection.js'
+import { ConnectionLimiter } from './connection-limiter.js'
+import { connectionCap } from './fd-limit.js'
+import { LogThrottle } from './log-throttle.js'
 import { admitPeer, checkTlsOptions, createHttpsServer, loadSecureContext, tlsConfigured, TlsReloader, tlsPeer, tlsServerOptions } from './tls.js'
 import { attachWebSocket, type WebSocketListener } from './ws-server.js'
 
@@ -88,11 +91,28 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   })
   disk.start()
 
+  // one budget for AMQP over TCP and over WebSocket; idle handshakes are cut after handshakeTimeout
+  const limiter = new ConnectionLimiter(connectionCap(config.maxConnections), config.maxConnectionsPerIp, log)
+  const handshakeLog = new LogThrottle(log, 'closing connection: handshake timeout')
+  const handshakeWatch: HandshakeWatch = { timedOut: (fields) => handshakeLog.note(fields) }
   const sockets = new Set<net.Socket>()
+  /** Counts a new TCP socket (AMQP, or AMQPS before its TLS handshake) against the caps; false: refused. */
+  const admit = (socket: net.Socket): boolean => {
+    const ip = socket.remoteAddress
+    if (!limiter.admit(ip)) {
+      // RabbitMQ above connection_max: the socket is closed before the protocol header
+      socket.on('error', () => {})
+      socket.destroy()
+      return false
+    }
+    socket.once('close', () => limiter.release(ip))
+    return true
+  }
   const server = net.createServer({ noDelay: true }, (socket) => {
+    if (!admit(socket)) return
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
-    new Connection(broker, socket, 'AMQP 0-9-1', log)
+    new Connection(broker, socket, 'AMQP 0-9-1', log, null, handshakeWatch)
   })
   const host = config.bind === '' ? undefined : config.bind
   const address = await listen(server, config.amqpPort, host).catch(async (err: unknown) => {
@@ -102,6 +122,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   })
   server.on('error', (err) => log.error({ err }, 'AMQP listener error'))
   broker.listeners.push({ protocol: 'amqp', ip: address.address, port: address.port })
+  log.info({ maxConnections: limiter.maxTotal, maxConnectionsPerIp: limiter.maxPerIp, handshakeTimeoutMs: config.handshakeTimeout }, 'connection limits')
   log.info({ protocol: 'amqp', port: address.port, address: address.address }, `AMQP listening on ${formatHost(address.address)}:${address.port}`)
 
   const httpServers: (http.Server | https.Server)[] = []
@@ -121,9 +142,11 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
       socket.setNoDelay(true)
-      new Connection(broker, socket, 'AMQP 0-9-1', log, tlsPeer(socket))
+      new Connection(broker, socket, 'AMQP 0-9-1', log, tlsPeer(socket), handshakeWatch)
     }
     const s = tls.createServer(tlsServerOptions(config, tlsContext), onSocket)
+    // the caps apply from TCP accept, before the TLS handshake
+    s.on('connection', (raw: net.Socket) => void admit(raw))
     // failed handshakes (TLS 1.1, a wrong CA, plain AMQP on the TLS port) only cost the client its socket
     s.on('tlsClientError', (err) => log.debug({ err: err.message, protocol: 'amqp/ssl' }, 'TLS handshake failed'))
     amqpsServer = s
@@ -140,7 +163,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     httpPort = a.port
     httpServers.push(httpServer)
     broker.listeners.push({ protocol: 'http', ip: a.address, port: a.port })
-    webAmqp.push(attachWebSocket(httpServer, broker, log))
+    webAmqp.push(attachWebSocket(httpServer, broker, log, 'http/web-amqp', { limiter, handshakeWatch }))
     log.info({ protocol: 'http', port: a.port, address: a.address }, `HTTP listening on ${formatHost(a.address)}:${a.port}`)
   }
   if (tlsContext !== null && config.httpsPort >= 0) {
@@ -151,7 +174,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     httpServers.push(httpsServer)
     tlsReloader.servers.push(httpsServer)
     broker.listeners.push({ protocol: 'https', ip: a.address, port: a.port })
-    webAmqp.push(attachWebSocket(httpsServer, broker, log, 'https/web-amqp'))
+    webAmqp.push(attachWebSocket(httpsServer, broker, log, 'https/web-amqp', { limiter, handshakeWatch }))
     log.info({ protocol: 'https', port: a.port, address: a.address }, `HTTPS listening on ${formatHost(a.address)}:${a.port}`)
   }
   if (config.prometheusPort >= 0) {

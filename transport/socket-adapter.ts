@@ -10,10 +10,20 @@ export interface AmqpSocket extends ByteSink {
   readonly remotePort?: number
   readonly localAddress?: string
   readonly localPort?: number
+  /**
+   * false when the peer's loopback address must not count for guest (a browser page from another
+   * origin over WebSocket, transport/ws-origin.ts); absent means true
+   */
+  readonly loopbackTrusted?: boolean
   pause(): unknown
   resume(): unknown
   end(): unknown
   destroy(): unknown
+  /**
+   * Optional: the client has authenticated (tune-ok). A transport that caps what it buffers per
+   * message before that (WebSocket) lifts the cap; TCP has no such buffer.
+   */
+  liftInputLimit?(): void
   on(event: 'data', listener: (chunk: Buffer) => void): unknown
   on(event: 'drain' | 'close' | 'end', listener: () => void): unknown
   on(event: 'error', listener: (err: Error) => void): unknown

@@ -72,7 +72,13 @@ export function loadSecureContext(config: BrokerConfig): SecureContextOptions {
  */
 export function tlsServerOptions(config: BrokerConfig, context: SecureContextOptions): tls.TlsOptions {
   const verify = config.tlsCa !== ''
-  return { ...context, requestCert: verify, rejectUnauthorized: verify && config.tlsFailIfNoPeerCert }
+  // a TLS handshake that stalls counts against the same budget as an AMQP handshake (Node's default is 120 s)
+  return {
+    ...context,
+    requestCert: verify,
+    rejectUnauthorized: verify && config.tlsFailIfNoPeerCert,
+    handshakeTimeout: config.handshakeTimeout,
+  }
 }
 
 /** After the handshake: false (drop the socket) when a client certificate was presented and did not verify. */

@@ -13,15 +13,30 @@ import { WebSocketServer } from 'ws'
 import type { Broker } from '../core/broker.js'
 import type { BrokerConfig } from '../core/config.js'
 import { FRAME_MIN_SIZE } from './codec/constants.js'
-import { Connection } from './connection.js'
+import { Connection, type HandshakeWatch } from './connection.js'
+import type { ConnectionLimiter } from './connection-limiter.js'
+import { LogThrottle } from './log-throttle.js'
 import { tlsPeer } from './tls.js'
-import { WsSocket } from './ws-socket.js'
+import { checkOrigin } from './ws-origin.js'
+import { WsSocket, type WsInputLimits } from './ws-socket.js'
 
 /** Paths that accept an AMQP WebSocket (LavinMQ and RabbitMQ's web-amqp plugin use /ws/amqp). */
 export const WS_AMQP_PATHS: ReadonlySet<string> = new Set(['/ws/amqp', '/'])
 
 /** Connection.protocol for these connections, as the management API shows it. */
 export const WS_PROTOCOL = 'AMQP 0-9-1 over WebSocket'
+
+/**
+ * Largest WebSocket message before tune-ok: one frame of frame_min (4096 bytes of payload, RabbitMQ's
+ * 8 bytes of slack, 8 of frame overhead) plus the 8-byte protocol header that may precede it.
+ */
+export const WS_PRE_AUTH_MAX_MESSAGE = FRAME_MIN_SIZE + 8 + 8 + 8
+
+/** Shared with the TCP listener (transport/server.ts). */
+export interface WebSocketGuards {
+  limiter: ConnectionLimiter
+  handshakeWatch: HandshakeWatch
+}
 
 /** What the composition root keeps to shut the listener down. */
 export interface WebSocketListener {
@@ -38,15 +53,18 @@ export function attachWebSocket(
   broker: Broker,
   log: Logger,
   listenerProtocol = 'http/web-amqp',
+  guards?: WebSocketGuards,
 ): WebSocketListener {
   const wlog = log.child({ component: 'websocket' })
+  const limits: WsInputLimits = { preAuth: WS_PRE_AUTH_MAX_MESSAGE, open: maxPayload(broker.config) }
   const wss = new WebSocketServer({
     noServer: true,
     // compression costs CPU per message and AMQP payloads are often already compact
     perMessageDeflate: false,
-    maxPayload: maxPayload(broker.config),
+    maxPayload: limits.open,
     handleProtocols: pickProtocol,
   })
+  const originLog = new LogThrottle(wlog, 'WebSocket upgrade refused: origin not allowed')
   wss.on('error', (err) => wlog.error({ err }, 'websocket server error'))
   // a malformed handshake is answered by ws itself (400, 405 or 426 with the reason)
   let closed = false
@@ -57,10 +75,27 @@ export function attachWebSocket(
       if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found')
       return
     }
+    // cross-site WebSocket hijacking: a page from another origin must not reach the broker with the
+    // browser's credentials or its loopback address (RabbitMQ's guest rule)
+    const origin = checkOrigin(req.headers.origin, req.headers.host, broker.config.wsAllowedOrigins)
+    if (!origin.allowed) {
+      originLog.note({ origin: req.headers.origin, peer: req.socket.remoteAddress })
+      rejectUpgrade(socket, 403, 'Forbidden')
+      return
+    }
+    const ip = req.socket.remoteAddress
+    if (guards !== undefined) {
+      if (!guards.limiter.admit(ip)) {
+        rejectUpgrade(socket, 503, 'Service Unavailable')
+        return
+      }
+      socket.once('close', () => guards.limiter.release(ip))
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       // WSS: the TLS session (and a client certificate, for EXTERNAL) is the upgrade request's socket's
       const peer = req.socket instanceof TLSSocket ? tlsPeer(req.socket) : null
-      new Connection(broker, new WsSocket(ws, req, wlog), WS_PROTOCOL, wlog, peer)
+      const sock = new WsSocket(ws, req, wlog, limits, origin.loopbackTrusted)
+      new Connection(broker, sock, WS_PROTOCOL, wlog, peer, guards?.handshakeWatch)
     })
   }
   server.on('upgrade', onUpgrade)

@@ -18,6 +18,17 @@ export const WS_LOW_WATER_MARK = 256 * 1024
 /** How long a closing WebSocket may take to answer our close frame before the TCP socket is cut. */
 const CLOSE_GRACE_MS = 2000
 
+/**
+ * The largest inbound WebSocket message ws may buffer, before authentication (preAuth) and after
+ * tune-ok (open). ws checks a message's length from its frame headers before buffering the payload
+ * and closes with 1009 above the limit, so an unauthenticated client cannot make the broker hold
+ * a 128 MiB message.
+ */
+export interface WsInputLimits {
+  preAuth: number
+  open: number
+}
+
 /** RFC 6455 §7.4.1: normal closure (after the AMQP close handshake). */
 export const WS_CLOSE_NORMAL = 1000
 /** RFC 6455 §7.4.1: the endpoint cannot accept this type of data (a text message). */
@@ -56,6 +67,9 @@ export class WsSocket extends EventEmitter implements AmqpSocket {
     private readonly ws: WebSocket,
     req: IncomingMessage,
     private readonly log: Logger,
+    private readonly inputLimits?: WsInputLimits,
+    /** false: a web page from another origin; its loopback address must not count for guest */
+    readonly loopbackTrusted = true,
   ) {
     super()
     const s = req.socket
@@ -63,6 +77,7 @@ export class WsSocket extends EventEmitter implements AmqpSocket {
     this.remotePort = s.remotePort
     this.localAddress = s.localAddress
     this.localPort = s.localPort
+    if (inputLimits !== undefined) this.setMaxMessage(inputLimits.preAuth)
     ws.binaryType = 'nodebuffer'
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary))
     ws.on('error', (err) => {
@@ -101,6 +116,24 @@ export class WsSocket extends EventEmitter implements AmqpSocket {
     if (last === null) return
     this.held = null
     if (this.ws.readyState === WebSocket.OPEN && !this.closing) this.send(last, true)
+  }
+
+  /** The client authenticated (tune-ok): messages up to the server-wide maxPayload are accepted. */
+  liftInputLimit(): void {
+    if (this.inputLimits !== undefined) this.setMaxMessage(this.inputLimits.open)
+  }
+
+  /**
+   * ws has one maxPayload per server; its Receiver reads the limit per message from `_maxPayload`,
+   * so it is changed per socket here (pinned by test/integration/connection-limits.test.ts).
+   */
+  private setMaxMessage(n: number): void {
+    const receiver = (this.ws as unknown as { _receiver?: { _maxPayload?: unknown } | null })._receiver
+    if (receiver === undefined || receiver === null || typeof receiver._maxPayload !== 'number') {
+      this.log.error('cannot set the WebSocket message limit: ws internals changed')
+      return
+    }
+    receiver._maxPayload = n
   }
 
   /** Stops reading: ws pauses the TCP socket, so the client's sends back up (flow control). */

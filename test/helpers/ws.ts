@@ -4,7 +4,7 @@
  * sends that it holds whole AMQP frames only; and a raw WebSocket client for bad-input tests.
  */
 import { AMQPWebSocketClient, type AMQPWebSocketInit } from '@cloudamqp/amqp-client'
-import { WebSocket, type RawData } from 'ws'
+import { WebSocket, type ClientOptions, type RawData } from 'ws'
 import { FRAME_END } from '../../transport/codec/constants.js'
 import { waitFor } from './broker.js'
 
@@ -95,8 +95,9 @@ export class RawWs {
     )
   }
 
-  static async open(url: string, protocols?: string[]): Promise<RawWs> {
-    const ws = new WebSocket(url, protocols)
+  /** `options`: ws client options, e.g. `{ origin, headers: { host } }` as a browser would send them. */
+  static async open(url: string, protocols?: string[], options?: ClientOptions): Promise<RawWs> {
+    const ws = new WebSocket(url, protocols, options)
     const raw = new RawWs(ws)
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve())

@@ -3,9 +3,10 @@
  * method into a plain object of camelCase fields, encode any server→client method from an argument
  * list in spec order. The per-message methods (basic.publish, basic.ack) have hand-written decoders.
  */
-import { ConnectionError, ReplyCode } from '../../core/errors.js'
+import { isUtf8 } from 'node:buffer'
+import { ConnectionError, DecodeError, preconditionFailed, ReplyCode } from '../../core/errors.js'
 import { Decoder, Encoder, type FieldTable } from '../../core/wire/field-table.js'
-import { key } from './constants.js'
+import { CLASS_BASIC, CLASS_CONNECTION, key } from './constants.js'
 import { METHODS, type MethodSpec } from './spec.js'
 
 const SPECS = new Map<number, MethodSpec>(METHODS.map((m) => [key(m.classId, m.methodId), m]))
@@ -56,9 +57,13 @@ export function decodeArgs(spec: MethodSpec, buf: Buffer, start: number, end: nu
       case 'timestamp':
         out[name] = d.longlong()
         break
-      case 'shortstr':
-        out[name] = d.shortstr()
+      case 'shortstr': {
+        const at = d.pos + 1
+        const s = d.shortstr()
+        if (s.includes(REPLACEMENT)) checkUtf8(buf, at, d.pos, spec, name)
+        out[name] = s
         break
+      }
       case 'longstr':
         out[name] = d.longstrBytes()
         break
@@ -68,6 +73,22 @@ export function decodeArgs(spec: MethodSpec, buf: Buffer, start: number, end: nu
     }
   }
   return out
+}
+
+/** U+FFFD: what toString('utf8') puts where bytes are not UTF-8 (or a real U+FFFD in the name). */
+const REPLACEMENT = '\uFFFD'
+
+/**
+ * Names are byte strings in AMQP (RabbitMQ keeps them as binaries). Warren keeps names as JS
+ * strings, so bytes that are not UTF-8 would be replaced by U+FFFD: two names would collide and a
+ * 255-byte name would re-encode longer than a short string can hold. Such a name is refused:
+ * 406 PRECONDITION_FAILED on a channel, 501 FRAME_ERROR in the connection class (channel 0).
+ */
+function checkUtf8(buf: Buffer, start: number, end: number, spec: MethodSpec, field: string): void {
+  if (isUtf8(buf.subarray(start, end))) return
+  const detail = `${field.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} in ${spec.name} is not valid UTF-8`
+  if (spec.classId === CLASS_CONNECTION) throw new DecodeError(detail)
+  throw preconditionFailed(detail)
 }
 
 export function lookupMethod(classId: number, methodId: number): MethodSpec {
@@ -135,12 +156,18 @@ export interface PublishArgs {
   immediate: boolean
 }
 
+const PUBLISH_SPEC = SPECS.get(key(CLASS_BASIC, 40))!
+
 /** Decodes basic.publish from buf[start, end) (after class and method ids). */
 export function decodePublish(buf: Buffer, start: number, end: number, out: PublishArgs): PublishArgs {
   const d = dec.reset(buf, start, end)
   d.short() // deprecated ticket
+  let at = d.pos + 1
   out.exchange = d.shortstr()
+  if (out.exchange.includes(REPLACEMENT)) checkUtf8(buf, at, d.pos, PUBLISH_SPEC, 'exchange')
+  at = d.pos + 1
   out.routingKey = d.shortstr()
+  if (out.routingKey.includes(REPLACEMENT)) checkUtf8(buf, at, d.pos, PUBLISH_SPEC, 'routing-key')
   const bits = d.octet()
   out.mandatory = (bits & 1) !== 0
   out.immediate = (bits & 2) !== 0

@@ -11,6 +11,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { FileHandle, fileBudget } from './file-budget.js'
 import { GroupCommit, newLogStats, type BatchIo, type BatchOwner, type LogStats, type Segment } from './group-commit.js'
 import { RECORD_HEADER, crc32, sealRecord } from './record-format.js'
 import {
@@ -72,8 +73,6 @@ export interface SegmentLogOptions {
   readBlock?: number
   /** largest payload accepted (default 1 GiB: a 512 MiB body plus its record); the recovery scan also uses it */
   maxRecordSize?: number
-  /** sealed segment files kept open for reading (default 32) */
-  maxOpenSegments?: number
   stats?: LogStats
   /** asynchronous write/fdatasync (tests inject failures here) */
   io?: BatchIo
@@ -98,19 +97,16 @@ export class SegmentLog implements BatchOwner {
   private rbSeg: Segment | null = null
   private rbPos = 0
   private rbLen = 0
-  private openSealed = 0
   private readonly segmentSize: number
   private readonly doSync: boolean
   private readonly readBlock: number
   private readonly maxRecord: number
-  private readonly maxOpen: number
 
   private constructor(readonly dir: string, private readonly log: Logger, o: SegmentLogOptions) {
     this.segmentSize = o.segmentSize ?? 32 * 1024 * 1024
     this.doSync = o.sync ?? true
     this.readBlock = o.readBlock ?? 64 * 1024
     this.maxRecord = o.maxRecordSize ?? 2 ** 30
-    this.maxOpen = o.maxOpenSegments ?? 32
     this.stats = o.stats ?? newLogStats()
     if (this.segmentSize > 2 ** 30) throw new RangeError('segmentSize must be at most 1 GiB')
     this.recovery = { segments: 0, records: 0, bytes: 0, damagedRanges: 0, damagedBytes: 0, truncatedBytes: 0 }
@@ -136,7 +132,7 @@ export class SegmentLog implements BatchOwner {
       l.nextId = id + 1
       const file = path.join(l.dir, segmentFileName(id))
       const size = recoverSegment(file, id, readWhole(file, scratch), l.maxRecord, visitor, l.recovery, l.log)
-      if (size >= 0) l.segments.set(id, { id, fd: -1, size, written: size })
+      if (size >= 0) l.segments.set(id, l.segment(id, size))
     }
     return l
   }
@@ -216,15 +212,25 @@ export class SegmentLog implements BatchOwner {
     return loc
   }
 
+  /** A segment's state; its file is opened on demand, within the process-wide budget. */
+  private segment(id: number, size: number): Segment {
+    return { id, h: new FileHandle(path.join(this.dir, segmentFileName(id)), 'r+'), size, written: size }
+  }
+
   private roll(): Segment {
     const id = this.nextId++
-    const fd = openSync(path.join(this.dir, segmentFileName(id)), 'wx+')
-    writeSync(fd, SEGMENT_MAGIC, 0, SEGMENT_HEADER, 0)
-    // the new file name must be durable before any confirm that depends on a record in it
-    if (this.doSync) fsyncDir(this.dir)
-    const seg: Segment = { id, fd, size: SEGMENT_HEADER, written: SEGMENT_HEADER }
-    // the previous segment keeps its fd (its last batch may be in flight) and now counts as sealed
-    if (this.active !== null) this.openSealed++
+    const seg = this.segment(id, SEGMENT_HEADER)
+    const fd = openSync(seg.h.file, 'wx+')
+    try {
+      writeSync(fd, SEGMENT_MAGIC, 0, SEGMENT_HEADER, 0)
+      // the new file name must be durable before any confirm that depends on a record in it
+      if (this.doSync) fsyncDir(this.dir)
+    } catch (err) {
+      closeSync(fd)
+      unlinkSync(seg.h.file)
+      throw err
+    }
+    fileBudget.adopt(seg.h, fd)
     this.segments.set(id, seg)
     this.active = seg
     return seg
@@ -269,7 +275,7 @@ export class SegmentLog implements BatchOwner {
       if (at + RECORD_HEADER + len <= this.rbLen) return this.checked(b, at, len, seg, off)
     }
     if (b === null) b = this.rb = Buffer.allocUnsafe(this.readBlock)
-    const fd = this.fdFor(seg)
+    const fd = fileBudget.fd(seg.h)
     // never read past `written`: a write may be in progress beyond it on a libuv thread
     const n = readFull(fd, b, Math.min(b.length, seg.written - off), off)
     this.rbSeg = seg
@@ -299,23 +305,6 @@ export class SegmentLog implements BatchOwner {
     this.rbSeg = null
   }
 
-  private fdFor(seg: Segment): number {
-    if (seg.fd >= 0) return seg.fd
-    if (this.openSealed >= this.maxOpen) {
-      for (const s of this.segments.values()) {
-        if (s.fd >= 0 && s !== this.active && s !== seg && this.gc.idle(s)) {
-          closeSync(s.fd)
-          s.fd = -1
-          this.openSealed--
-          break
-        }
-      }
-    }
-    seg.fd = openSync(path.join(this.dir, segmentFileName(seg.id)), 'r')
-    this.openSealed++
-    return seg.fd
-  }
-
   /**
    * Deletes a segment file (its records are all acked). Returns false when it cannot go yet: it is
    * the active segment, or a batch for it is still being written; retry after the next batch.
@@ -324,10 +313,7 @@ export class SegmentLog implements BatchOwner {
     const seg = this.segments.get(id)
     if (seg === undefined) return true
     if (seg === this.active || !this.gc.idle(seg)) return false
-    if (seg.fd >= 0) {
-      closeSync(seg.fd)
-      this.openSealed--
-    }
+    fileBudget.close(seg.h)
     unlinkSync(path.join(this.dir, segmentFileName(id)))
     this.segments.delete(id)
     if (this.rbSeg === seg) this.rbSeg = null
@@ -345,16 +331,13 @@ export class SegmentLog implements BatchOwner {
     this.closed = true
     await this.gc.drain()
     for (const s of this.segments.values()) {
-      if (s.fd < 0) continue
       try {
-        closeSync(s.fd)
+        fileBudget.close(s.h)
       } catch (err) {
         // after a failed write the fd may be unusable; closing the rest matters more
         this.log.warn({ err, dir: this.dir, segment: s.id }, 'closing a segment file failed')
       }
-      s.fd = -1
     }
-    this.openSealed = 0
     this.active = null
     this.rb = null
   }

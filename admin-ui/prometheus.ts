@@ -52,8 +52,8 @@ const byQueueType = (value: number): [Labels, number][] =>
 
 function nodeFamilies(e: Exposition, api: ApiContext): void {
   const { broker, sampler } = api
-  e.one('rabbitmq_alarms_file_descriptor_limit', 'untyped', 'is 1 if file descriptor limit alarm is in effect', 0)
-  e.one('rabbitmq_alarms_free_disk_space_watermark', 'untyped', 'is 1 if free disk space watermark alarm is in effect', 0)
+  e.one('rabbitmq_alarms_file_descriptor_limit', 'untyped', 'is 1 if file descriptor limit alarm is in effect', broker.fdAlarmOn ? 1 : 0)
+  e.one('rabbitmq_alarms_free_disk_space_watermark', 'untyped', 'is 1 if free disk space watermark alarm is in effect', broker.diskAlarmOn ? 1 : 0)
   e.one('rabbitmq_alarms_memory_used_watermark', 'untyped', 'is 1 if VM memory watermark alarm is in effect', 0)
   const c = sampler.churn
   e.one('rabbitmq_connections_opened_total', 'counter', 'Total number of connections opened', c.connection_created)

@@ -50,6 +50,13 @@ export class Broker {
   storage: Storage | null = null
   /** free disk space is under the limit: publishers are blocked (RabbitMQ's disk alarm) */
   diskAlarmOn = false
+  /** open file descriptors near the limit: new connections are refused (core/fd-monitor.ts) */
+  fdAlarmOn = false
+  /** open file descriptors and their limit at the last check (0 before the first) */
+  fdUsed = 0
+  fdTotal = 0
+  /** connections refused by the fd alarm */
+  fdRefused = 0
 
   constructor(
     readonly config: BrokerConfig,
@@ -117,6 +124,13 @@ export class Broker {
   diskAlarm(on: boolean): void {
     this.diskAlarmOn = on
     for (const c of this.connections) c.diskAlarm?.(on)
+  }
+
+  /** FdAlarmListener: the listeners refuse new connections while it is on. */
+  fdAlarm(on: boolean, used: number, total: number): void {
+    this.fdAlarmOn = on
+    this.fdUsed = used
+    this.fdTotal = total
   }
 
   vhost(name: string): VHost | undefined {

@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino'
 import { Broker } from '../core/broker.js'
 import { DEFAULT_CONFIG, type BrokerConfig } from '../core/config.js'
 import { ExchangeTypeRegistry } from '../core/exchange.js'
+import { FdMonitor } from '../core/fd-monitor.js'
 import { Storage } from '../core/storage.js'
 import { assertFreeSpace, DiskMonitor, ensureDataDir } from '../core/store/disk.js'
 import { registerBuiltinExchanges } from '../exchanges/index.js'
@@ -22,6 +23,11 @@ export interface StartOptions extends Partial<BrokerConfig> {
   freeDiskBytes?: (dir: string) => number
   /** ms between disk alarm checks (default 1000) */
   diskCheckIntervalMs?: number
+  /** open-descriptor count and limit for the fd alarm (tests) */
+  fdCount?: () => number
+  fdTotal?: number
+  /** ms between fd alarm checks (default 1000) */
+  fdCheckIntervalMs?: number
 }
 
 export interface RunningBroker {
@@ -41,7 +47,7 @@ export interface RunningBroker {
 }
 
 export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
-  const { logger, freeDiskBytes, diskCheckIntervalMs, ...overrides } = options
+  const { logger, freeDiskBytes, diskCheckIntervalMs, fdCount, fdTotal, fdCheckIntervalMs, ...overrides } = options
   const config: BrokerConfig = { ...DEFAULT_CONFIG, ...overrides }
   const log = logger ?? pino({ level: config.logLevel, base: { pid: process.pid } })
   // disk problems are a clear error before anything listens (DataDirError names the directory)
@@ -61,9 +67,18 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     freeBytes: freeDiskBytes,
   })
   disk.start()
+  const fds = new FdMonitor({ log, listener: broker, total: fdTotal, count: fdCount, intervalMs: fdCheckIntervalMs })
+  fds.start()
 
   const sockets = new Set<net.Socket>()
   const server = net.createServer({ noDelay: true }, (socket) => {
+    if (broker.fdAlarmOn) {
+      // the descriptors left serve the clients and queue stores already here (fd-monitor.ts)
+      broker.fdRefused++
+      log.debug({ peer: socket.remoteAddress }, 'connection refused: file descriptor alarm')
+      socket.destroy()
+      return
+    }
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
     new Connection(broker, socket, 'AMQP 0-9-1', log)
@@ -71,6 +86,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const host = config.bind === '' ? undefined : config.bind
   const address = await listen(server, config.amqpPort, host).catch(async (err: unknown) => {
     disk.stop()
+    fds.stop()
     await storage.close()
     throw err
   })
@@ -106,6 +122,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     server.close()
     for (const h of httpServers) h.close()
     disk.stop()
+    fds.stop()
     await storage.close()
     throw err
   }
@@ -129,6 +146,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
         }, 500).unref()
       })
       disk.stop()
+      fds.stop()
       // every queue store flushed and closed: a clean restart recovers everything that was accepted
       await storage.close()
       log.info('broker stopped')

@@ -248,6 +248,28 @@ export class GroupCommit implements BudgetWaiter {
     if (this.closing !== null) this.closing()
   }
 
+  /**
+   * After a failure (see SegmentLog.recover): forgets every chunk that was not written, so the
+   * log can take appends again. Sequence numbers up to appendSeq count as settled: their waiters
+   * were told of the failure (batchFailed) and nothing waits for them any more.
+   */
+  resume(): void {
+    if (this.failure === null || this.flushing) return
+    this.cur = null
+    this.queued.length = 0
+    this.inflight.length = 0
+    this.free.length = 0
+    this.chunkSize = MIN_CHUNK
+    this.pendingBytes = 0
+    this.durableSeq = this.appendSeq
+    this.failure = null
+  }
+
+  /** A batch is being written or synced. */
+  get busy(): boolean {
+    return this.flushing
+  }
+
   /** The buffered chunk holding offset `off` of `seg`, or null. */
   find(seg: Segment, off: number): Chunk | null {
     return inChunk(this.cur, seg, off) ?? findChunk(this.queued, seg, off) ?? findChunk(this.inflight, seg, off)

@@ -13,13 +13,14 @@ import path from 'node:path'
 import type { Logger } from 'pino'
 import { FileHandle, fileBudget } from './file-budget.js'
 import { GroupCommit, newLogStats, type BatchIo, type BatchOwner, type LogStats, type Segment } from './group-commit.js'
-import { RECORD_HEADER, crc32, sealRecord } from './record-format.js'
+import { RECORD_HEADER, crc32, scanRecords, sealRecord, type RecordVisitor } from './record-format.js'
 import {
   SEGMENT_HEADER,
   SEGMENT_MAGIC,
   fsyncDir,
   readWhole,
   recoverSegment,
+  truncateFile,
   type LogRecordVisitor,
   type LogRecovery,
 } from './segment-recovery.js'
@@ -82,6 +83,20 @@ export interface SegmentLogOptions {
 export class CorruptRecordError extends Error {
   override readonly name = 'CorruptRecordError'
 }
+
+/** The log cannot take appends (a write failed and it could not be recovered yet); `cause` says why. */
+export class LogUnavailableError extends Error {
+  override readonly name = 'LogUnavailableError'
+}
+
+/** Errors of a store that cannot write now (full disk, out of descriptors): refuse the message, keep going. */
+export function storeCannotWrite(err: unknown): boolean {
+  if (err instanceof LogUnavailableError) return true
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EMFILE' || code === 'ENFILE' || code === 'EIO' || code === 'EROFS'
+}
+
+const IGNORE_RECORDS: RecordVisitor = { record: () => undefined }
 
 /** One segmented, group-committed log (see the file comment); open with SegmentLog.open. */
 export class SegmentLog implements BatchOwner {
@@ -196,7 +211,15 @@ export class SegmentLog implements BatchOwner {
     if (!(len > 0 && len <= this.maxRecord)) throw new RangeError(`record of ${len} bytes (1 to ${this.maxRecord})`)
     const total = RECORD_HEADER + len
     let seg = this.active
-    if (seg === null || (seg.size + total > this.segmentSize && seg.size > SEGMENT_HEADER)) seg = this.roll()
+    if (seg === null || (seg.size + total > this.segmentSize && seg.size > SEGMENT_HEADER)) {
+      try {
+        seg = this.roll()
+      } catch (err) {
+        // no room for a new file either (ENOSPC, EMFILE): the log is stopped until recover()
+        this.gc.failure = err as Error
+        throw err
+      }
+    }
     return this.gc.chunkFor(seg, total, sync)
   }
 
@@ -234,6 +257,45 @@ export class SegmentLog implements BatchOwner {
     this.segments.set(id, seg)
     this.active = seg
     return seg
+  }
+
+  /**
+   * Makes a failed log take appends again, without a restart (after a full disk, say): what was
+   * not written is forgotten (its waiters were told, logFailed), each segment that had unwritten
+   * bytes is cut back to its last whole record on disk (a torn tail is dropped, as at open), and
+   * the next append starts a fresh segment, so a location handed out for a lost record never comes
+   * to mean a new one (reading it is a RangeError: the store drops it). Returns false when the
+   * disk still refuses (the log stays failed), true when the log is usable.
+   */
+  recover(): boolean {
+    if (this.gc.failure === null) return true
+    // a roll that failed while a batch was in flight: wait for that batch
+    if (this.closed || this.gc.busy) return false
+    const cause = this.gc.failure
+    try {
+      for (const seg of this.segments.values()) {
+        if (seg.written >= seg.size && seg !== this.active) continue
+        fileBudget.close(seg.h)
+        const data = readWhole(seg.h.file, { buf: Buffer.alloc(0) })
+        const res = scanRecords(data, SEGMENT_HEADER, data.length, this.maxRecord, IGNORE_RECORDS)
+        const end = res.tailAt >= 0 ? res.tailAt : Math.max(data.length, SEGMENT_HEADER)
+        if (end < data.length) truncateFile(seg.h.file, end)
+        seg.size = seg.written = end
+        if (end === SEGMENT_HEADER) {
+          // nothing of it reached the disk: no file left behind by each failed attempt
+          unlinkSync(seg.h.file)
+          this.segments.delete(seg.id)
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err, dir: this.dir }, 'segment log still unusable')
+      return false
+    }
+    this.active = null
+    this.rbSeg = null
+    this.gc.resume()
+    this.log.warn({ dir: this.dir, cause: cause.message }, 'segment log recovered after a write failure: appends resume in a new segment')
+    return true
   }
 
   /** Starts writing what is buffered now instead of on the next turn. */

@@ -352,4 +352,43 @@ describe('SegmentLog', () => {
     expect(listener.calls).toEqual([])
     await l.close()
   })
+
+  test('recover() after a torn failed write: the tail is cut back, appends resume in a new segment', async () => {
+    const dir = tempDir()
+    const { log } = captureLogger()
+    let torn = false
+    const io: BatchIo = {
+      // a full disk in the middle of a batch: a few bytes reach the file, then ENOSPC
+      write: ((fd: number, b: Buffer, o: number, len: number, pos: number, cb: (err: Error | null, n: number) => void) => {
+        if (!torn) return NODE_IO.write(fd, b, o, len, pos, cb)
+        torn = false
+        writeSync(fd, b, o, 10, pos) // a partial record: torn
+        const err: NodeJS.ErrnoException = new Error('ENOSPC: no space left on device, write')
+        err.code = 'ENOSPC'
+        setImmediate(() => cb(err, 0))
+      }) as unknown as BatchIo['write'],
+      fdatasync: NODE_IO.fdatasync,
+    }
+    const l = SegmentLog.open({ dir, log, io })
+    const listener = new Listener()
+    l.setListener(listener)
+    l.append(Buffer.from('one'))
+    await settle(() => l.durableSeq === 1)
+    torn = true
+    const lost = l.append(Buffer.from('two-'.repeat(100)))
+    l.append(Buffer.from('three-'.repeat(100)))
+    await settle(() => listener.errors.length === 1)
+    expect(l.recover()).toBe(true)
+    expect(l.failure).toBeNull()
+    expect(() => l.view(lost)).toThrow(RangeError) // never readable as some other record
+    const after = l.append(Buffer.from('four'))
+    expect(locSegment(after)).toBe(locSegment(lost) + 1)
+    await settle(() => l.durableSeq === l.appendSeq)
+    expect(l.view(after).toString()).toBe('four')
+    await l.close()
+    const { l: l2, c } = reopen(dir)
+    expect(c.payloads).toEqual(['one', 'four'])
+    expect(l2.recovery.truncatedBytes).toBe(0) // cut at recover(), not left for the next boot
+    await l2.close()
+  })
 })

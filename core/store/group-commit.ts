@@ -78,6 +78,8 @@ export class GroupCommit implements BudgetWaiter {
   pendingBytes = 0
   /** set when a write or sync failed */
   failure: Error | null = null
+  /** a failure to report once the batch in flight is done (stop() during a batch) */
+  private pendingFailure: Error | null = null
   /** the chunk receiving appends */
   cur: Chunk | null = null
   private queued: Chunk[] = []
@@ -236,7 +238,23 @@ export class GroupCommit implements BudgetWaiter {
       }
     }
     this.owner.batchDurable(this.durableSeq)
+    const pending = this.pendingFailure
+    if (pending !== null) {
+      this.pendingFailure = null
+      return this.fail(pending)
+    }
     if (this.closing !== null) this.closing()
+  }
+
+  /**
+   * Stops the log because of `err` (a new segment could not be created): everything appended and
+   * not yet durable fails, now or, with a batch in flight, once that batch is done (what it
+   * writes is durable; what waits behind it is not).
+   */
+  stop(err: Error): void {
+    if (this.failure !== null) return
+    if (this.flushing) this.pendingFailure ??= err
+    else this.fail(err)
   }
 
   private fail(err: Error): void {

@@ -215,8 +215,9 @@ export class SegmentLog implements BatchOwner {
       try {
         seg = this.roll()
       } catch (err) {
-        // no room for a new file either (ENOSPC, EMFILE): the log is stopped until recover()
-        this.gc.failure = err as Error
+        // no room for a new file either (ENOSPC, EMFILE): the log stops until recover(), and
+        // whatever waits for a batch not yet written is told it failed (never confirmed)
+        this.gc.stop(err as Error)
         throw err
       }
     }

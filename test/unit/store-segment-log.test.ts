@@ -3,7 +3,7 @@
  * fdatasyncs, one listener call per batch), segment rolling, recovery after reopen, torn tails,
  * bad CRCs in the middle, corruption detected on read, segment deletion.
  */
-import { appendFileSync, existsSync, openSync, closeSync, readdirSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs'
+import { appendFileSync, existsSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { RECORD_HEADER } from '../../core/store/record-format.js'
@@ -390,5 +390,31 @@ describe('SegmentLog', () => {
     expect(c.payloads).toEqual(['one', 'four'])
     expect(l2.recovery.truncatedBytes).toBe(0) // cut at recover(), not left for the next boot
     await l2.close()
+  })
+
+  test('a new segment that cannot be created during a batch: that batch completes, what waits behind it fails', async () => {
+    const dir = tempDir()
+    const { log } = captureLogger()
+    let held: (() => void) | null = null
+    const io: BatchIo = {
+      write: ((fd: number, b: Buffer, o: number, len: number, pos: number, cb: (err: Error | null, n: number) => void) => {
+        held = () => NODE_IO.write(fd, b, o, len, pos, cb)
+      }) as unknown as BatchIo['write'],
+      fdatasync: NODE_IO.fdatasync,
+    }
+    const l = SegmentLog.open({ dir, log, io, segmentSize: SEGMENT_HEADER + 2 * (RECORD_HEADER + 4) })
+    const listener = new Listener()
+    l.setListener(listener)
+    l.append(Buffer.from('aaaa'))
+    await settle(() => held !== null) // the first batch is being written
+    l.append(Buffer.from('bbbb')) // fits: waits behind it
+    rmSync(dir, { recursive: true, force: true }) // the next segment cannot be created
+    expect(() => l.append(Buffer.from('cccc'))).toThrow(/ENOENT/)
+    held!()
+    await settle(() => listener.errors.length === 1)
+    expect(listener.calls).toEqual([1]) // "aaaa" was written before the failure
+    expect(l.durableSeq).toBe(1) // "bbbb" never reported durable
+    expect(l.failure).not.toBeNull()
+    await l.close()
   })
 })

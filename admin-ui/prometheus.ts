@@ -26,8 +26,9 @@ const QUEUE_TYPES: [string, string][] = [
 const ENDPOINTS: Record<string, string> = { '/metrics': 'aggregated', '/metrics/per-object': 'per-object', '/metrics/detailed': 'detailed' }
 
 function alarms(e: Exposition, api: ApiContext): void {
-  e.one('rabbitmq_alarms_file_descriptor_limit', 'untyped', 'is 1 if file descriptor limit alarm is in effect', 0)
-  e.one('rabbitmq_alarms_free_disk_space_watermark', 'untyped', 'is 1 if free disk space watermark alarm is in effect', api.broker.diskAlarmOn ? 1 : 0)
+  const { broker } = api
+  e.one('rabbitmq_alarms_file_descriptor_limit', 'untyped', 'is 1 if file descriptor limit alarm is in effect', broker.fdAlarmOn ? 1 : 0)
+  e.one('rabbitmq_alarms_free_disk_space_watermark', 'untyped', 'is 1 if free disk space watermark alarm is in effect', broker.diskAlarmOn ? 1 : 0)
   e.one('rabbitmq_alarms_memory_used_watermark', 'untyped', 'is 1 if VM memory watermark alarm is in effect', 0)
 }
 

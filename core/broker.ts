@@ -64,6 +64,13 @@ export class Broker {
   diskAlarmOn = false
   /** direct reply-to consumers of every vhost: RabbitMQ finds an address's channel whatever the vhost */
   readonly replyTo = new DirectReplyTo()
+  /** open file descriptors near the limit: new connections are refused (core/fd-monitor.ts) */
+  fdAlarmOn = false
+  /** open file descriptors and their limit at the last check (0 before the first) */
+  fdUsed = 0
+  fdTotal = 0
+  /** connections refused by the fd alarm */
+  fdRefused = 0
 
   constructor(
     readonly config: BrokerConfig,
@@ -147,6 +154,13 @@ export class Broker {
   diskAlarm(on: boolean): void {
     this.diskAlarmOn = on
     for (const c of this.connections) c.diskAlarm?.(on)
+  }
+
+  /** FdAlarmListener: the listeners refuse new connections while it is on. */
+  fdAlarm(on: boolean, used: number, total: number): void {
+    this.fdAlarmOn = on
+    this.fdUsed = used
+    this.fdTotal = total
   }
 
   vhost(name: string): VHost | undefined {

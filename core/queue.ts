@@ -11,6 +11,7 @@ import type { Message } from './message.js'
 import { DELIVERED, GONE, MAX_TIMER, QueueExpiry, READY } from './queue-expiry.js'
 import { effectiveTtl, queueSettings, type QueueSettings } from './queue-settings.js'
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js'
+import { storeCannotWrite } from './store/segment-log.js'
 import type { StoredList } from './store/stored-list.js'
 import type { TraceOrigin } from './trace.js'
 import type { FieldTable } from './wire/field-table.js'
@@ -192,7 +193,15 @@ export class Queue {
     // a TTL counts from when the message entered this queue (RabbitMQ: also at a tx.commit)
     const now = ttl >= 0 ? Date.now() : 0
     const env = new Envelope(message, this, this.nextSeq++, ttl >= 0 ? now + ttl : 0)
-    this.ready.push(env)
+    try {
+      this.ready.push(env)
+    } catch (err) {
+      // the queue's store cannot write (a full disk): refused like reject-publish, so a publisher
+      // in confirm mode gets basic.nack; the connection lives on, and the store reopens by itself
+      if (!storeCannotWrite(err)) throw err
+      this.vhost.warnOnce(`store-unavailable:${this.name}`, { queue: this.name, err }, 'queue store cannot write: publishes refused until it recovers')
+      return false
+    }
     this.readyBytes += size
     this.stats.publish++
     if (ttl >= 0) {

@@ -12,6 +12,7 @@ import { pino, type Logger } from 'pino'
 import { Broker } from '../core/broker.js'
 import { DEFAULT_CONFIG, type BrokerConfig } from '../core/config.js'
 import { ExchangeTypeRegistry } from '../core/exchange.js'
+import { FdMonitor } from '../core/fd-monitor.js'
 import { Storage } from '../core/storage.js'
 import { assertFreeSpace, DiskMonitor, ensureDataDir } from '../core/store/disk.js'
 import { registerBuiltinExchanges } from '../exchanges/index.js'
@@ -30,6 +31,11 @@ export interface StartOptions extends Partial<BrokerConfig> {
   freeDiskBytes?: (dir: string) => number
   /** ms between disk alarm checks (default 1000) */
   diskCheckIntervalMs?: number
+  /** open-descriptor count and limit for the fd alarm (tests) */
+  fdCount?: () => number
+  fdTotal?: number
+  /** ms between fd alarm checks (default 1000) */
+  fdCheckIntervalMs?: number
 }
 
 export interface RunningBroker {
@@ -65,7 +71,7 @@ export interface RunningBroker {
 export const EMBEDDED_DEFAULTS: Readonly<BrokerConfig> = { ...DEFAULT_CONFIG, httpPort: -1, prometheusPort: -1, bind: '127.0.0.1' }
 
 export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
-  const { logger, freeDiskBytes, diskCheckIntervalMs, ...overrides } = options
+  const { logger, freeDiskBytes, diskCheckIntervalMs, fdCount, fdTotal, fdCheckIntervalMs, ...overrides } = options
   const config: BrokerConfig = { ...EMBEDDED_DEFAULTS }
   // an option given as undefined keeps its default (a spread would copy the undefined)
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v
@@ -90,6 +96,8 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     freeBytes: freeDiskBytes,
   })
   disk.start()
+  const fds = new FdMonitor({ log, listener: broker, total: fdTotal, count: fdCount, intervalMs: fdCheckIntervalMs })
+  fds.start()
 
   // one budget for AMQP over TCP and over WebSocket; idle handshakes are cut after handshakeTimeout
   const limiter = new ConnectionLimiter(connectionCap(config.maxConnections), config.maxConnectionsPerIp, log)
@@ -98,6 +106,14 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const sockets = new Set<net.Socket>()
   /** Counts a new TCP socket (AMQP, or AMQPS before its TLS handshake) against the caps; false: refused. */
   const admit = (socket: net.Socket): boolean => {
+    if (broker.fdAlarmOn) {
+      // the descriptors left serve the clients and queue stores already here (fd-monitor.ts)
+      broker.fdRefused++
+      log.debug({ peer: socket.remoteAddress }, 'connection refused: file descriptor alarm')
+      socket.on('error', () => {})
+      socket.destroy()
+      return false
+    }
     const ip = socket.remoteAddress
     if (!limiter.admit(ip)) {
       // RabbitMQ above connection_max: the socket is closed before the protocol header
@@ -117,6 +133,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const host = config.bind === '' ? undefined : config.bind
   const address = await listen(server, config.amqpPort, host).catch(async (err: unknown) => {
     disk.stop()
+    fds.stop()
     await storage.close()
     throw err
   })
@@ -191,6 +208,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     amqpsServer?.close()
     for (const h of httpServers) h.close()
     disk.stop()
+    fds.stop()
     await storage.close()
     throw err
   }
@@ -215,6 +233,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
         }, 500).unref()
       })
       disk.stop()
+      fds.stop()
       // every queue store flushed and closed: a clean restart recovers everything that was accepted
       await storage.close()
       log.info('broker stopped')

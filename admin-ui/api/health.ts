@@ -51,11 +51,27 @@ function aliveness(req: ApiRequest): ApiReply {
   return ok({ status: 'ok' })
 }
 
+/**
+ * rabbit_mgmt_wm_health_check_alarms: 503 with the alarms in effect (resource `disk` as RabbitMQ
+ * names it; `file_descriptor_limit` for Warren's fd alarm, named after the Prometheus metric).
+ */
+function alarms(local: boolean) {
+  return (req: ApiRequest): ApiReply => {
+    const b = req.ctx.broker
+    const on: { node: string; resource: string }[] = []
+    if (b.diskAlarmOn) on.push({ node: b.nodeName, resource: 'disk' })
+    if (b.fdAlarmOn) on.push({ node: b.nodeName, resource: 'file_descriptor_limit' })
+    if (on.length === 0) return ok({ status: 'ok' })
+    const reason = local ? 'There are alarms in effect on the node' : 'There are alarms in effect in the cluster'
+    throw new HealthCheckFailed({ reason, alarms: on })
+  }
+}
+
 /** Adds the health-check and aliveness routes. */
 export function registerHealth(router: Router): void {
   const fine = (): ApiReply => ok({ status: 'ok' })
-  router.get('/api/health/checks/alarms', fine)
-  router.get('/api/health/checks/local-alarms', fine)
+  router.get('/api/health/checks/alarms', alarms(false))
+  router.get('/api/health/checks/local-alarms', alarms(true))
   router.get('/api/health/checks/virtual-hosts', fine)
   router.get('/api/health/checks/node-is-mirror-sync-critical', fine)
   router.get('/api/health/checks/node-is-quorum-critical', () => ok({ status: 'ok', reason: 'single node cluster' }))

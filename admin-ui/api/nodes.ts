@@ -31,7 +31,7 @@ export function nodeJson(broker: Broker): Record<string, unknown> {
     mem_alarm: false,
     disk_free: disk,
     disk_free_limit: DISK_FREE_LIMIT,
-    disk_free_alarm: false,
+    disk_free_alarm: broker.diskAlarmOn,
     run_queue: 0,
     processors: availableParallelism(),
     rates_mode: 'basic',

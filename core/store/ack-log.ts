@@ -15,6 +15,7 @@
 import { closeSync, existsSync, fdatasyncSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { FileHandle, fileBudget } from './file-budget.js'
 import { crc32 } from './record-format.js'
 import { fsyncDir, truncateFile } from './segment-recovery.js'
 import { newLogStats, type LogStats } from './group-commit.js'
@@ -40,12 +41,15 @@ export interface AckLogOptions {
 
 interface AckFile {
   id: number
-  fd: number
+  /** opened on demand within the process-wide budget (file-budget.ts) */
+  h: FileHandle
   /** offsets waiting for the next write, little-endian u32 each */
   buf: Buffer
   n: number
   /** written since the last sync */
   dirty: boolean
+  /** its segment is gone (remove()) */
+  removed: boolean
 }
 
 /** The ack files and delivered watermark of one segment log (see the file comment). */
@@ -56,7 +60,7 @@ export class AckLog {
   private readonly pending: AckFile[] = []
   private delivered = -1
   private deliveredWritten = -1
-  private deliveredFd = -1
+  private deliveredFile: FileHandle | null = null
   private deliveredDirty = false
   private readonly deliveredBuf = Buffer.alloc(16)
   private scheduled = false
@@ -141,8 +145,7 @@ export class AckLog {
   }
 
   private openFile(id: number): AckFile {
-    const fd = openSync(path.join(this.dir, ackFileName(id)), 'a')
-    const f: AckFile = { id, fd, buf: Buffer.allocUnsafe(256), n: 0, dirty: false }
+    const f: AckFile = { id, h: new FileHandle(path.join(this.dir, ackFileName(id)), 'a'), buf: Buffer.allocUnsafe(256), n: 0, dirty: false, removed: false }
     this.files.set(id, f)
     this.dirDirty = true
     return f
@@ -175,9 +178,10 @@ export class AckLog {
   flush(): void {
     while (this.pending.length > 0) {
       const f = this.pending[this.pending.length - 1]
-      if (f.fd >= 0 && f.n > 0) {
+      if (!f.removed && f.n > 0) {
+        const fd = fileBudget.fd(f.h)
         let done = 0
-        while (done < f.n) done += writeSync(f.fd, f.buf, done, f.n - done)
+        while (done < f.n) done += writeSync(fd, f.buf, done, f.n - done)
         f.n = 0
         f.dirty = true
         this.stats.writes++
@@ -196,12 +200,13 @@ export class AckLog {
     const b = this.deliveredBuf
     b.writeDoubleLE(this.delivered, 0)
     b.writeUInt32LE(crc32(b, 0, 8), 8)
-    if (this.deliveredFd < 0) {
-      const file = path.join(this.dir, DELIVERED_FILE)
-      this.deliveredFd = openSync(file, existsSync(file) ? 'r+' : 'w')
+    let h = this.deliveredFile
+    if (h === null) {
+      h = this.deliveredFile = new FileHandle(path.join(this.dir, DELIVERED_FILE), 'r+')
+      if (!existsSync(h.file)) fileBudget.adopt(h, openSync(h.file, 'w'))
     }
     // 16 bytes in place at offset 0: within one sector, so a crash leaves the old or the new value
-    writeSync(this.deliveredFd, b, 0, b.length, 0)
+    writeSync(fileBudget.fd(h), b, 0, b.length, 0)
     this.deliveredWritten = this.delivered
     this.deliveredDirty = true
   }
@@ -213,12 +218,13 @@ export class AckLog {
     if (!this.doSync) return
     for (const f of this.files.values()) {
       if (!f.dirty) continue
-      fdatasyncSync(f.fd)
+      // a file closed by the budget since its write is reopened: fdatasync flushes the inode's pages
+      fdatasyncSync(fileBudget.fd(f.h))
       f.dirty = false
       this.stats.syncs++
     }
-    if (this.deliveredDirty) {
-      fdatasyncSync(this.deliveredFd)
+    if (this.deliveredDirty && this.deliveredFile !== null) {
+      fdatasyncSync(fileBudget.fd(this.deliveredFile))
       this.deliveredDirty = false
       this.stats.syncs++
     }
@@ -230,8 +236,8 @@ export class AckLog {
   remove(id: number): void {
     const f = this.files.get(id)
     if (f !== undefined) {
-      closeSync(f.fd)
-      f.fd = -1
+      fileBudget.close(f.h)
+      f.removed = true
       f.n = 0
       this.files.delete(id)
       if (this.last === f) this.last = null
@@ -246,10 +252,10 @@ export class AckLog {
     this.flush()
     this.syncNow()
     this.closed = true
-    for (const f of this.files.values()) closeSync(f.fd)
+    for (const f of this.files.values()) fileBudget.close(f.h)
     this.files.clear()
     this.last = null
-    if (this.deliveredFd >= 0) closeSync(this.deliveredFd)
-    this.deliveredFd = -1
+    if (this.deliveredFile !== null) fileBudget.close(this.deliveredFile)
+    this.deliveredFile = null
   }
 }

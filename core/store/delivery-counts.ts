@@ -14,6 +14,7 @@
 import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { FileHandle, fileBudget } from './file-budget.js'
 import { crc32 } from './record-format.js'
 
 const FILE = 'counts'
@@ -25,7 +26,8 @@ const COMPACT_SLACK = 4096
 export class DeliveryCounts {
   /** live counts by message location */
   readonly live = new Map<number, number>()
-  private fd = -1
+  /** the append handle, opened on demand within the process-wide budget (file-budget.ts) */
+  private readonly h: FileHandle
   private entries = 0
   private buf = Buffer.allocUnsafe(256)
   private n = 0
@@ -48,6 +50,7 @@ export class DeliveryCounts {
 
   constructor(dir: string, private readonly log: Logger) {
     this.file = path.join(dir, FILE)
+    this.h = new FileHandle(this.file, 'a')
   }
 
   /** Every count in the file (last entry per location wins); entries with a bad CRC are skipped. */
@@ -106,9 +109,9 @@ export class DeliveryCounts {
       this.rewrite()
       return
     }
-    if (this.fd < 0) this.fd = openSync(this.file, 'a')
+    const fd = fileBudget.fd(this.h)
     let done = 0
-    while (done < this.n) done += writeSync(this.fd, this.buf, done, this.n - done)
+    while (done < this.n) done += writeSync(fd, this.buf, done, this.n - done)
     this.entries += this.n / ENTRY
     this.n = 0
     this.dirty = true
@@ -117,8 +120,7 @@ export class DeliveryCounts {
 
   /** Replaces the file with the live counts (write a temp file, then rename over: atomic). */
   private rewrite(): void {
-    if (this.fd >= 0) closeSync(this.fd)
-    this.fd = -1
+    fileBudget.close(this.h)
     const b = Buffer.allocUnsafe(this.live.size * ENTRY)
     let at = 0
     for (const [loc, n] of this.live) {
@@ -145,10 +147,7 @@ export class DeliveryCounts {
     if (this.closed) return
     this.flush()
     this.closed = true
-    if (this.fd >= 0) {
-      if (this.dirty) fdatasyncSync(this.fd)
-      closeSync(this.fd)
-    }
-    this.fd = -1
+    if (this.dirty) fdatasyncSync(fileBudget.fd(this.h))
+    fileBudget.close(this.h)
   }
 }

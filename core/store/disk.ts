@@ -4,7 +4,7 @@
  * space, for RabbitMQ's disk alarm: below `disk_free_limit` (default 50 MB) publishers are
  * blocked (connection.blocked) until space comes back.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, statfsSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
 
@@ -17,13 +17,31 @@ export class DataDirError extends Error {
 }
 
 /**
+ * Pseudo file systems (statfs f_type) that hold no data: a data dir there can never work, and
+ * Node's recursive mkdir loops forever on /proc (mkdir answers ENOENT for a parent that exists).
+ */
+const VIRTUAL_FS: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0xcafe4a11, 'bpf'],
+])
+
+/**
  * Creates `dir` if needed and proves it writable by creating, writing, syncing and deleting a
- * probe file. Throws DataDirError naming the directory and the system error.
+ * probe file. Throws DataDirError naming the directory and the system error. Fails fast on a
+ * directory under a pseudo file system (/proc, /sys, …) and never retries a failing mkdir.
  */
 export function ensureDataDir(dir: string): void {
-  const probe = path.join(dir, `.write-test-${process.pid}`)
+  const abs = path.resolve(dir)
+  const probe = path.join(abs, `.write-test-${process.pid}`)
   try {
-    mkdirSync(dir, { recursive: true })
+    refuseVirtual(abs)
+    makeDirs(abs)
     const fd = openSync(probe, 'w')
     try {
       writeSync(fd, Buffer.from('warren'))
@@ -33,8 +51,46 @@ export function ensureDataDir(dir: string): void {
     }
     unlinkSync(probe)
   } catch (err) {
+    if (err instanceof DataDirError) throw err
     const e = err as NodeJS.ErrnoException
-    throw new DataDirError(`data directory '${path.resolve(dir)}' is not writable: ${e.code ?? ''} ${e.message}`.trim())
+    throw new DataDirError(`data directory '${abs}' is not writable: ${e.code ?? ''} ${e.message}`.trim())
+  }
+}
+
+/** Throws DataDirError when the nearest existing ancestor of `abs` is on a pseudo file system. */
+function refuseVirtual(abs: string): void {
+  let p = abs
+  while (!existsSync(p) && path.dirname(p) !== p) p = path.dirname(p)
+  let type: number
+  try {
+    type = statfsSync(p).type
+  } catch {
+    return // the mkdir or the probe below reports the real problem
+  }
+  const name = VIRTUAL_FS.get(type)
+  if (name !== undefined) {
+    throw new DataDirError(`data directory '${abs}' is on a ${name} pseudo file system (${p}), which cannot hold data: choose another --data-dir`)
+  }
+}
+
+/**
+ * mkdir -p, one level at a time from the nearest existing ancestor: each mkdir is tried once and
+ * its error thrown (Node's `recursive: true` retries a parent that "does not exist" forever on
+ * /proc, at 100% CPU and deaf to signals since it never returns to the event loop).
+ */
+function makeDirs(abs: string): void {
+  const missing: string[] = []
+  for (let p = abs; !existsSync(p); p = path.dirname(p)) {
+    missing.push(p)
+    if (path.dirname(p) === p) break
+  }
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      mkdirSync(missing[i])
+    } catch (err) {
+      // created meanwhile by someone else: fine if it is a directory now
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(missing[i]).isDirectory()) throw err
+    }
   }
 }
 

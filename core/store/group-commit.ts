@@ -11,11 +11,13 @@
  */
 import { fdatasync, fdatasyncSync, write, writeSync } from 'node:fs'
 import type { Logger } from 'pino'
+import { fileBudget, type BudgetWaiter, type FileHandle } from './file-budget.js'
 
 /** A segment file as the log and the batcher see it. */
 export interface Segment {
   id: number
-  fd: number
+  /** the file, open while the process-wide budget allows (file-budget.ts) */
+  h: FileHandle
   /** logical size: header + every appended record, buffered or not */
   size: number
   /** bytes whose write completed (readable from the file) */
@@ -67,7 +69,7 @@ export interface BatchOwner {
 const MIN_CHUNK = 16 * 1024
 
 /** The batching and syncing half of a SegmentLog (see the file comment). */
-export class GroupCommit {
+export class GroupCommit implements BudgetWaiter {
   /** sequence number of the last append (appends are numbered 1, 2, …) */
   appendSeq = 0
   /** every append with a sequence number up to this one is durable */
@@ -76,6 +78,8 @@ export class GroupCommit {
   pendingBytes = 0
   /** set when a write or sync failed */
   failure: Error | null = null
+  /** a failure to report once the batch in flight is done (stop() during a batch) */
+  private pendingFailure: Error | null = null
   /** the chunk receiving appends */
   cur: Chunk | null = null
   private queued: Chunk[] = []
@@ -150,6 +154,23 @@ export class GroupCommit {
     }
     if (this.queued.length === 0) return
     const batch = this.queued
+    // every file of the batch stays open until its write and sync are done (evictable afterwards)
+    const segs = this.syncSegs
+    try {
+      for (const ch of batch) {
+        if (segs.includes(ch.seg)) continue
+        if (!fileBudget.tryPin(ch.seg.h)) {
+          // every budgeted file is in a write: this batch goes when one is done
+          this.unpinAll()
+          fileBudget.wait(this)
+          return
+        }
+        segs.push(ch.seg)
+      }
+    } catch (err) {
+      this.unpinAll()
+      return this.fail(err as Error)
+    }
     this.queued = this.inflight
     this.inflight = batch
     this.flushSeq = this.appendSeq
@@ -159,9 +180,19 @@ export class GroupCommit {
     this.writeNext()
   }
 
+  /** @internal BudgetWaiter: files can be pinned again. */
+  budgetRoom(): void {
+    if (!this.stopped) this.flush()
+  }
+
+  private unpinAll(): void {
+    for (const seg of this.syncSegs) fileBudget.unpin(seg.h)
+    this.syncSegs.length = 0
+  }
+
   private writeNext(): void {
     const c = this.inflight[this.wi]
-    this.io.write(c.seg.fd, c.buf, this.wOff, c.len - this.wOff, c.pos + this.wOff, this.onWritten)
+    this.io.write(c.seg.h.fd, c.buf, this.wOff, c.len - this.wOff, c.pos + this.wOff, this.onWritten)
   }
 
   private written(err: Error | null, n: number): void {
@@ -174,22 +205,18 @@ export class GroupCommit {
     this.wi++
     this.wOff = 0
     if (this.wi < this.inflight.length) return this.writeNext()
-    const segs = this.syncSegs
     let needSync = false
-    for (const ch of this.inflight) {
-      if (ch.sync) needSync = true
-      if (!segs.includes(ch.seg)) segs.push(ch.seg)
-    }
+    for (const ch of this.inflight) if (ch.sync) needSync = true
     if (!needSync || !this.doSync) return this.completed()
     this.si = 0
-    this.io.fdatasync(segs[0].fd, this.onSynced)
+    this.io.fdatasync(this.syncSegs[0].h.fd, this.onSynced)
   }
 
   private synced(err: Error | null): void {
     // after a failed fsync the kernel may have dropped the dirty pages: never retry (PostgreSQL's "fsyncgate")
     if (err !== null) return this.fail(err)
     this.stats.syncs++
-    if (++this.si < this.syncSegs.length) return this.io.fdatasync(this.syncSegs[this.si].fd, this.onSynced)
+    if (++this.si < this.syncSegs.length) return this.io.fdatasync(this.syncSegs[this.si].h.fd, this.onSynced)
     this.completed()
   }
 
@@ -199,7 +226,7 @@ export class GroupCommit {
       if (this.free.length < 2 && c.buf.length <= this.batchBytes) this.free.push(c.buf)
     }
     this.inflight.length = 0
-    this.syncSegs.length = 0
+    this.unpinAll()
     this.flushing = false
     this.durableSeq = this.flushSeq
     if (this.closing === null) {
@@ -211,15 +238,54 @@ export class GroupCommit {
       }
     }
     this.owner.batchDurable(this.durableSeq)
+    const pending = this.pendingFailure
+    if (pending !== null) {
+      this.pendingFailure = null
+      return this.fail(pending)
+    }
     if (this.closing !== null) this.closing()
+  }
+
+  /**
+   * Stops the log because of `err` (a new segment could not be created): everything appended and
+   * not yet durable fails, now or, with a batch in flight, once that batch is done (what it
+   * writes is durable; what waits behind it is not).
+   */
+  stop(err: Error): void {
+    if (this.failure !== null) return
+    if (this.flushing) this.pendingFailure ??= err
+    else this.fail(err)
   }
 
   private fail(err: Error): void {
     this.failure = err
     this.flushing = false
+    this.unpinAll()
     this.log.error({ err, dir: this.dir }, 'segment log write failed; no more appends')
     this.owner.batchFailed(err)
     if (this.closing !== null) this.closing()
+  }
+
+  /**
+   * After a failure (see SegmentLog.recover): forgets every chunk that was not written, so the
+   * log can take appends again. Sequence numbers up to appendSeq count as settled: their waiters
+   * were told of the failure (batchFailed) and nothing waits for them any more.
+   */
+  resume(): void {
+    if (this.failure === null || this.flushing) return
+    this.cur = null
+    this.queued.length = 0
+    this.inflight.length = 0
+    this.free.length = 0
+    this.chunkSize = MIN_CHUNK
+    this.pendingBytes = 0
+    this.durableSeq = this.appendSeq
+    this.failure = null
+  }
+
+  /** A batch is being written or synced. */
+  get busy(): boolean {
+    return this.flushing
   }
 
   /** The buffered chunk holding offset `off` of `seg`, or null. */
@@ -242,7 +308,8 @@ export class GroupCommit {
     const segs = new Set<Segment>()
     for (const c of this.queued) {
       let done = 0
-      while (done < c.len) done += writeSync(c.seg.fd, c.buf, done, c.len - done, c.pos + done)
+      const fd = fileBudget.fd(c.seg.h)
+      while (done < c.len) done += writeSync(fd, c.buf, done, c.len - done, c.pos + done)
       c.seg.written = c.pos + c.len
       this.pendingBytes -= c.len
       this.stats.writes++
@@ -251,7 +318,7 @@ export class GroupCommit {
     this.queued.length = 0
     if (this.doSync) {
       for (const s of segs) {
-        fdatasyncSync(s.fd)
+        fdatasyncSync(fileBudget.fd(s.h))
         this.stats.syncs++
       }
     }
@@ -265,6 +332,7 @@ export class GroupCommit {
   async drain(): Promise<void> {
     if (this.flushing) await new Promise<void>((resolve) => (this.closing = resolve))
     this.closing = null
+    fileBudget.cancelWait(this)
     this.flushSync()
     this.stopped = true
   }

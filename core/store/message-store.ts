@@ -29,11 +29,13 @@ import { DeliveryCounts } from './delivery-counts.js'
 import { decodeMessage, encodeMessage, messageRecordSize } from './message-codec.js'
 import { FLAG_PERSISTENT, FLAG_REDELIVERED, RefIndex, type RefEntry } from './ref-index.js'
 import type { DurableWaiter, MessageStoreOptions } from './message-store-options.js'
-import { SegmentLog, locSegment, type RecordEncoder, type SegmentLogListener } from './segment-log.js'
+import { LogUnavailableError, SegmentLog, locSegment, type RecordEncoder, type SegmentLogListener } from './segment-log.js'
 import { StoreRecoverer, collectAtBoot, newStoreRecovery, type SegState, type StoreRecovery } from './store-recovery.js'
 
 export type { StoreRecovery } from './store-recovery.js'
 export type { DurableWaiter, MessageStoreOptions } from './message-store-options.js'
+/** A failed log is tried again at most this often (each try reads its tail back from disk). */
+const RECOVER_INTERVAL_MS = 1000
 /** Estimated bytes of a cached Message beyond its data (object, Buffer header, strings). */
 const MESSAGE_OVERHEAD = 200
 const SPLIT = 2 ** 32
@@ -71,6 +73,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   /** return counts of messages (durable stores; x-delivery-count across restarts) */
   private readonly counts: DeliveryCounts | null
   private recoveredExpiring: number[] | null
+  private lastRecoverAt = 0
 
   private constructor(readonly dir: string, private readonly log: Logger, o: MessageStoreOptions) {
     this.durable = o.durable ?? true
@@ -144,6 +147,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
    * durable store is fsync'd with the current batch (see lastSeq / addWaiter).
    */
   append(msg: Message, timestamp = msg.timestamp): number {
+    if (this.segLog.failure !== null) this.recoverLog()
     const persistent = this.durable && msg.deliveryMode === 2
     const len = messageRecordSize(msg)
     this.encoding = msg
@@ -152,6 +156,10 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
     let ref: number
     try {
       ref = this.segLog.appendEncoded(len, this, persistent)
+    } catch (err) {
+      // a new segment could not be created (full disk): the message is refused, the store lives on
+      if (this.segLog.failure !== null) throw new LogUnavailableError(`queue store ${this.dir} cannot write: ${(err as Error).message}`, { cause: err })
+      throw err
     } finally {
       this.encoding = null
     }
@@ -169,6 +177,19 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
     this.count++
     this.bytes += size
     return ref
+  }
+
+  /**
+   * The log failed (a write or fdatasync error, typically a full disk): try to reopen it, at most
+   * once a second; throws LogUnavailableError while it cannot take appends.
+   */
+  private recoverLog(): void {
+    const now = performance.now()
+    if (now - this.lastRecoverAt >= RECOVER_INTERVAL_MS) {
+      this.lastRecoverAt = now
+      if (this.segLog.recover()) return
+    }
+    throw new LogUnavailableError(`queue store ${this.dir} cannot write: ${this.segLog.failure!.message}`, { cause: this.segLog.failure })
   }
 
   /** @internal RecordEncoder: writes the message being appended. */

@@ -11,14 +11,16 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { FileHandle, fileBudget } from './file-budget.js'
 import { GroupCommit, newLogStats, type BatchIo, type BatchOwner, type LogStats, type Segment } from './group-commit.js'
-import { RECORD_HEADER, crc32, sealRecord } from './record-format.js'
+import { RECORD_HEADER, crc32, scanRecords, sealRecord, type RecordVisitor } from './record-format.js'
 import {
   SEGMENT_HEADER,
   SEGMENT_MAGIC,
   fsyncDir,
   readWhole,
   recoverSegment,
+  truncateFile,
   type LogRecordVisitor,
   type LogRecovery,
 } from './segment-recovery.js'
@@ -72,8 +74,6 @@ export interface SegmentLogOptions {
   readBlock?: number
   /** largest payload accepted (default 1 GiB: a 512 MiB body plus its record); the recovery scan also uses it */
   maxRecordSize?: number
-  /** sealed segment files kept open for reading (default 32) */
-  maxOpenSegments?: number
   stats?: LogStats
   /** asynchronous write/fdatasync (tests inject failures here) */
   io?: BatchIo
@@ -83,6 +83,20 @@ export interface SegmentLogOptions {
 export class CorruptRecordError extends Error {
   override readonly name = 'CorruptRecordError'
 }
+
+/** The log cannot take appends (a write failed and it could not be recovered yet); `cause` says why. */
+export class LogUnavailableError extends Error {
+  override readonly name = 'LogUnavailableError'
+}
+
+/** Errors of a store that cannot write now (full disk, out of descriptors): refuse the message, keep going. */
+export function storeCannotWrite(err: unknown): boolean {
+  if (err instanceof LogUnavailableError) return true
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EMFILE' || code === 'ENFILE' || code === 'EIO' || code === 'EROFS'
+}
+
+const IGNORE_RECORDS: RecordVisitor = { record: () => undefined }
 
 /** One segmented, group-committed log (see the file comment); open with SegmentLog.open. */
 export class SegmentLog implements BatchOwner {
@@ -98,19 +112,16 @@ export class SegmentLog implements BatchOwner {
   private rbSeg: Segment | null = null
   private rbPos = 0
   private rbLen = 0
-  private openSealed = 0
   private readonly segmentSize: number
   private readonly doSync: boolean
   private readonly readBlock: number
   private readonly maxRecord: number
-  private readonly maxOpen: number
 
   private constructor(readonly dir: string, private readonly log: Logger, o: SegmentLogOptions) {
     this.segmentSize = o.segmentSize ?? 32 * 1024 * 1024
     this.doSync = o.sync ?? true
     this.readBlock = o.readBlock ?? 64 * 1024
     this.maxRecord = o.maxRecordSize ?? 2 ** 30
-    this.maxOpen = o.maxOpenSegments ?? 32
     this.stats = o.stats ?? newLogStats()
     if (this.segmentSize > 2 ** 30) throw new RangeError('segmentSize must be at most 1 GiB')
     this.recovery = { segments: 0, records: 0, bytes: 0, damagedRanges: 0, damagedBytes: 0, truncatedBytes: 0 }
@@ -136,7 +147,7 @@ export class SegmentLog implements BatchOwner {
       l.nextId = id + 1
       const file = path.join(l.dir, segmentFileName(id))
       const size = recoverSegment(file, id, readWhole(file, scratch), l.maxRecord, visitor, l.recovery, l.log)
-      if (size >= 0) l.segments.set(id, { id, fd: -1, size, written: size })
+      if (size >= 0) l.segments.set(id, l.segment(id, size))
     }
     return l
   }
@@ -200,7 +211,16 @@ export class SegmentLog implements BatchOwner {
     if (!(len > 0 && len <= this.maxRecord)) throw new RangeError(`record of ${len} bytes (1 to ${this.maxRecord})`)
     const total = RECORD_HEADER + len
     let seg = this.active
-    if (seg === null || (seg.size + total > this.segmentSize && seg.size > SEGMENT_HEADER)) seg = this.roll()
+    if (seg === null || (seg.size + total > this.segmentSize && seg.size > SEGMENT_HEADER)) {
+      try {
+        seg = this.roll()
+      } catch (err) {
+        // no room for a new file either (ENOSPC, EMFILE): the log stops until recover(), and
+        // whatever waits for a batch not yet written is told it failed (never confirmed)
+        this.gc.stop(err as Error)
+        throw err
+      }
+    }
     return this.gc.chunkFor(seg, total, sync)
   }
 
@@ -216,18 +236,67 @@ export class SegmentLog implements BatchOwner {
     return loc
   }
 
+  /** A segment's state; its file is opened on demand, within the process-wide budget. */
+  private segment(id: number, size: number): Segment {
+    return { id, h: new FileHandle(path.join(this.dir, segmentFileName(id)), 'r+'), size, written: size }
+  }
+
   private roll(): Segment {
     const id = this.nextId++
-    const fd = openSync(path.join(this.dir, segmentFileName(id)), 'wx+')
-    writeSync(fd, SEGMENT_MAGIC, 0, SEGMENT_HEADER, 0)
-    // the new file name must be durable before any confirm that depends on a record in it
-    if (this.doSync) fsyncDir(this.dir)
-    const seg: Segment = { id, fd, size: SEGMENT_HEADER, written: SEGMENT_HEADER }
-    // the previous segment keeps its fd (its last batch may be in flight) and now counts as sealed
-    if (this.active !== null) this.openSealed++
+    const seg = this.segment(id, SEGMENT_HEADER)
+    const fd = openSync(seg.h.file, 'wx+')
+    try {
+      writeSync(fd, SEGMENT_MAGIC, 0, SEGMENT_HEADER, 0)
+      // the new file name must be durable before any confirm that depends on a record in it
+      if (this.doSync) fsyncDir(this.dir)
+    } catch (err) {
+      closeSync(fd)
+      unlinkSync(seg.h.file)
+      throw err
+    }
+    fileBudget.adopt(seg.h, fd)
     this.segments.set(id, seg)
     this.active = seg
     return seg
+  }
+
+  /**
+   * Makes a failed log take appends again, without a restart (after a full disk, say): what was
+   * not written is forgotten (its waiters were told, logFailed), each segment that had unwritten
+   * bytes is cut back to its last whole record on disk (a torn tail is dropped, as at open), and
+   * the next append starts a fresh segment, so a location handed out for a lost record never comes
+   * to mean a new one (reading it is a RangeError: the store drops it). Returns false when the
+   * disk still refuses (the log stays failed), true when the log is usable.
+   */
+  recover(): boolean {
+    if (this.gc.failure === null) return true
+    // a roll that failed while a batch was in flight: wait for that batch
+    if (this.closed || this.gc.busy) return false
+    const cause = this.gc.failure
+    try {
+      for (const seg of this.segments.values()) {
+        if (seg.written >= seg.size && seg !== this.active) continue
+        fileBudget.close(seg.h)
+        const data = readWhole(seg.h.file, { buf: Buffer.alloc(0) })
+        const res = scanRecords(data, SEGMENT_HEADER, data.length, this.maxRecord, IGNORE_RECORDS)
+        const end = res.tailAt >= 0 ? res.tailAt : Math.max(data.length, SEGMENT_HEADER)
+        if (end < data.length) truncateFile(seg.h.file, end)
+        seg.size = seg.written = end
+        if (end === SEGMENT_HEADER) {
+          // nothing of it reached the disk: no file left behind by each failed attempt
+          unlinkSync(seg.h.file)
+          this.segments.delete(seg.id)
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err, dir: this.dir }, 'segment log still unusable')
+      return false
+    }
+    this.active = null
+    this.rbSeg = null
+    this.gc.resume()
+    this.log.warn({ dir: this.dir, cause: cause.message }, 'segment log recovered after a write failure: appends resume in a new segment')
+    return true
   }
 
   /** Starts writing what is buffered now instead of on the next turn. */
@@ -269,7 +338,7 @@ export class SegmentLog implements BatchOwner {
       if (at + RECORD_HEADER + len <= this.rbLen) return this.checked(b, at, len, seg, off)
     }
     if (b === null) b = this.rb = Buffer.allocUnsafe(this.readBlock)
-    const fd = this.fdFor(seg)
+    const fd = fileBudget.fd(seg.h)
     // never read past `written`: a write may be in progress beyond it on a libuv thread
     const n = readFull(fd, b, Math.min(b.length, seg.written - off), off)
     this.rbSeg = seg
@@ -299,23 +368,6 @@ export class SegmentLog implements BatchOwner {
     this.rbSeg = null
   }
 
-  private fdFor(seg: Segment): number {
-    if (seg.fd >= 0) return seg.fd
-    if (this.openSealed >= this.maxOpen) {
-      for (const s of this.segments.values()) {
-        if (s.fd >= 0 && s !== this.active && s !== seg && this.gc.idle(s)) {
-          closeSync(s.fd)
-          s.fd = -1
-          this.openSealed--
-          break
-        }
-      }
-    }
-    seg.fd = openSync(path.join(this.dir, segmentFileName(seg.id)), 'r')
-    this.openSealed++
-    return seg.fd
-  }
-
   /**
    * Deletes a segment file (its records are all acked). Returns false when it cannot go yet: it is
    * the active segment, or a batch for it is still being written; retry after the next batch.
@@ -324,10 +376,7 @@ export class SegmentLog implements BatchOwner {
     const seg = this.segments.get(id)
     if (seg === undefined) return true
     if (seg === this.active || !this.gc.idle(seg)) return false
-    if (seg.fd >= 0) {
-      closeSync(seg.fd)
-      this.openSealed--
-    }
+    fileBudget.close(seg.h)
     unlinkSync(path.join(this.dir, segmentFileName(id)))
     this.segments.delete(id)
     if (this.rbSeg === seg) this.rbSeg = null
@@ -345,16 +394,13 @@ export class SegmentLog implements BatchOwner {
     this.closed = true
     await this.gc.drain()
     for (const s of this.segments.values()) {
-      if (s.fd < 0) continue
       try {
-        closeSync(s.fd)
+        fileBudget.close(s.h)
       } catch (err) {
         // after a failed write the fd may be unusable; closing the rest matters more
         this.log.warn({ err, dir: this.dir, segment: s.id }, 'closing a segment file failed')
       }
-      s.fd = -1
     }
-    this.openSealed = 0
     this.active = null
     this.rb = null
   }

@@ -30,6 +30,15 @@ describe('at start', () => {
     expect(r.stderr).toMatch(/data directory '.*not-a-dir\/data' is not writable/)
   })
 
+  // issue 10 hole 15: Node's recursive mkdir looped forever at 100% CPU on /proc, deaf to SIGTERM
+  it.each(['/proc/warren-test/data', '/proc/self/warren', '/sys/warren-test'])('fails fast with a clear message for --data-dir %s', (dir) => {
+    const t0 = Date.now()
+    const r = runCli(['--data-dir', dir])
+    expect(Date.now() - t0).toBeLessThan(5000)
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(new RegExp(`^warren: cannot start: data directory '${dir}' is on a (proc|sysfs) pseudo file system`, 'm'))
+  })
+
   it('exits non-zero when the disk has less free space than the limit', () => {
     const r = runCli(['--data-dir', dataDir(), '--disk-free-limit', '1000000000GB'])
     expect(r.status).not.toBe(0)

@@ -291,7 +291,13 @@ describe('MessageStore', () => {
     await settle(() => events.length > 0)
     expect(events).toEqual(['failed EIO'])
     expect(store.durableSeq).toBe(0)
-    expect(() => store.append(makeMessage('n'))).toThrow(/EIO/)
+    // the next append reopens the log (the disk may be back): accepted, and its batch fails again here
+    store.addWaiter({ storeDurable: () => events.push('durable'), storeFailed: (_s, e) => events.push(`failed ${e.message}`) })
+    store.append(makeMessage('n'))
+    await settle(() => events.length > 1)
+    expect(events).toEqual(['failed EIO', 'failed EIO'])
+    // reopening is tried at most once a second: meanwhile appends are refused, the store lives on
+    expect(() => store.append(makeMessage('o'))).toThrow(/cannot write: EIO/)
     await store.close()
   })
 

@@ -3,7 +3,7 @@
  * fdatasyncs, one listener call per batch), segment rolling, recovery after reopen, torn tails,
  * bad CRCs in the middle, corruption detected on read, segment deletion.
  */
-import { appendFileSync, existsSync, openSync, closeSync, readdirSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs'
+import { appendFileSync, existsSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { RECORD_HEADER } from '../../core/store/record-format.js'
@@ -350,6 +350,71 @@ describe('SegmentLog', () => {
     await settle(() => listener.errors.length === 1)
     expect(l.durableSeq).toBe(0)
     expect(listener.calls).toEqual([])
+    await l.close()
+  })
+
+  test('recover() after a torn failed write: the tail is cut back, appends resume in a new segment', async () => {
+    const dir = tempDir()
+    const { log } = captureLogger()
+    let torn = false
+    const io: BatchIo = {
+      // a full disk in the middle of a batch: a few bytes reach the file, then ENOSPC
+      write: ((fd: number, b: Buffer, o: number, len: number, pos: number, cb: (err: Error | null, n: number) => void) => {
+        if (!torn) return NODE_IO.write(fd, b, o, len, pos, cb)
+        torn = false
+        writeSync(fd, b, o, 10, pos) // a partial record: torn
+        const err: NodeJS.ErrnoException = new Error('ENOSPC: no space left on device, write')
+        err.code = 'ENOSPC'
+        setImmediate(() => cb(err, 0))
+      }) as unknown as BatchIo['write'],
+      fdatasync: NODE_IO.fdatasync,
+    }
+    const l = SegmentLog.open({ dir, log, io })
+    const listener = new Listener()
+    l.setListener(listener)
+    l.append(Buffer.from('one'))
+    await settle(() => l.durableSeq === 1)
+    torn = true
+    const lost = l.append(Buffer.from('two-'.repeat(100)))
+    l.append(Buffer.from('three-'.repeat(100)))
+    await settle(() => listener.errors.length === 1)
+    expect(l.recover()).toBe(true)
+    expect(l.failure).toBeNull()
+    expect(() => l.view(lost)).toThrow(RangeError) // never readable as some other record
+    const after = l.append(Buffer.from('four'))
+    expect(locSegment(after)).toBe(locSegment(lost) + 1)
+    await settle(() => l.durableSeq === l.appendSeq)
+    expect(l.view(after).toString()).toBe('four')
+    await l.close()
+    const { l: l2, c } = reopen(dir)
+    expect(c.payloads).toEqual(['one', 'four'])
+    expect(l2.recovery.truncatedBytes).toBe(0) // cut at recover(), not left for the next boot
+    await l2.close()
+  })
+
+  test('a new segment that cannot be created during a batch: that batch completes, what waits behind it fails', async () => {
+    const dir = tempDir()
+    const { log } = captureLogger()
+    let held: (() => void) | null = null
+    const io: BatchIo = {
+      write: ((fd: number, b: Buffer, o: number, len: number, pos: number, cb: (err: Error | null, n: number) => void) => {
+        held = () => NODE_IO.write(fd, b, o, len, pos, cb)
+      }) as unknown as BatchIo['write'],
+      fdatasync: NODE_IO.fdatasync,
+    }
+    const l = SegmentLog.open({ dir, log, io, segmentSize: SEGMENT_HEADER + 2 * (RECORD_HEADER + 4) })
+    const listener = new Listener()
+    l.setListener(listener)
+    l.append(Buffer.from('aaaa'))
+    await settle(() => held !== null) // the first batch is being written
+    l.append(Buffer.from('bbbb')) // fits: waits behind it
+    rmSync(dir, { recursive: true, force: true }) // the next segment cannot be created
+    expect(() => l.append(Buffer.from('cccc'))).toThrow(/ENOENT/)
+    held!()
+    await settle(() => listener.errors.length === 1)
+    expect(listener.calls).toEqual([1]) // "aaaa" was written before the failure
+    expect(l.durableSeq).toBe(1) // "bbbb" never reported durable
+    expect(l.failure).not.toBeNull()
     await l.close()
   })
 })

@@ -73,7 +73,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   /** return counts of messages (durable stores; x-delivery-count across restarts) */
   private readonly counts: DeliveryCounts | null
   private recoveredExpiring: number[] | null
-  private lastRecoverAt = 0
+  private lastRecoverAt = -Infinity
 
   private constructor(readonly dir: string, private readonly log: Logger, o: MessageStoreOptions) {
     this.durable = o.durable ?? true

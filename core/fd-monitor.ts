@@ -8,6 +8,7 @@
  */
 import { readdirSync } from 'node:fs'
 import type { Logger } from 'pino'
+import { Poller } from './poller.js'
 import { fdSoftLimit } from './store/file-budget.js'
 
 /** Alarm on at this share of the limit, off below FD_CLEAR_RATIO. */
@@ -41,34 +42,21 @@ export interface FdMonitorOptions {
 }
 
 /** Polls the open descriptors and raises/clears the fd alarm (see the file comment). */
-export class FdMonitor {
+export class FdMonitor extends Poller {
   alarmed = false
   /** descriptors open at the last check */
   used = 0
   readonly total: number
-  private timer: NodeJS.Timeout | null = null
   private readonly count: () => number
 
   constructor(private readonly o: FdMonitorOptions) {
+    super(o.intervalMs ?? 1000)
     this.total = o.total ?? fdSoftLimit()
     this.count = o.count ?? countOpenFds
   }
 
-  /** Checks now and then every intervalMs (the timer does not keep the process alive). */
-  start(): void {
-    this.check()
-    if (this.timer !== null) return
-    this.timer = setInterval(() => this.check(), this.o.intervalMs ?? 1000)
-    this.timer.unref()
-  }
-
-  stop(): void {
-    if (this.timer !== null) clearInterval(this.timer)
-    this.timer = null
-  }
-
   /** One check; returns whether the alarm is on. */
-  check(): boolean {
+  override check(): boolean {
     const used = this.count()
     this.used = used
     const on = this.alarmed ? used >= this.total * FD_CLEAR_RATIO : used >= this.total * FD_ALARM_RATIO

@@ -7,6 +7,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { Poller } from '../poller.js'
 
 /** RabbitMQ's default disk_free_limit: 50 MB. */
 export const DEFAULT_DISK_FREE_LIMIT = 50_000_000
@@ -127,35 +128,22 @@ export interface DiskMonitorOptions {
 }
 
 /** Polls free space and raises/clears the disk alarm (with a log line each way). */
-export class DiskMonitor {
+export class DiskMonitor extends Poller {
   /** the alarm is on */
   alarmed = false
   /** free bytes at the last check */
   free = 0
-  private timer: NodeJS.Timeout | null = null
   private readonly limit: number
   private readonly probe: (dir: string) => number
 
   constructor(private readonly o: DiskMonitorOptions) {
+    super(o.intervalMs ?? 1000)
     this.limit = o.limit ?? DEFAULT_DISK_FREE_LIMIT
     this.probe = o.freeBytes ?? freeDiskBytes
   }
 
-  /** Checks now and then every intervalMs (the timer does not keep the process alive). */
-  start(): void {
-    this.check()
-    if (this.timer !== null) return
-    this.timer = setInterval(() => this.check(), this.o.intervalMs ?? 1000)
-    this.timer.unref()
-  }
-
-  stop(): void {
-    if (this.timer !== null) clearInterval(this.timer)
-    this.timer = null
-  }
-
   /** One check; returns whether the alarm is on. A failing probe leaves the state unchanged. */
-  check(): boolean {
+  override check(): boolean {
     let free: number
     try {
       free = this.probe(this.o.dir)

@@ -84,6 +84,12 @@ export function attachWebSocket(
       return
     }
     const ip = req.socket.remoteAddress
+    if (broker.fdAlarmOn) {
+      // as on the TCP listeners: the descriptors left serve the clients already here (fd-monitor.ts)
+      broker.fdRefused++
+      rejectUpgrade(socket, 503, 'Service Unavailable')
+      return
+    }
     if (guards !== undefined) {
       if (!guards.limiter.admit(ip)) {
         rejectUpgrade(socket, 503, 'Service Unavailable')

@@ -6,6 +6,7 @@
  */
 import amqp from 'amqplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
 import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
 import { apiClient } from '../helpers/http.js'
 
@@ -27,6 +28,16 @@ describe('file descriptor alarm', () => {
     await waitFor(() => b.broker.fdAlarmOn, 3000, 'the fd alarm')
     await expect(amqp.connect(b.url)).rejects.toThrow()
     expect(b.broker.fdRefused).toBeGreaterThan(0)
+    // an AMQP WebSocket upgrade is refused the same way (503)
+    const refusedBefore = b.broker.fdRefused
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${b.httpPort}/ws/amqp`)
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+      ws.on('open', () => reject(new Error('the upgrade was accepted')))
+      ws.on('error', () => undefined)
+    })
+    expect(status).toBe(503)
+    expect(b.broker.fdRefused).toBe(refusedBefore + 1)
     // a client already connected is served
     const ch = await before.createChannel()
     const q = await ch.assertQueue('', { exclusive: true })

@@ -146,7 +146,7 @@ export class ContentAssembler {
    * returns the properties' length. The block grows with what has arrived, never to the declared
    * size on trust: a content header announcing 128 MiB followed by one byte costs kilobytes, not
    * 128 MiB of address space per channel. It grows eightfold and takes the exact final size as soon
-   * as that is at most eight times what has arrived, so the complete block needs no final copy and
+   * as that is at most nine times what has arrived, so the complete block needs no final copy and
    * a large body is copied about 1.14 times at worst (once into place, a seventh more on growth).
    */
   private block(n: number): number {
@@ -156,7 +156,9 @@ export class ContentAssembler {
     if (data !== null && data.length >= needed) return propsLength
     const full = propsLength + this.size
     const grown = Math.max(needed * BLOCK_GROWTH, MIN_BLOCK)
-    const block = Buffer.allocUnsafe(grown >= full ? full : grown)
+    // a little over eight frames is common (1 MiB is 8 frames of 131064 bytes and 64 more): the
+    // exact size then, not a block a few bytes short that must be copied for its last frame
+    const block = Buffer.allocUnsafe(grown + grown / 8 >= full ? full : grown)
     if (data === null) {
       this.propsBuf.copy(block, 0, this.propsStart, this.propsEnd)
       this.propsBuf = block

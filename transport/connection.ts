@@ -76,6 +76,8 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
   /** queues currently holding this publisher back (flow control) */
   private flowBlocks = 0
   private readonly onDrainBound = (): void => this.onDrain()
+  /** true when reads land in buffers the connection names (plain TCP, transport/direct-read.ts) */
+  directReads = false
 
   constructor(
     readonly broker: Broker,
@@ -146,7 +148,25 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
 
   // ---- input --------------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** DirectReadSink: a large body frame being received is read straight into its message block. */
+  readTarget(): Buffer | null {
+    return this.state === 'running' ? this.reader.readTarget() : null
+  }
+
+  /** DirectReadSink: n bytes landed where readTarget() said. */
+  targetFilled(n: number): void {
+    this.bytesIn += n
+    this.recvCount++
+    this.receivedSinceCheck = true
+    if (this.state === 'closed') return
+    try {
+      this.reader.targetFilled(n)
+    } catch (err) {
+      this.fail(err)
+    }
+  }
+
+  onData(chunk: Buffer): void {
     this.bytesIn += chunk.length
     this.recvCount++
     this.receivedSinceCheck = true

@@ -31,8 +31,12 @@ export interface AssembledSink {
   published(exchange: Exchange, message: Message, mandatory: boolean): void
 }
 
-/** The message block grows to this many times what it must hold, up to the declared size. */
-const BLOCK_GROWTH = 4
+/**
+ * The message block grows to this many times what it must hold, up to the declared size: one
+ * 128 KiB frame (the usual frame_max) reserves a 1 MiB body's exact block at once, so such a body
+ * is never copied to a larger block, while a declared size alone still reserves nothing.
+ */
+const BLOCK_GROWTH = 8
 /** Smallest message block for a body over several frames (small bodies are allocated exactly). */
 const MIN_BLOCK = 16 * 1024
 
@@ -141,9 +145,9 @@ export class ContentAssembler {
    * Makes room in the message block (properties, then the body so far) for n more body bytes and
    * returns the properties' length. The block grows with what has arrived, never to the declared
    * size on trust: a content header announcing 128 MiB followed by one byte costs kilobytes, not
-   * 128 MiB of address space per channel. It grows fourfold and takes the exact final size as soon
-   * as that is at most four times what has arrived, so the complete block needs no final copy and
-   * a large body is copied about 1.33 times at worst (once into place, a third more on growth).
+   * 128 MiB of address space per channel. It grows eightfold and takes the exact final size as soon
+   * as that is at most nine times what has arrived, so the complete block needs no final copy and
+   * a large body is copied about 1.14 times at worst (once into place, a seventh more on growth).
    */
   private block(n: number): number {
     const propsLength = this.propsEnd - this.propsStart
@@ -152,7 +156,9 @@ export class ContentAssembler {
     if (data !== null && data.length >= needed) return propsLength
     const full = propsLength + this.size
     const grown = Math.max(needed * BLOCK_GROWTH, MIN_BLOCK)
-    const block = Buffer.allocUnsafe(grown >= full ? full : grown)
+    // a little over eight frames is common (1 MiB is 8 frames of 131064 bytes and 64 more): the
+    // exact size then, not a block a few bytes short that must be copied for its last frame
+    const block = Buffer.allocUnsafe(grown + grown / 8 >= full ? full : grown)
     if (data === null) {
       this.propsBuf.copy(block, 0, this.propsStart, this.propsEnd)
       this.propsBuf = block

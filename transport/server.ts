@@ -22,6 +22,7 @@ import { ConnectionLimiter } from './connection-limiter.js'
 import { connectionCap } from './fd-limit.js'
 import { LogThrottle } from './log-throttle.js'
 import { admitPeer, checkTlsOptions, createHttpsServer, loadSecureContext, tlsConfigured, TlsReloader, tlsPeer, tlsServerOptions } from './tls.js'
+import { attachDirectReads } from './direct-read.js'
 import { attachWebSocket, type WebSocketListener } from './ws-server.js'
 
 export interface StartOptions extends Partial<BrokerConfig> {
@@ -128,7 +129,8 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     if (!admit(socket)) return
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
-    new Connection(broker, socket, 'AMQP 0-9-1', log, null, handshakeWatch)
+    const conn = new Connection(broker, socket, 'AMQP 0-9-1', log, null, handshakeWatch)
+    conn.directReads = attachDirectReads(socket, conn)
   })
   const host = config.bind === '' ? undefined : config.bind
   const address = await listen(server, config.amqpPort, host).catch(async (err: unknown) => {

@@ -495,3 +495,99 @@ describe('FrameReader: bodyTarget (large body frames copied straight to the hand
     }
   })
 })
+
+describe('FrameReader: direct reads (readTarget/targetFilled, transport/direct-read.ts)', () => {
+  /**
+   * Like Channel's content assembly: each channel's body frames go one after another into that
+   * channel's block (targeted frames in place, the others copied there), so the 8 bytes a read may
+   * carry past a targeted payload fall on payload still to come, as in a message block.
+   */
+  function assembler(frames: readonly Frame[]) {
+    const blocks = new Map<number, { buf: Buffer; filled: number }>()
+    for (const f of frames) {
+      if (f.type !== 3) continue
+      const b = blocks.get(f.channel) ?? { buf: Buffer.alloc(0), filled: 0 }
+      b.buf = Buffer.alloc(b.buf.length + f.payload.length, 0xee)
+      blocks.set(f.channel, b)
+    }
+    const got: Frame[] = []
+    let inPlace = 0
+    const reader = new FrameReader(
+      {
+        onFrame(type, channel, buf, start, end) {
+          got.push({ type, channel, payload: Buffer.from(buf.subarray(start, end)) })
+          if (type !== 3) return
+          const b = blocks.get(channel)!
+          if (buf === b.buf) {
+            expect(start).toBe(b.filled)
+            inPlace++
+          } else buf.copy(b.buf, b.filled, start, end)
+          b.filled += end - start
+        },
+        bodyTarget(channel) {
+          const b = blocks.get(channel)!
+          return { buf: b.buf, offset: b.filled }
+        },
+      },
+      131072,
+    )
+    return { reader, got, blocks, inPlace: () => inPlace }
+  }
+
+  /** Reads s as the socket would: into readTarget() when there is one, else into a fresh chunk. */
+  function directReads(reader: FrameReader, s: Buffer, rnd: () => number, maxRead: number): number {
+    let pos = 0
+    let targeted = 0
+    while (pos < s.length) {
+      const want = 1 + randInt(rnd, maxRead)
+      const t = reader.readTarget()
+      if (t !== null) {
+        const n = Math.min(t.length, want, s.length - pos)
+        s.copy(t, 0, pos, pos + n)
+        pos += n
+        targeted += n
+        reader.targetFilled(n)
+      } else {
+        const n = Math.min(want, s.length - pos)
+        reader.push(Buffer.from(s.subarray(pos, pos + n)))
+        pos += n
+      }
+    }
+    return targeted
+  }
+
+  it('same frames and the same assembled bodies whatever the read sizes', () => {
+    const rnd = prng(31)
+    const frames: Frame[] = []
+    for (let m = 0; m < 6; m++) {
+      frames.push(...frameSet(rnd, 5, 300))
+      // a large message over several frames, a heartbeat-sized frame between two of them
+      for (let i = 0; i < 5; i++) {
+        frames.push({ type: 3, channel: 1 + (m % 3), payload: randomBytes(rnd, i === 4 ? 64 : 20000 + i * 3) })
+        if (i === 2) frames.push({ type: 8, channel: 0, payload: Buffer.alloc(0) })
+      }
+    }
+    const s = streamOf(frames)
+    let targeted = 0
+    for (const maxRead of [1, 9, 100, 4096, 30000, 300000]) {
+      const { reader, got, blocks, inPlace } = assembler(frames)
+      targeted += directReads(reader, s, rnd, maxRead)
+      expectSameFrames(got, frames)
+      for (const [channel, b] of blocks) {
+        const want = Buffer.concat(frames.filter((f) => f.type === 3 && f.channel === channel).map((f) => f.payload))
+        expect(b.buf.equals(want)).toBe(true)
+      }
+      if (maxRead >= 4096) expect(inPlace()).toBeGreaterThan(0)
+    }
+    expect(targeted).toBeGreaterThan(s.length)
+  })
+
+  it('a bad frame-end byte read past a targeted payload is 501, and the frame is not handed over', () => {
+    const frames = [{ type: 3, channel: 1, payload: Buffer.alloc(5000, 7) }, { type: 3, channel: 1, payload: Buffer.alloc(5000, 8) }]
+    const s = streamOf(frames)
+    s[7 + 5000] = 0x00
+    const { reader, got } = assembler(frames)
+    expectFrameError(catchError(() => directReads(reader, s, prng(5), 6000)), /frame end byte/)
+    expect(got).toEqual([])
+  })
+})

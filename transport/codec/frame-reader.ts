@@ -3,7 +3,8 @@
  * handed over as (chunk, start, end) without copying; only a frame split across chunks is assembled
  * into a buffer of its exact size, except a large body frame, whose payload the handler may have
  * written straight to its final place (bodyTarget: the message block being assembled), so a large
- * message costs one copy from the socket chunks instead of two.
+ * message costs one copy from the socket chunks instead of two, or none when the connection reads
+ * straight into the block (readTarget/targetFilled).
  */
 import { ConnectionError, ReplyCode } from '../../core/errors.js'
 import { FRAME_BODY, FRAME_END, FRAME_HEADER_SIZE, FRAME_OVERHEAD } from './constants.js'
@@ -136,6 +137,35 @@ export class FrameReader {
     if (frame[end] !== FRAME_END) throw new FrameError(`frame end byte 0x${frame[end].toString(16)} is not 0xce`)
     this.handler.onFrame(frame[0], frame.readUInt16BE(1), frame, FRAME_HEADER_SIZE, end)
     return pos
+  }
+
+  /**
+   * Where the next socket read may land (direct reads, transport/direct-read.ts): the rest of the
+   * large body frame being received, plus up to 8 bytes after it. Those 8 hold the frame-end byte
+   * and the next frame's header; they fall on body bytes still to come (the block never extends past
+   * the message), so the next body frame's payload simply overwrites them. null: no such frame.
+   */
+  readTarget(): Buffer | null {
+    const t = this.target
+    if (t === null || this.stopped) return null
+    const end = Math.min(this.targetEnd + FRAME_OVERHEAD, t.length)
+    return end > this.targetPos ? t.subarray(this.targetPos, end) : null
+  }
+
+  /** n bytes were read into the buffer readTarget() returned. Throws FrameError as push does. */
+  targetFilled(n: number): void {
+    const room = this.targetEnd - this.targetPos
+    if (n <= room) {
+      // the frame completes when its frame-end byte arrives (next read)
+      this.targetPos += n
+      return
+    }
+    // the bytes after the payload are parsed as a chunk of their own (at most 8: copied out first,
+    // since the next payload lands on them)
+    const extra = Buffer.allocUnsafe(n - room)
+    this.target!.copy(extra, 0, this.targetEnd, this.targetPos + n)
+    this.targetPos = this.targetEnd
+    this.push(extra)
   }
 
   /** Asks the handler where a large body frame's payload goes; false: assemble it as usual. */

@@ -9,13 +9,14 @@ import { FRAME_END, PROTOCOL_HEADER } from '../../transport/codec/constants.js'
 import { decodeArgs, encodeMethod, lookupMethod, type MethodArgs } from '../../transport/codec/methods.js'
 import { waitFor } from './broker.js'
 
-export function frame(type: number, channel: number, payload: Buffer): Buffer {
+/** One frame; `end` other than 0xCE makes a malformed one. */
+export function frame(type: number, channel: number, payload: Buffer, end = FRAME_END): Buffer {
   const b = Buffer.alloc(payload.length + 8)
   b[0] = type
   b.writeUInt16BE(channel, 1)
   b.writeUInt32BE(payload.length, 3)
   payload.copy(b, 7)
-  b[b.length - 1] = FRAME_END
+  b[b.length - 1] = end
   return b
 }
 
@@ -23,6 +24,15 @@ export function methodPayload(classId: number, methodId: number, args: readonly 
   const e = new Encoder(64)
   encodeMethod(e, classId, methodId, args)
   return Buffer.from(e.buf.subarray(0, e.pos))
+}
+
+/** A basic content header frame (class 60, weight 0, no properties) announcing `size` body bytes. */
+export function contentHeader(channel: number, size: number): Buffer {
+  const h = Buffer.alloc(14)
+  h.writeUInt16BE(60, 0)
+  h.writeUInt32BE(Math.floor(size / 2 ** 32), 4)
+  h.writeUInt32BE(size >>> 0, 8)
+  return frame(2, channel, h)
 }
 
 export const methodFrame = (channel: number, classId: number, methodId: number, args: readonly unknown[] = []): Buffer =>

@@ -8,45 +8,15 @@ import amqp from 'amqplib'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ReplyCode } from '../../core/errors.js'
-import { Encoder } from '../../core/wire/field-table.js'
 import { FRAME_END, PROTOCOL_HEADER } from '../../transport/codec/constants.js'
-import { decodeArgs, encodeMethod, lookupMethod, type MethodArgs } from '../../transport/codec/methods.js'
+import { decodeArgs, lookupMethod, type MethodArgs } from '../../transport/codec/methods.js'
 import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
+import { contentHeader as headerFrame, frame, methodFrame, methodPayload } from '../helpers/raw-amqp.js'
 
 interface RxFrame {
   type: number
   channel: number
   payload: Buffer
-}
-
-function frame(type: number, channel: number, payload: Buffer, end = FRAME_END): Buffer {
-  const b = Buffer.alloc(payload.length + 8)
-  b[0] = type
-  b.writeUInt16BE(channel, 1)
-  b.writeUInt32BE(payload.length, 3)
-  payload.copy(b, 7)
-  b[b.length - 1] = end
-  return b
-}
-
-function methodPayload(classId: number, methodId: number, args: readonly unknown[] = []): Buffer {
-  const e = new Encoder(64)
-  encodeMethod(e, classId, methodId, args)
-  return Buffer.from(e.buf.subarray(0, e.pos))
-}
-
-const methodFrame = (channel: number, classId: number, methodId: number, args: readonly unknown[] = []): Buffer =>
-  frame(1, channel, methodPayload(classId, methodId, args))
-
-/** Content header frame for class 60 with no properties. */
-function headerFrame(channel: number, bodySize: number): Buffer {
-  const p = Buffer.alloc(14)
-  p.writeUInt16BE(60, 0)
-  p.writeUInt16BE(0, 2)
-  p.writeUInt32BE(Math.floor(bodySize / 2 ** 32), 4)
-  p.writeUInt32BE(bodySize >>> 0, 8)
-  p.writeUInt16BE(0, 12) // property flags
-  return frame(2, channel, p)
 }
 
 const bodyFrame = (channel: number, body: Buffer): Buffer => frame(3, channel, body)

@@ -7,21 +7,13 @@ import { randomBytes } from 'node:crypto'
 import amqp from 'amqplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
-import { frame, methodFrame, RawAmqp } from '../helpers/raw-amqp.js'
+import { contentHeader, frame, methodFrame, RawAmqp } from '../helpers/raw-amqp.js'
 
 let b: TestBroker
 beforeAll(async () => {
   b = await startTestBroker()
 })
 afterAll(async () => b.stop())
-
-function contentHeader(channel: number, size: number): Buffer {
-  const h = Buffer.alloc(14)
-  h.writeUInt16BE(60, 0)
-  h.writeUInt32BE(Math.floor(size / 2 ** 32), 4)
-  h.writeUInt32BE(size >>> 0, 8)
-  return frame(2, channel, h)
-}
 
 describe('message blocks grow as the body arrives', () => {
   it('16 channels announcing 128 MiB bodies and sending one byte cost kilobytes, not 2 GiB', async () => {

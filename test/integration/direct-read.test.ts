@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import amqp from 'amqplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
-import { frame, methodFrame, RawAmqp } from '../helpers/raw-amqp.js'
+import { contentHeader, frame, methodFrame, RawAmqp } from '../helpers/raw-amqp.js'
 import type { Connection } from '../../transport/connection.js'
 
 let b: TestBroker
@@ -15,14 +15,6 @@ beforeAll(async () => {
   b = await startTestBroker()
 })
 afterAll(async () => b.stop())
-
-function contentHeader(channel: number, size: number): Buffer {
-  const h = Buffer.alloc(14)
-  h.writeUInt16BE(60, 0)
-  h.writeUInt32BE(Math.floor(size / 2 ** 32), 4)
-  h.writeUInt32BE(size >>> 0, 8)
-  return frame(2, channel, h)
-}
 
 const brokerConnections = (): Connection[] => [...b.broker.connections.values()] as Connection[]
 

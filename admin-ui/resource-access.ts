@@ -22,15 +22,12 @@ import { AccessControl } from '../core/access-control.js'
 import { AmqpError, ReplyCode } from '../core/errors.js'
 import type { VHost } from '../core/vhost.js'
 import type { ApiRequest } from './context.js'
-import { badRequest, HttpError, notAuthorised } from './http-errors.js'
+import { channelClosed, HttpError, notAuthorised } from './http-errors.js'
 
 /** The requesting user's permissions in `v`; fresh per request (HTTP is not a hot path). */
 export function accessFor(req: ApiRequest, v: VHost): AccessControl {
   return new AccessControl(req.ctx.broker.users, req.user.name, v.name)
 }
-
-/** rabbit_mgmt_util:bad_request_exception: "~p ~s" of the reply code and the reply text. */
-const channelException = (err: AmqpError): HttpError => badRequest(`${err.code} ${err.replyText}`)
 
 /**
  * Runs `fn` as rabbit_mgmt_util:with_channel runs a synchronous channel call (queue get): opening
@@ -46,7 +43,7 @@ export function withChannel<T>(access: AccessControl, fn: () => T): T {
     if (!(err instanceof AmqpError)) throw err
     if (err.code === ReplyCode.ACCESS_REFUSED) throw notAuthorised(err.replyText)
     if (err.code === ReplyCode.NOT_FOUND) throw new HttpError(404, 'not_found', err.replyText)
-    throw channelException(err)
+    throw channelClosed(err)
   }
 }
 
@@ -59,7 +56,7 @@ export function withPublishChannel<T>(access: AccessControl, fn: () => T): T {
   try {
     return fn()
   } catch (err) {
-    if (err instanceof AmqpError) throw channelException(err)
+    if (err instanceof AmqpError) throw channelClosed(err)
     throw err
   }
 }

@@ -2,30 +2,21 @@
  * Process and host figures the management API and the Prometheus endpoint report in RabbitMQ's
  * terms (file descriptors, memory and its high watermark, free disk space and its limit).
  */
-import { readdirSync, readFileSync, statfsSync } from 'node:fs'
+import { statfsSync } from 'node:fs'
 import { totalmem } from 'node:os'
+import { countOpenFds, FALLBACK_FD_LIMIT, openFileLimit } from '../core/fds.js'
 
 /** RabbitMQ's defaults: vm_memory_high_watermark 0.4, disk_free_limit 50 MB. */
 export const MEMORY_HIGH_WATERMARK = 0.4
 export const DISK_FREE_LIMIT = 50_000_000
 
 /** Open file descriptors of this process (Linux /proc; 0 elsewhere). */
-export function openFds(): number {
-  try {
-    return readdirSync('/proc/self/fd').length
-  } catch {
-    return 0
-  }
-}
+export const openFds = countOpenFds
 
-/** The open-files limit of this process (1024 when unknown). */
+/** The open-files limit of this process (1024 when unknown or unlimited). */
 export function maxFds(): number {
-  try {
-    const m = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))
-    return m === null ? 1024 : Number(m[1])
-  } catch {
-    return 1024
-  }
+  const limit = openFileLimit()
+  return limit === Infinity ? FALLBACK_FD_LIMIT : limit
 }
 
 /** RabbitMQ's memory high watermark: 40% of the machine's memory. */

@@ -6,23 +6,14 @@
  * (fd_used, fd_total, rabbitmq_alarms_file_descriptor_limit) and stops accepting sockets past its
  * sockets limit.
  */
-import { readdirSync } from 'node:fs'
 import type { Logger } from 'pino'
+import { countOpenFds } from './fds.js'
 import { Poller } from './poller.js'
 import { fdSoftLimit } from './store/file-budget.js'
 
 /** Alarm on at this share of the limit, off below FD_CLEAR_RATIO. */
 export const FD_ALARM_RATIO = 0.9
 export const FD_CLEAR_RATIO = 0.85
-
-/** Open file descriptors of this process (Linux /proc; 0 elsewhere). */
-export function countOpenFds(): number {
-  try {
-    return readdirSync('/proc/self/fd').length
-  } catch {
-    return 0
-  }
-}
 
 /** Told when the fd alarm goes on or off. */
 export interface FdAlarmListener {

@@ -17,7 +17,8 @@
  * logs and the definitions log; 1024 files are plenty to keep every busy queue's active segment
  * open (an idle queue's files are closed and reopened by one open() when it wakes up).
  */
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
+import { openFileLimit } from '../fds.js'
 
 /** One store file the budget may close and reopen (see the file comment). */
 export class FileHandle {
@@ -33,15 +34,10 @@ export class FileHandle {
   ) {}
 }
 
-/** Soft limit on open files of this process, from /proc/self/limits (1024 when unknown). */
+/** Soft limit on open files of this process (core/fds.ts; 1024 when unknown, 2^20 when unlimited). */
 export function fdSoftLimit(): number {
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
-    if (m === null) return 1024
-    return m[1] === 'unlimited' ? 1 << 20 : Number(m[1])
-  } catch {
-    return 1024
-  }
+  const limit = openFileLimit()
+  return limit === Infinity ? 1 << 20 : limit
 }
 
 /** The default budget for a soft limit (see the file comment). */

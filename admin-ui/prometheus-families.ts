@@ -85,7 +85,7 @@ export const FAMILIES: Record<string, Group> = {
     node(e, s, [
       ['process_max_fds', 'gauge', 'Open file descriptors limit', maxFds()],
       ['process_max_tcp_sockets', 'gauge', 'Open TCP sockets limit', maxSockets()],
-      ['resident_memory_limit_bytes', 'gauge', 'Memory high watermark in bytes', memoryLimit()],
+      ['resident_memory_limit_bytes', 'gauge', 'Memory high watermark in bytes', memoryLimit(api.broker)],
       ['disk_space_available_limit_bytes', 'gauge', 'Free disk space low watermark in bytes', api.broker.config.diskFreeLimit],
       // the broker process's uptime (RabbitMQ: the Erlang node's)
       ['erlang_uptime_seconds', 'gauge', 'Node uptime', Math.round(process.uptime() * 1000) / 1000],

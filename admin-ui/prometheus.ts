@@ -29,7 +29,7 @@ function alarms(e: Exposition, api: ApiContext): void {
   const { broker } = api
   e.one('rabbitmq_alarms_file_descriptor_limit', 'untyped', 'is 1 if file descriptor limit alarm is in effect', broker.fdAlarmOn ? 1 : 0)
   e.one('rabbitmq_alarms_free_disk_space_watermark', 'untyped', 'is 1 if free disk space watermark alarm is in effect', broker.diskAlarmOn ? 1 : 0)
-  e.one('rabbitmq_alarms_memory_used_watermark', 'untyped', 'is 1 if VM memory watermark alarm is in effect', 0)
+  e.one('rabbitmq_alarms_memory_used_watermark', 'untyped', 'is 1 if VM memory watermark alarm is in effect', broker.memAlarmOn ? 1 : 0)
 }
 
 /** RabbitMQ's object totals (connections, channels, consumers, queues). */

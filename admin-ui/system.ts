@@ -3,12 +3,9 @@
  * terms (file descriptors, memory and its high watermark, free disk space and its limit).
  */
 import { statfsSync } from 'node:fs'
-import { totalmem } from 'node:os'
+import type { Broker } from '../core/broker.js'
 import { countOpenFds, FALLBACK_FD_LIMIT, openFileLimit } from '../core/fds.js'
 
-/** RabbitMQ's defaults: vm_memory_high_watermark 0.4, disk_free_limit 50 MB. */
-export const MEMORY_HIGH_WATERMARK = 0.4
-export const DISK_FREE_LIMIT = 50_000_000
 
 /** Open file descriptors of this process (Linux /proc; 0 elsewhere). */
 export const openFds = countOpenFds
@@ -19,9 +16,9 @@ export function maxFds(): number {
   return limit === Infinity ? FALLBACK_FD_LIMIT : limit
 }
 
-/** RabbitMQ's memory high watermark: 40% of the machine's memory. */
-export function memoryLimit(): number {
-  return Math.floor(totalmem() * MEMORY_HIGH_WATERMARK)
+/** The memory high watermark in bytes (core/memory-monitor.ts), as the broker computed it at its first check. */
+export function memoryLimit(broker: Broker): number {
+  return broker.memLimit
 }
 
 /** Free bytes on the file system of `dir` (0 when it cannot be read). */

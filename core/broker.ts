@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
+import type { ResourceAlarm } from './alarms.js'
 import type { BrokerConfig } from './config.js'
 import type { ConnectionInfo } from './connections.js'
 import { DirectReplyTo } from './direct-reply-to.js'
@@ -60,8 +61,13 @@ export class Broker {
   private nextConnectionId = 1
   /** durable state (null: nothing is written, e.g. unit tests) */
   storage: Storage | null = null
-  /** free disk space is under the limit: publishers are blocked (RabbitMQ's disk alarm) */
-  diskAlarmOn = false
+  /** resource alarms in effect (core/alarms.ts): while any is, publishing connections are blocked */
+  readonly alarms = new Set<ResourceAlarm>()
+  /** some resource alarm is on: the one field a publish checks */
+  publishBlocked = false
+  /** resident memory and its high watermark at the last check (core/memory-monitor.ts; 0 before it) */
+  memUsed = 0
+  memLimit = 0
   /** direct reply-to consumers of every vhost: RabbitMQ finds an address's channel whatever the vhost */
   readonly replyTo = new DirectReplyTo()
   /** open file descriptors near the limit: new connections are refused (core/fd-monitor.ts) */
@@ -150,10 +156,35 @@ export class Broker {
     this.users.onChange = () => storage.usersChanged(this)
   }
 
+  /** free disk space is under the limit (RabbitMQ's disk alarm) */
+  get diskAlarmOn(): boolean {
+    return this.alarms.has('disk')
+  }
+
+  /** memory use is above the high watermark (RabbitMQ's memory alarm) */
+  get memAlarmOn(): boolean {
+    return this.alarms.has('memory')
+  }
+
   /** DiskAlarmListener: blocks (or unblocks) every publishing connection. */
   diskAlarm(on: boolean): void {
-    this.diskAlarmOn = on
-    for (const c of this.connections) c.diskAlarm?.(on)
+    this.resourceAlarm('disk', on)
+  }
+
+  /** MemoryAlarmListener: records the reading; blocks (or unblocks) publishing connections when the alarm changes. */
+  memoryAlarm(on: boolean, used: number, limit: number): void {
+    this.memUsed = used
+    this.memLimit = limit
+    this.resourceAlarm('memory', on)
+  }
+
+  /** Sets or clears one resource alarm and tells every connection when the set changed. */
+  resourceAlarm(resource: ResourceAlarm, on: boolean): void {
+    if (on === this.alarms.has(resource)) return
+    if (on) this.alarms.add(resource)
+    else this.alarms.delete(resource)
+    this.publishBlocked = this.alarms.size > 0
+    for (const c of this.connections) c.resourceAlarm?.()
   }
 
   /** FdAlarmListener: the listeners refuse new connections while it is on. */

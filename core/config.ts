@@ -3,6 +3,7 @@
  * environment variables (flags win). A bad value is refused with a message naming the option.
  */
 import { isIP } from 'node:net'
+import { DEFAULT_MEMORY_WATERMARK, formatWatermark, type MemoryWatermark } from './memory.js'
 
 export interface BrokerConfig {
   /** AMQP listener port (0: any free port) */
@@ -27,6 +28,8 @@ export interface BrokerConfig {
   statsInterval: number
   /** disk alarm below this many free bytes in the data dir's file system (RabbitMQ disk_free_limit) */
   diskFreeLimit: number
+  /** memory alarm above this share of the memory (or this many bytes) in use (RabbitMQ vm_memory_high_watermark) */
+  vmMemoryHighWatermark: MemoryWatermark
   /** AMQPS (AMQP over TLS) port, open when a certificate and key are configured (0: any free port; -1: disabled) */
   amqpsPort: number
   /** HTTPS port for management and WebSocket (WSS), open when a certificate and key are configured (-1: disabled) */
@@ -64,6 +67,7 @@ export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
   consumerTimeout: 30 * 60 * 1000,
   statsInterval: 5000,
   diskFreeLimit: 50_000_000,
+  vmMemoryHighWatermark: DEFAULT_MEMORY_WATERMARK,
   amqpsPort: 5671,
   httpsPort: 15671,
   tlsCert: '',
@@ -85,7 +89,7 @@ interface OptionSpec {
   flag: string
   env: string
   help: string
-  parse: (raw: string) => string | number | boolean | string[]
+  parse: (raw: string) => string | number | boolean | string[] | MemoryWatermark
 }
 
 const port =
@@ -123,6 +127,24 @@ function byteSize(raw: string): number {
   const unit = m === null ? undefined : UNITS[m[2].toLowerCase()]
   if (m === null || unit === undefined) throw new Error('must be a number of bytes, optionally with kB, MB, GB, KiB, MiB or GiB')
   return Number(m[1]) * unit
+}
+
+/**
+ * vm_memory_high_watermark: a fraction of the available memory written with a decimal point
+ * (`0.4`, RabbitMQ's `.relative`), or an absolute size as for --disk-free-limit (`512MiB`, `1GB`,
+ * `1073741824`; RabbitMQ's `.absolute`).
+ */
+function memoryWatermark(raw: string): MemoryWatermark {
+  if (/^\d*\.\d+$/.test(raw)) {
+    const f = Number(raw)
+    if (f > 1) throw new Error('a fraction must be from 0 to 1')
+    return { relative: f }
+  }
+  try {
+    return { absolute: byteSize(raw) }
+  } catch {
+    throw new Error('must be a fraction of the memory (0.4) or a size (bytes, or with kB, MB, GB, KiB, MiB or GiB)')
+  }
 }
 
 /** A comma-separated list of browser origins: scheme://host[:port], kept lower-case without a trailing slash. */
@@ -185,6 +207,13 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'maxMessageSize', flag: '--max-message-size', env: 'WARREN_MAX_MESSAGE_SIZE', help: 'largest message body, bytes', parse: intRange(1, 512 * 1024 * 1024) },
   { key: 'consumerTimeout', flag: '--consumer-timeout', env: 'WARREN_CONSUMER_TIMEOUT', help: 'ms a delivery may stay unacked', parse: intRange(1, 2 ** 31 - 1) },
   { key: 'diskFreeLimit', flag: '--disk-free-limit', env: 'WARREN_DISK_FREE_LIMIT', help: 'disk alarm below this free space (bytes, or with kB/MB/GB/KiB/MiB/GiB)', parse: byteSize },
+  {
+    key: 'vmMemoryHighWatermark',
+    flag: '--vm-memory-high-watermark',
+    env: 'WARREN_VM_MEMORY_HIGH_WATERMARK',
+    help: 'memory alarm above this fraction of RAM or cgroup limit (0.4), or size (512MiB)',
+    parse: memoryWatermark,
+  },
   { key: 'amqpsPort', flag: '--amqps-port', env: 'WARREN_AMQPS_PORT', help: 'AMQPS port, open when --tls-cert and --tls-key are set (-1 disables)', parse: port(true) },
   { key: 'httpsPort', flag: '--https-port', env: 'WARREN_HTTPS_PORT', help: 'HTTPS/WSS port, open when --tls-cert and --tls-key are set (-1 disables)', parse: port(true) },
   { key: 'tlsCert', flag: '--tls-cert', env: 'WARREN_TLS_CERT', help: 'server certificate (PEM file); with --tls-key turns TLS on', parse: filePath },
@@ -244,7 +273,18 @@ export function helpText(): string {
   const lines = ['Usage: warren [options]', '', 'Options (each can also be set by its environment variable):']
   for (const o of OPTIONS) {
     const dflt = DEFAULT_CONFIG[o.key]
-    const shown = Array.isArray(dflt) ? (dflt.length === 0 ? 'none' : dflt.join(',')) : dflt === '' ? (o.key === 'bind' ? 'all' : 'none') : dflt
+    const shown =
+      o.key === 'vmMemoryHighWatermark'
+        ? formatWatermark(DEFAULT_CONFIG.vmMemoryHighWatermark)
+        : Array.isArray(dflt)
+          ? dflt.length === 0
+            ? 'none'
+            : dflt.join(',')
+          : dflt === ''
+            ? o.key === 'bind'
+              ? 'all'
+              : 'none'
+            : dflt
     lines.push(`  ${(o.flag + ' <value>').padEnd(32)} ${o.env.padEnd(32)} ${o.help} [default: ${shown}]`)
   }
   lines.push(`  ${'--help'.padEnd(32)} ${''.padEnd(32)} show this help`)

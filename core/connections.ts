@@ -74,6 +74,8 @@ export interface ConnectionInfo {
   channels(): Iterable<ChannelInfo>
   /** Closes the connection with 320 CONNECTION_FORCED and the given reason. */
   forceClose(reason: string): void
-  /** The disk alarm went on or off: a publishing connection is blocked until it is off. */
-  diskAlarm?(on: boolean): void
+  /** blocked by a resource alarm after publishing (RabbitMQ's connection state `blocked`) */
+  readonly blockedByAlarm?: boolean
+  /** The broker's resource alarms changed (core/alarms.ts): a publishing connection is blocked until none is on. */
+  resourceAlarm?(): void
 }

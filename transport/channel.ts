@@ -337,7 +337,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     const n = vhost.publish(x, msg, this.conn, this)
     const conn = this.conn
     conn.published = true
-    if (conn.broker.diskAlarmOn) conn.diskAlarm(true)
+    if (conn.broker.publishBlocked) conn.resourceAlarm()
     if (n === 0) {
       if (mandatory) {
         stats.returned++

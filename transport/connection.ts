@@ -3,6 +3,7 @@
  * table, heartbeats, close, and output backpressure. Frames for channels > 0 go to Channel.
  */
 import type { Logger } from 'pino'
+import { blockedReason } from '../core/alarms.js'
 import { AccessControl, vhostAccessRefusedText } from '../core/access-control.js'
 import type { Broker } from '../core/broker.js'
 import type { ChannelInfo, ConnectionInfo } from '../core/connections.js'
@@ -89,9 +90,9 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     private readonly handshakeWatch?: HandshakeWatch,
   ) {
     this.id = broker.connectionId()
-    this.peerHost = socket.remoteAddress ?? 'unknown'
+    this.peerHost = plainAddress(socket.remoteAddress ?? 'unknown')
     this.peerPort = socket.remotePort ?? 0
-    this.name = `${this.peerHost}:${this.peerPort} -> ${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`
+    this.name = `${this.peerHost}:${this.peerPort} -> ${plainAddress(socket.localAddress ?? '?')}:${socket.localPort ?? 0}`
     this.log = parentLog.child({ conn: this.id, peer: `${this.peerHost}:${this.peerPort}` })
     this.frameMax = broker.config.frameMax
     this.channelMax = broker.config.channelMax
@@ -413,29 +414,36 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     if (this.flowBlocks++ === 0) this.socket.pause()
   }
 
-  /** set by the disk alarm while this connection is blocked */
-  private diskBlocked = false
-  /** this connection has published: the disk alarm blocks it */
+  /** set by a resource alarm while this connection is blocked */
+  private alarmBlocked = false
+  /** this connection has published: a resource alarm blocks it */
   published = false
 
   /**
-   * RabbitMQ's disk alarm, as it treats publishers: called when the alarm changes and on each
-   * publish while it is on. A connection that publishes is told connection.blocked (when the client
-   * announced the capability) and no longer read from until the alarm clears.
+   * RabbitMQ's memory and disk alarms, as they treat publishers (core/alarms.ts): called when the
+   * broker's alarms change and on each publish while one is on. A connection that publishes is told
+   * connection.blocked once (when the client announced the capability; the reason names the alarms
+   * then in effect) and no longer read from until every alarm has cleared.
    */
-  diskAlarm(on: boolean): void {
+  resourceAlarm(): void {
     const notify = this.capabilities['connection.blocked'] === true
-    if (on) {
-      if (this.diskBlocked || this.state !== 'running' || !this.published) return
-      this.diskBlocked = true
-      if (notify) this.writer.method(0, 10, 60, ['low on disk'])
+    const alarms = this.broker.alarms
+    if (alarms.size > 0) {
+      if (this.alarmBlocked || this.state !== 'running' || !this.published) return
+      this.alarmBlocked = true
+      if (notify) this.writer.method(0, 10, 60, [blockedReason(alarms)])
       this.blockFlow()
     } else {
-      if (!this.diskBlocked) return
-      this.diskBlocked = false
+      if (!this.alarmBlocked) return
+      this.alarmBlocked = false
       if (notify && this.state === 'running') this.writer.method(0, 10, 61)
       this.resumeFlow()
     }
+  }
+
+  /** Blocked by a resource alarm: RabbitMQ's connection state `blocked` (`blocking` when it has not published). */
+  get blockedByAlarm(): boolean {
+    return this.alarmBlocked
   }
 
   resumeFlow(): void {
@@ -550,4 +558,12 @@ function describeClient(p: FieldTable): string {
   const product = typeof p.product === 'string' ? p.product : 'unknown'
   const version = typeof p.version === 'string' ? p.version : ''
   return `${product} ${version}`.trim()
+}
+
+/**
+ * An IPv4 peer of a dual-stack listener as RabbitMQ shows it: `127.0.0.1`, not the IPv4-mapped
+ * `::ffff:127.0.0.1` Node reports.
+ */
+export function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
 }

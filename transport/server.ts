@@ -13,6 +13,7 @@ import { Broker } from '../core/broker.js'
 import { DEFAULT_CONFIG, type BrokerConfig } from '../core/config.js'
 import { ExchangeTypeRegistry } from '../core/exchange.js'
 import { FdMonitor } from '../core/fd-monitor.js'
+import { MemoryMonitor } from '../core/memory-monitor.js'
 import { Storage } from '../core/storage.js'
 import { assertFreeSpace, DiskMonitor, ensureDataDir } from '../core/store/disk.js'
 import { registerBuiltinExchanges } from '../exchanges/index.js'
@@ -37,6 +38,11 @@ export interface StartOptions extends Partial<BrokerConfig> {
   fdTotal?: number
   /** ms between fd alarm checks (default 1000) */
   fdCheckIntervalMs?: number
+  /** memory in use and memory available for the memory alarm (tests; default RSS, and RAM or the cgroup limit) */
+  memoryUsed?: () => number
+  memoryTotal?: number
+  /** ms between memory alarm checks (default 1000) */
+  memoryCheckIntervalMs?: number
 }
 
 export interface RunningBroker {
@@ -72,7 +78,7 @@ export interface RunningBroker {
 export const EMBEDDED_DEFAULTS: Readonly<BrokerConfig> = { ...DEFAULT_CONFIG, httpPort: -1, prometheusPort: -1, bind: '127.0.0.1' }
 
 export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
-  const { logger, freeDiskBytes, diskCheckIntervalMs, fdCount, fdTotal, fdCheckIntervalMs, ...overrides } = options
+  const { logger, freeDiskBytes, diskCheckIntervalMs, fdCount, fdTotal, fdCheckIntervalMs, memoryUsed, memoryTotal, memoryCheckIntervalMs, ...overrides } = options
   const config: BrokerConfig = { ...EMBEDDED_DEFAULTS }
   // an option given as undefined keeps its default (a spread would copy the undefined)
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v
@@ -99,6 +105,16 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   disk.start()
   const fds = new FdMonitor({ log, listener: broker, total: fdTotal, count: fdCount, intervalMs: fdCheckIntervalMs })
   fds.start()
+  const memory = new MemoryMonitor({
+    log,
+    listener: broker,
+    watermark: config.vmMemoryHighWatermark,
+    total: memoryTotal,
+    used: memoryUsed,
+    intervalMs: memoryCheckIntervalMs,
+  })
+  memory.start()
+  log.info({ limit: memory.limit, total: memory.total }, 'memory high watermark')
 
   // one budget for AMQP over TCP and over WebSocket; idle handshakes are cut after handshakeTimeout
   const limiter = new ConnectionLimiter(connectionCap(config.maxConnections), config.maxConnectionsPerIp, log)
@@ -136,6 +152,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const address = await listen(server, config.amqpPort, host).catch(async (err: unknown) => {
     disk.stop()
     fds.stop()
+    memory.stop()
     await storage.close()
     throw err
   })
@@ -211,6 +228,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     for (const h of httpServers) h.close()
     disk.stop()
     fds.stop()
+    memory.stop()
     await storage.close()
     throw err
   }
@@ -236,6 +254,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
       })
       disk.stop()
       fds.stop()
+      memory.stop()
       // every queue store flushed and closed: a clean restart recovers everything that was accepted
       await storage.close()
       log.info('broker stopped')

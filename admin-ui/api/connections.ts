@@ -18,6 +18,16 @@ function localEnd(c: ConnectionInfo): { host: string; port: number } {
   return { host: i < 0 ? local : local.slice(0, i), port: i < 0 ? 0 : Number(local.slice(i + 1)) }
 }
 
+/**
+ * RabbitMQ's connection states: `starting` until open, then `running`; while a resource alarm is
+ * on, `blocked` once the connection has published (it is no longer read from), `blocking` before.
+ */
+function connectionState(broker: Broker, c: ConnectionInfo): string {
+  if (c.userName === undefined) return 'starting'
+  if (c.blockedByAlarm === true) return 'blocked'
+  return broker.publishBlocked ? 'blocking' : 'running'
+}
+
 /** A connection as /api/connections shows it (RabbitMQ 3.10 fields). */
 export function connectionJson(ctx: ApiContext, c: ConnectionInfo): Record<string, unknown> {
   const rates = ctx.sampler.connectionRates(c)
@@ -49,7 +59,7 @@ export function connectionJson(ctx: ApiContext, c: ConnectionInfo): Record<strin
     ssl_key_exchange: null,
     // RabbitMQ shows Erlang's version atoms: 'tlsv1.3'
     ssl_protocol: c.tls?.protocol?.toLowerCase() ?? null,
-    state: c.userName === undefined ? 'starting' : 'running',
+    state: connectionState(ctx.broker, c),
     timeout: c.heartbeat,
     type: 'network',
     user: c.userName ?? '',

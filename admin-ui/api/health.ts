@@ -52,13 +52,14 @@ function aliveness(req: ApiRequest): ApiReply {
 }
 
 /**
- * rabbit_mgmt_wm_health_check_alarms: 503 with the alarms in effect (resource `disk` as RabbitMQ
- * names it; `file_descriptor_limit` for Warren's fd alarm, named after the Prometheus metric).
+ * rabbit_mgmt_wm_health_check_alarms: 503 with the alarms in effect (resources `memory` and `disk` as
+ * RabbitMQ names them; `file_descriptor_limit` for Warren's fd alarm, named after the Prometheus metric).
  */
 function alarms(local: boolean) {
   return (req: ApiRequest): ApiReply => {
     const b = req.ctx.broker
     const on: { node: string; resource: string }[] = []
+    if (b.memAlarmOn) on.push({ node: b.nodeName, resource: 'memory' })
     if (b.diskAlarmOn) on.push({ node: b.nodeName, resource: 'disk' })
     if (b.fdAlarmOn) on.push({ node: b.nodeName, resource: 'file_descriptor_limit' })
     if (on.length === 0) return ok({ status: 'ok' })

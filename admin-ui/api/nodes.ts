@@ -4,14 +4,12 @@ import type { Broker } from '../../core/broker.js'
 import { ok, type ApiRequest } from '../context.js'
 import { objectNotFound } from '../http-errors.js'
 import type { Router } from '../router.js'
-import { diskFree, DISK_FREE_LIMIT, maxFds, memoryLimit, openFds } from '../system.js'
+import { diskFree, maxFds, openFds } from '../system.js'
 import { WARREN_VERSION } from '../version.js'
 import { exchangeTypes, listenersJson } from './overview.js'
 
 /** This node as /api/nodes shows it. */
 export function nodeJson(broker: Broker): Record<string, unknown> {
-  const mem = process.memoryUsage().rss
-  const memLimit = memoryLimit()
   const disk = diskFree(broker.config.dataDir)
   const fdTotal = maxFds()
   return {
@@ -26,11 +24,13 @@ export function nodeJson(broker: Broker): Record<string, unknown> {
     sockets_total: Math.floor(fdTotal * 0.9),
     proc_used: 0,
     proc_total: 0,
-    mem_used: mem,
-    mem_limit: memLimit,
-    mem_alarm: false,
+    // resident memory at the memory alarm's last check (at most a second old), so mem_alarm agrees with it
+    mem_used: broker.memUsed,
+    mem_limit: broker.memLimit,
+    mem_alarm: broker.memAlarmOn,
+    mem_calculation_strategy: 'rss',
     disk_free: disk,
-    disk_free_limit: DISK_FREE_LIMIT,
+    disk_free_limit: broker.config.diskFreeLimit,
     disk_free_alarm: broker.diskAlarmOn,
     run_queue: 0,
     processors: availableParallelism(),

@@ -104,8 +104,9 @@ export const FAMILIES: Record<string, Group> = {
   queue_metrics(e, api, s) {
     emit(e, s, queues(api, s), queueLabels, [
       ['queue_consumers', 'gauge', 'Consumers on a queue', (q) => q.consumerCount],
-      ['queue_messages_bytes', 'gauge', 'Size in bytes of ready and unacknowledged messages', (q) => q.readyBytes],
+      ['queue_messages_bytes', 'gauge', 'Size in bytes of ready and unacknowledged messages', (q) => q.readyBytes + q.unackedBytes],
       ['queue_messages_ready_bytes', 'gauge', 'Size in bytes of ready messages', (q) => q.readyBytes],
+      ['queue_messages_unacked_bytes', 'gauge', 'Size in bytes of all unacknowledged messages', (q) => q.unackedBytes],
     ])
   },
   channel_metrics(e, api, s) {

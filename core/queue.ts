@@ -99,6 +99,8 @@ export class Queue {
   /** bindings leading to this queue, by binding id */
   readonly incoming = new Map<string, Binding>()
   unackedCount = 0
+  /** body bytes of the delivered, unacknowledged messages (RabbitMQ message_bytes_unacknowledged) */
+  unackedBytes = 0
   readyBytes = 0
   /** set once the queue is deleted; late acks and requeues are then dropped */
   deleted = false
@@ -255,8 +257,10 @@ export class Queue {
     if (noAck) this.stats.getNoAck++
     if (env.redelivered) this.stats.redeliver++
     env.deliveredAt = this.lastUsed
-    if (!noAck) this.unackedCount++
-    else {
+    if (!noAck) {
+      this.unackedCount++
+      this.unackedBytes += env.message.bodySize
+    } else {
       env.state = GONE
       this.unstore(env)
     }
@@ -282,6 +286,7 @@ export class Queue {
           this.unstore(env)
         } else {
           this.unackedCount++
+          this.unackedBytes += env.message.bodySize
           c.unacked++
           env.consumer = c
         }
@@ -395,6 +400,7 @@ export class Queue {
     if (this.deleted) return
     this.unstore(env)
     this.unackedCount--
+    this.unackedBytes -= env.message.bodySize
     this.stats.ack++
   }
 
@@ -419,6 +425,7 @@ export class Queue {
       return
     }
     this.unackedCount--
+    this.unackedBytes -= env.message.bodySize
     env.deliveryCount++
     const s = this.settings
     if (s.deliveryLimit >= 0 && env.deliveryCount > s.deliveryLimit) {

@@ -68,7 +68,10 @@ async function errorOf(res) {
   const reason = body?.reason ?? res.statusText
   // "not_authorized" (with a z) is RabbitMQ's failed login; "not_authorised" a refused action
   if (res.status === 401 && (body?.error === 'not_authorized' || res.headers.has('www-authenticate'))) return new SignedOut(401, body?.error, reason)
-  return new ApiError(res.status, body?.error, typeof reason === 'string' ? reason : JSON.stringify(reason))
+  const err = new ApiError(res.status, body?.error, typeof reason === 'string' ? reason : JSON.stringify(reason))
+  // the whole answer, for the few that say more than a reason (a failed health check lists its alarms)
+  err.body = body
+  return err
 }
 
 /**

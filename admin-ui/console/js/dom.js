@@ -89,7 +89,8 @@ export function fmtBytes(n) {
     v /= 1024
     i++
   }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`
+  // whole bytes: a rate such as 943.3512224209899 B/s reads as 943 B/s
+  return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`
 }
 
 /** A compact number for axes: 1.2k, 3M. */

@@ -1,5 +1,6 @@
 /**
- * Connections: user, vhost, client, protocol, channels, byte rates; close one with a reason
+ * Connections: name (the client's connection_name above the peer address), user, vhost, client,
+ * protocol, channels, byte rates (whole bytes); close one with a reason
  * (DELETE /api/connections/{name} with the X-Reason header).
  */
 import { del, getPage, seg } from '../api.js'
@@ -9,8 +10,13 @@ import { busy, confirmDialog, dataTable, filterBox, pager, toast } from '../widg
 function client(c) {
   const p = c.client_properties ?? {}
   const product = [p.product, p.version].filter(Boolean).join(' ')
-  const label = c.user_provided_name ?? p.connection_name
-  return h('span', {}, label ? h('strong', {}, label) : null, label && product ? h('br') : null, product ? h('span', { class: 'muted small' }, product) : null, !label && !product ? '–' : null)
+  return product ? h('span', { class: 'small' }, product) : '–'
+}
+
+/** The client's connection_name (RabbitMQ's user_provided_name) over the "peer -> host:port" name, each on one line. */
+function connName(c) {
+  const label = c.user_provided_name ?? c.client_properties?.connection_name
+  return h('span', {}, label ? h('span', { class: 'conn-label' }, label) : null, h('span', { class: ['conn-name', 'mono', label && 'muted'] }, c.name))
 }
 
 async function close(button, c, app) {
@@ -43,7 +49,7 @@ export default {
       sort: { key: 'name' },
       onSort: () => app.refresh(),
       columns: [
-        { label: 'Name', sort: 'name', render: (c) => h('span', { class: 'name mono' }, c.name) },
+        { label: 'Name', sort: 'name', render: connName },
         { label: 'User', sort: 'user', render: (c) => c.user ?? '–' },
         { label: 'Virtual host', sort: 'vhost', render: (c) => c.vhost ?? '–' },
         { label: 'Client', render: client },

@@ -1,10 +1,11 @@
 /**
- * Overview: totals, live message-rate and queued-message charts, node facts, listeners, and
- * definitions export (file download) and import (file upload).
+ * Overview: totals, node health (memory, disk, descriptors, uptime, alarms), live message-rate and
+ * queued-message charts, node facts, listeners, and definitions export (file download) and import (file upload).
  */
 import { get, post } from '../api.js'
 import { Series, lineChart } from '../chart.js'
 import { h, href, replace, fmtNum, fmtRate, rateOf } from '../dom.js'
+import { nodeHealthPanel } from '../node-health.js'
 import { vhostTracingPanel } from '../tracing-switch.js'
 import { busy, confirmDialog, dataTable, kvList, toast } from '../widgets.js'
 
@@ -109,10 +110,12 @@ export default {
       ],
     })
     const vhosts = vhostTracingPanel()
+    const health = nodeHealthPanel()
     replace(
       root,
       h('div', { class: 'page-head' }, h('h1', {}, 'Overview'), h('span', { class: 'muted', id: 'node-name' })),
       totals,
+      health.el,
       h(
         'div',
         { class: 'grid2' },
@@ -174,6 +177,7 @@ export default {
       )
       listeners.update(o.listeners ?? [])
     })
+    await app.poll(health.update)
     await app.poll(async () => vhosts.update(await get('vhosts?columns=name,description,tags,default_queue_type,tracing')))
   },
 }

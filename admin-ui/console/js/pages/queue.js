@@ -194,7 +194,7 @@ export default {
           ['Arguments', argBadges(q.arguments)],
           ['Dead letters', deadLetterInfo(vhost, q.arguments)],
           ['Messages', h('span', { id: 'q-messages' }, `${fmtNum(q.messages ?? 0)} total · ${fmtNum(q.messages_ready ?? 0)} ready · ${fmtNum(q.messages_unacknowledged ?? 0)} unacked`)],
-          ['Message bytes', fmtBytes(q.message_bytes ?? 0)],
+          ['Message bytes', h('span', { id: 'q-bytes' }, `${fmtBytes(q.message_bytes ?? 0)} total · ${fmtBytes(q.message_bytes_ready ?? 0)} ready · ${fmtBytes(q.message_bytes_unacknowledged ?? 0)} unacked`)],
           ['Consumers', fmtNum(q.consumers ?? 0)],
           ['Published', fmtNum(ms?.publish ?? 0)],
           ['Delivered / got', fmtNum(ms?.deliver_get ?? 0)],

@@ -15,6 +15,7 @@ import deadLetters from './pages/dead-letters.js'
 import topology from './pages/topology.js'
 import routeTester from './pages/route-tester.js'
 import trace from './pages/trace.js'
+import admin from './pages/admin.js'
 
 const ROUTES = [
   { path: [], page: overview, nav: 'Overview', key: '' },
@@ -29,6 +30,8 @@ const ROUTES = [
   { path: ['route-tester'], page: routeTester, nav: 'Route tester', key: 'route-tester' },
   { path: ['route-tester', ':vhost', ':exchange'], page: routeTester, key: 'route-tester' },
   { path: ['trace'], page: trace, nav: 'Trace', key: 'trace' },
+  { path: ['admin'], page: admin, nav: 'Admin', key: 'admin' },
+  { path: ['admin', ':section'], page: admin, key: 'admin' },
 ]
 
 const main = document.getElementById('main')
@@ -84,6 +87,10 @@ export const app = {
   },
   navigate(hash) {
     location.hash = hash
+  },
+  /** Reads the vhost list again (after one is added or deleted) and updates the top bar's choice. */
+  reloadVhosts() {
+    return loadVhosts()
   },
 }
 

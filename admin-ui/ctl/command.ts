@@ -43,6 +43,8 @@ export interface Command {
   /** flags of its own (besides the global ones) */
   flags?: readonly FlagDoc[]
   summary: string
+  /** whether it acts in `--vhost` (always, or only when given); named in its error messages */
+  vhost?: 'always' | 'if-given'
   /** more help text, shown by `--help` */
   details?: string
   /** resolves with the exit code (0 when nothing is returned) */

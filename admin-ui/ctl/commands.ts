@@ -23,6 +23,7 @@ function listCommand(kind: string): Command {
   return {
     words: ['list', kind],
     args: [],
+    vhost: k.inVHost === undefined ? undefined : 'if-given',
     flags: [{ flag: '--columns A,B', help: `columns to show, dotted paths into the API's JSON (default: ${k.columns.join(',')})` }],
     summary: `list ${kind}${k.inVHost === undefined ? '' : ' (of every vhost, or of --vhost)'}`,
     async run(c) {
@@ -106,6 +107,7 @@ const USERS: Command[] = [
   },
   {
     words: ['set', 'permissions'],
+    vhost: 'always',
     args: ['USER'],
     flags: [
       { flag: '--configure RE', help: 'regular expression of the names the user may configure', required: true },
@@ -124,6 +126,7 @@ const USERS: Command[] = [
   },
   {
     words: ['clear', 'permissions'],
+    vhost: 'always',
     args: ['USER'],
     summary: "remove a user's permissions in --vhost",
     async run(c) {
@@ -136,6 +139,7 @@ const USERS: Command[] = [
 const POLICIES: Command[] = [
   {
     words: ['set', 'policy'],
+    vhost: 'always',
     args: ['NAME', 'PATTERN', 'DEFINITION'],
     flags: [
       { flag: '--apply-to WHAT', help: 'queues, exchanges or all (default all)' },
@@ -158,6 +162,7 @@ const POLICIES: Command[] = [
   },
   {
     words: ['clear', 'policy'],
+    vhost: 'always',
     args: ['NAME'],
     summary: 'delete a policy in --vhost',
     async run(c) {
@@ -172,6 +177,7 @@ const definitionsPath = (c: CommandContext): string => (c.vhostGiven ? `/api/def
 const DEFINITIONS: Command[] = [
   {
     words: ['export', 'definitions'],
+    vhost: 'if-given',
     args: ['FILE'],
     summary: "write the broker's definitions (of every vhost, or of --vhost) as JSON to FILE, or to stdout with -",
     async run(c) {
@@ -179,13 +185,15 @@ const DEFINITIONS: Command[] = [
       const file = c.args[0]
       if (file === '-') c.io.out(formatJson(defs))
       else {
-        await writeFile(file, formatJson(defs))
+        // the export holds password hashes: a new file is readable by its owner only
+        await writeFile(file, formatJson(defs), { mode: 0o600 })
         done(c, `exported definitions to ${q(file)}`)
       }
     },
   },
   {
     words: ['import', 'definitions'],
+    vhost: 'if-given',
     args: ['FILE'],
     summary: 'import definitions from a JSON FILE, or from stdin with - (into --vhost when given)',
     async run(c) {
@@ -222,6 +230,7 @@ const ACTIONS: Command[] = [
   },
   {
     words: ['purge', 'queue'],
+    vhost: 'always',
     args: ['NAME'],
     summary: 'remove the ready messages of a queue in --vhost',
     async run(c) {

@@ -101,8 +101,9 @@ export async function runCtl(argv: readonly string[], env: NodeJS.ProcessEnv, io
     const { own, global } = assignFlags(flags, ownFlagNames(found.cmd), name)
     const ctx = contextOf(found.cmd, target.slice(found.used), global, own, env, io)
     user = ctx.api.user
-    // errors name the command and its arguments: "delete user 'bob': Not Found (HTTP 404 …)"
-    name = [name, ...ctx.args.map((a) => `'${safeText(a)}'`)].join(' ')
+    // errors name the command, its arguments and vhost: "purge queue 'q' in vhost '/': Not Found (HTTP 404 …)"
+    const inVHost = found.cmd.vhost === 'always' || (found.cmd.vhost === 'if-given' && ctx.vhostGiven)
+    name = [name, ...ctx.args.map((a) => `'${safeText(a)}'`), ...(inVHost ? [`in vhost '${safeText(ctx.vhost)}'`] : [])].join(' ')
     return (await found.cmd.run(ctx)) ?? 0
   } catch (err) {
     return reportError(err, name, user, io)

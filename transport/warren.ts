@@ -6,6 +6,11 @@
  */
 const args = process.argv.slice(2)
 if (args[0] === 'ctl') {
+  // `warren ctl list queues | head`: a closed pipe ends the tool quietly, not with a stack trace
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw err
+  })
   const { runCtl } = await import('../admin-ui/ctl/main.js')
   // exitCode, not exit(): stdout may be a pipe that is still being written
   process.exitCode = await runCtl(args.slice(1), process.env)

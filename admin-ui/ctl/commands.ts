@@ -136,41 +136,49 @@ const USERS: Command[] = [
   },
 ]
 
-const POLICIES: Command[] = [
-  {
-    words: ['set', 'policy'],
-    vhost: 'always',
-    args: ['NAME', 'PATTERN', 'DEFINITION'],
-    flags: [
-      { flag: '--apply-to WHAT', help: 'queues, exchanges or all (default all)' },
-      { flag: '--priority N', help: 'the highest priority wins where patterns overlap (default 0)' },
-    ],
-    summary: 'set a policy in --vhost: PATTERN a regular expression of names, DEFINITION a JSON object',
-    details: `Example: warren ctl set policy ttl '^tmp\\.' '{"message-ttl":60000}' --apply-to queues`,
-    async run(c) {
-      const [name, pattern, defText] = c.args
-      const definition = jsonObjectArg(defText, 'DEFINITION', 'set policy')
-      const body: Record<string, unknown> = { pattern, definition, 'apply-to': c.flags.get('apply-to') ?? 'all' }
-      const priority = c.flags.get('priority')
-      if (priority !== undefined) {
-        if (!/^-?\d+$/.test(priority)) throw new UsageError(`--priority must be an integer, got '${priority}'`, 'set policy')
-        body.priority = Number(priority)
-      }
-      await putOne(c, 'policies', c.vhost, name, body)
-      done(c, `set policy ${q(name)} in vhost ${q(c.vhost)}`)
+/**
+ * `set|clear WORD` for a policy-shaped kind (name, pattern, definition, apply-to, priority). Operator
+ * policies, once the API has them, are `...policyCommands('operator-policies', 'operator-policy')`
+ * plus their entry in kinds.ts.
+ */
+export function policyCommands(kind: string, word: string): Command[] {
+  const what = word.replace('-', ' ')
+  return [
+    {
+      words: ['set', word],
+      vhost: 'always',
+      args: ['NAME', 'PATTERN', 'DEFINITION'],
+      flags: [
+        { flag: '--apply-to WHAT', help: 'queues, exchanges or all (default all)' },
+        { flag: '--priority N', help: 'the highest priority wins where patterns overlap (default 0)' },
+      ],
+      summary: `set a ${what} in --vhost: PATTERN a regular expression of names, DEFINITION a JSON object`,
+      details: `Example: warren ctl set ${word} ttl '^tmp\\.' '{"message-ttl":60000}' --apply-to queues`,
+      async run(c) {
+        const [name, pattern, defText] = c.args
+        const definition = jsonObjectArg(defText, 'DEFINITION', `set ${word}`)
+        const body: Record<string, unknown> = { pattern, definition, 'apply-to': c.flags.get('apply-to') ?? 'all' }
+        const priority = c.flags.get('priority')
+        if (priority !== undefined) {
+          if (!/^-?\d+$/.test(priority)) throw new UsageError(`--priority must be an integer, got '${priority}'`, `set ${word}`)
+          body.priority = Number(priority)
+        }
+        await putOne(c, kind, c.vhost, name, body)
+        done(c, `set ${what} ${q(name)} in vhost ${q(c.vhost)}`)
+      },
     },
-  },
-  {
-    words: ['clear', 'policy'],
-    vhost: 'always',
-    args: ['NAME'],
-    summary: 'delete a policy in --vhost',
-    async run(c) {
-      await deleteOne(c, 'policies', c.vhost, c.args[0])
-      done(c, `cleared policy ${q(c.args[0])} in vhost ${q(c.vhost)}`)
+    {
+      words: ['clear', word],
+      vhost: 'always',
+      args: ['NAME'],
+      summary: `delete a ${what} in --vhost`,
+      async run(c) {
+        await deleteOne(c, kind, c.vhost, c.args[0])
+        done(c, `cleared ${what} ${q(c.args[0])} in vhost ${q(c.vhost)}`)
+      },
     },
-  },
-]
+  ]
+}
 
 const definitionsPath = (c: CommandContext): string => (c.vhostGiven ? `/api/definitions/${seg(c.vhost)}` : '/api/definitions')
 
@@ -243,7 +251,7 @@ const ACTIONS: Command[] = [
 export const COMMANDS: readonly Command[] = [
   ...Object.keys(KINDS).map(listCommand),
   ...USERS,
-  ...POLICIES,
+  ...policyCommands('policies', 'policy'),
   ...DEFINITIONS,
   ...ACTIONS,
   STATUS_COMMAND,

@@ -7,7 +7,9 @@
  *   'operator-policies': { all: '/api/operator-policies', inVHost: (v) => `/api/operator-policies/${seg(v)}`,
  *     one: (v, n) => `/api/operator-policies/${seg(v)}/${seg(n)}`, columns: [...] },
  *
- * (likewise `limits` → /api/vhost-limits, `topic-permissions` → /api/topic-permissions).
+ * and `...policyCommands('operator-policies', 'operator-policy')` in commands.ts for set/clear
+ * (likewise `limits` → /api/vhost-limits, `topic-permissions` → /api/topic-permissions, whose
+ * set/clear commands take their own flags).
  */
 import { seg } from './client.js'
 

@@ -6,6 +6,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -101,10 +102,22 @@ describe('usage', () => {
     expect(r.err).toBe(`warren ctl: cannot reach the management API at http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`)
   })
 
-  it('a URL that answers but is not the API (no JSON) exits 1 saying so', async () => {
-    const r = await ctl(['list', 'queues', '--url', `${url()}/js`])
-    expect(r.code).toBe(1)
-    expect(r.err).toMatch(/warren ctl: (list queues: .*HTTP 404|.*not JSON)/)
+  it('a server that is not the API (no JSON) or does not answer in --timeout exits 1 saying so', async () => {
+    const srv = http.createServer((req, res) => {
+      if (req.url?.startsWith('/slow/') === true) return // never answers
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>')
+    })
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+    const base = `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`
+    try {
+      const html = await ctl(['list', 'queues', '--url', base])
+      expect(html).toEqual({ code: 1, out: '', err: `warren ctl: ${base}/api/queues answered with something that is not JSON: is it the management API?\n` })
+      const slow = await ctl(['status', '--url', `${base}/slow`, '--timeout', '0.2'])
+      expect(slow).toEqual({ code: 1, out: '', err: `warren ctl: cannot reach the management API at ${base}/slow: no answer within 200 ms\n` })
+    } finally {
+      srv.closeAllConnections()
+      await new Promise((resolve) => srv.close(resolve))
+    }
   })
 })
 

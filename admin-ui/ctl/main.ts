@@ -5,7 +5,7 @@
  */
 import { assignFlags, parseArgs, UsageError, type FlagUse } from './args.js'
 import { ApiClient, ApiError, parseBaseUrl, Unreachable } from './client.js'
-import { commandName, ownFlagNames, type Command, type CommandContext, type CtlIO, type Format } from './command.js'
+import { commandName, ownFlagNames, usageLine, type Command, type CommandContext, type CtlIO, type Format } from './command.js'
 import { COMMANDS, COMMANDS_BY_NAME } from './commands.js'
 import { commandHelp, DEFAULT_URL, overviewHelp } from './help.js'
 import { safeText } from './table.js'
@@ -44,12 +44,24 @@ function unknownCommand(words: readonly string[]): UsageError {
 
 const hasFlag = (flags: readonly FlagUse[], name: string): boolean => flags.some((f) => f.name === name)
 
-/** Builds the context the command runs with from the global flags and the environment. */
-function contextOf(cmd: Command, words: readonly string[], global: ReadonlyMap<string, string>, own: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, io: CtlIO): CommandContext {
+/** A usage error unless exactly the command's arguments were given. */
+function checkArgs(cmd: Command, args: readonly string[]): void {
+  if (args.length === cmd.args.length) return
   const name = commandName(cmd)
-  if (words.length !== cmd.args.length) {
-    throw new UsageError(`'${name}' takes ${cmd.args.length === 0 ? 'no arguments' : cmd.args.join(' ')}${words.length > cmd.args.length ? `; unexpected '${words[cmd.args.length]}'` : ''}`, name)
-  }
+  const takes = cmd.args.length === 0 ? 'no arguments' : cmd.args.join(' ')
+  const extra = args.length > cmd.args.length ? `; unexpected '${args[cmd.args.length]}'` : ''
+  throw new UsageError(`'${name}' takes ${takes}${extra}`, name)
+}
+
+interface Flags {
+  own: ReadonlyMap<string, string>
+  global: ReadonlyMap<string, string>
+}
+
+/** Builds the context the command runs with from the global flags and the environment. */
+function contextOf(cmd: Command, args: readonly string[], { own, global }: Flags, env: NodeJS.ProcessEnv, io: CtlIO): CommandContext {
+  const name = commandName(cmd)
+  checkArgs(cmd, args)
   const rawUrl = global.get('url') ?? env.WARREN_URL ?? DEFAULT_URL
   const parsed = parseBaseUrl(rawUrl)
   if (parsed === null) throw new UsageError(`--url '${rawUrl}' is not an http:// or https:// URL`, name)
@@ -65,7 +77,7 @@ function contextOf(cmd: Command, words: readonly string[], global: ReadonlyMap<s
     password: global.get('password') ?? parsed.password ?? env.WARREN_PASSWORD ?? 'guest',
     timeoutMs: Math.ceil(Number(timeout) * 1000),
   })
-  return { api, vhost: vhost ?? '/', vhostGiven: vhost !== undefined, format: format as Format, args: words, flags: own, io }
+  return { api, vhost: vhost ?? '/', vhostGiven: vhost !== undefined, format: format as Format, args, flags: own, io }
 }
 
 /** Runs `warren ctl` with the arguments after `ctl`; resolves with the exit code. */
@@ -98,8 +110,7 @@ export async function runCtl(argv: readonly string[], env: NodeJS.ProcessEnv, io
       io.out(commandHelp(found.cmd))
       return 0
     }
-    const { own, global } = assignFlags(flags, ownFlagNames(found.cmd), name)
-    const ctx = contextOf(found.cmd, target.slice(found.used), global, own, env, io)
+    const ctx = contextOf(found.cmd, target.slice(found.used), assignFlags(flags, ownFlagNames(found.cmd), name), env, io)
     user = ctx.api.user
     // errors name the command, its arguments and vhost: "purge queue 'q' in vhost '/': Not Found (HTTP 404 …)"
     const inVHost = found.cmd.vhost === 'always' || (found.cmd.vhost === 'if-given' && ctx.vhostGiven)
@@ -110,23 +121,25 @@ export async function runCtl(argv: readonly string[], env: NodeJS.ProcessEnv, io
   }
 }
 
+/** Prints the error (escaped: API reasons may quote names) and returns the exit code. */
 function reportError(err: unknown, name: string | undefined, user: string | undefined, io: CtlIO): number {
+  const text = safeText(err instanceof Error ? err.message : String(err))
   if (err instanceof UsageError) {
     const cmd = err.command === undefined ? undefined : COMMANDS_BY_NAME.get(err.command)
-    const hint = cmd === undefined ? 'Run warren ctl --help for the commands.' : `Usage: ${commandHelp(cmd).split('\n')[0].slice('Usage: '.length)}`
-    io.err(`warren ctl: ${err.message}\n${hint}\n`)
+    const hint = cmd === undefined ? 'Run warren ctl --help for the commands.' : `Usage: ${usageLine(cmd)} [OPTIONS]`
+    io.err(`warren ctl: ${text}\n${hint}\n`)
     return 2
   }
   if (err instanceof ApiError) {
     // a failed login: say as whom (the API's reason is only "Login failed")
     const who = err.status === 401 && err.error === 'not_authorized' && user !== undefined ? ` as user '${safeText(user)}'` : ''
-    io.err(`warren ctl: ${name ?? 'request'}: ${err.message}${who}\n`)
+    io.err(`warren ctl: ${name ?? 'request'}: ${text}${who}\n`)
     return 1
   }
   if (err instanceof Unreachable) {
-    io.err(`warren ctl: ${err.message}\n`)
+    io.err(`warren ctl: ${text}\n`)
     return 1
   }
-  io.err(`warren ctl: ${name === undefined ? '' : `${name}: `}${err instanceof Error ? err.message : String(err)}\n`)
+  io.err(`warren ctl: ${name === undefined ? '' : `${name}: `}${text}\n`)
   return 1
 }

@@ -4,9 +4,11 @@
  *
  * - core imports only node:* built-ins, pino (type-only) and core
  * - exchanges imports only core and exchanges
- * - admin-ui imports only core, admin-ui and node/npm packages
+ * - admin-ui imports only core, admin-ui and node/npm packages; admin-ui/ctl/ (the command-line
+ *   tool, a client of the HTTP API) only admin-ui/ctl/ and node/npm packages
  * - transport imports core, transport and node/npm packages; only the composition roots
- *   transport/server.ts and transport/cli.ts may import exchanges/ or admin-ui/
+ *   transport/server.ts, transport/cli.ts and transport/warren.ts (the `warren` bin) may import
+ *   exchanges/ or admin-ui/
  *
  * (the project's package.json counts as metadata, allowed outside core and exchanges), and no
  * console.log in any of them (the broker logs through pino).
@@ -19,7 +21,7 @@ import { describe, expect, it } from 'vitest'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const LAYERS = ['core', 'exchanges', 'transport', 'admin-ui'] as const
 type Layer = (typeof LAYERS)[number]
-const COMPOSITION_ROOTS = new Set(['transport/server.ts', 'transport/cli.ts'])
+const COMPOSITION_ROOTS = new Set(['transport/server.ts', 'transport/cli.ts', 'transport/warren.ts'])
 
 function tsFiles(dir: string): string[] {
   const abs = path.join(ROOT, dir)
@@ -127,13 +129,16 @@ function violation(file: string, ref: ImportRef): string | null {
       return `${where}: exchanges may import only core and exchanges`
     case 'admin-ui':
       if (t.kind !== 'layer') return null
+      if (file.startsWith('admin-ui/ctl/')) {
+        return t.path.startsWith('admin-ui/ctl/') ? null : `${where}: admin-ui/ctl (a client of the HTTP API) may import only admin-ui/ctl and packages`
+      }
       if (t.layer === 'core' || t.layer === 'admin-ui') return null
       return `${where}: admin-ui may import only core, admin-ui and packages`
     case 'transport':
       if (t.kind !== 'layer') return null
       if (t.layer === 'core' || t.layer === 'transport') return null
       if ((t.layer === 'exchanges' || t.layer === 'admin-ui') && COMPOSITION_ROOTS.has(file)) return null
-      return `${where}: only transport/server.ts and transport/cli.ts may import ${t.layer}/`
+      return `${where}: only the composition roots (transport/server.ts, cli.ts, warren.ts) may import ${t.layer}/`
   }
   return null
 }
@@ -179,6 +184,11 @@ describe('import scanner (self-test)', () => {
     expect(violation('exchanges/topic.ts', ref('../core/exchange.js'))).toBeNull()
     expect(violation('admin-ui/api.ts', ref('ws'))).toBeNull()
     expect(violation('admin-ui/api.ts', ref('../transport/server.js'))).not.toBeNull()
+    expect(violation('admin-ui/ctl/main.ts', ref('./args.js'))).toBeNull()
+    expect(violation('admin-ui/ctl/main.ts', ref('node:fs'))).toBeNull()
+    expect(violation('admin-ui/ctl/main.ts', ref('../../core/broker.js', true))).toMatch(/client of the HTTP API/)
+    expect(violation('admin-ui/ctl/main.ts', ref('../api/users.js'))).not.toBeNull()
+    expect(violation('transport/warren.ts', ref('../admin-ui/ctl/main.js'))).toBeNull()
     expect(violation('transport/channel.ts', ref('../exchanges/topic.js'))).not.toBeNull()
     expect(violation('transport/server.ts', ref('../exchanges/index.js'))).toBeNull()
     expect(violation('transport/cli.ts', ref('../admin-ui/index.js'))).toBeNull()

@@ -70,6 +70,9 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster membership (etcd)' : 'cluster membe
       await ch.assertQueue('q-' + b.broker.nodeName)
       await c.close()
     }
+    // a queue shows the node it lives on by its --node-name
+    const q = await apiClient(n2).get('/api/queues/%2F/q-n2')
+    expect(q.body).toMatchObject({ name: 'q-n2', node: 'n2' })
   })
 
   it('a node that closes leaves at once: its key is gone and the others drop it', async () => {

@@ -130,15 +130,16 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster membership (etcd)' : 'cluster membe
     const start = () => spawn(process.execPath, args, { cwd: ROOT, stdio: 'ignore' })
     let child = start()
     try {
-      await waitFor(() => n1.broker.cluster!.members.has('n2'), 10_000, 'n1 to see n2')
+      // a process start (node, then the etcd client) can take many seconds on a loaded CI machine
+      await waitFor(() => n1.broker.cluster!.members.has('n2'), 30_000, 'n1 to see n2')
       child.kill('SIGKILL')
       // no revoke: the key lives until the 5 s lease runs out
       await waitFor(() => !n1.broker.cluster!.members.has('n2'), 12_000, 'n2 lease to expire')
       child = start()
-      await waitFor(() => n1.broker.cluster!.members.has('n2'), 10_000, 'n2 back')
+      await waitFor(() => n1.broker.cluster!.members.has('n2'), 30_000, 'n2 back')
     } finally {
       child.kill('SIGKILL')
       rmSync(dir, { recursive: true, force: true })
     }
-  }, 40_000)
+  }, 90_000)
 })

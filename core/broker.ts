@@ -5,6 +5,7 @@
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { ResourceAlarm } from './alarms.js'
+import type { ClusterState } from './cluster/cluster-state.js'
 import type { BrokerConfig } from './config.js'
 import type { ConnectionInfo } from './connections.js'
 import { DirectReplyTo } from './direct-reply-to.js'
@@ -50,7 +51,7 @@ export class Broker {
   readonly listeners: Listener[] = []
   readonly startedAt = Date.now()
   /** node name as RabbitMQ shows it (rabbit@host) */
-  readonly nodeName = `warren@${hostname()}`
+  readonly nodeName: string
   clusterName = `warren@${hostname()}`
   /** global message counters, sampled for rates */
   /** unroutable: dropped (not mandatory); returned: mandatory and sent back with basic.return */
@@ -77,12 +78,17 @@ export class Broker {
   fdTotal = 0
   /** connections refused by the fd alarm */
   fdRefused = 0
+  /** the cluster view when started with --cluster (transport/cluster/), else null: a single node */
+  cluster: ClusterState | null = null
 
   constructor(
     readonly config: BrokerConfig,
     readonly exchangeTypes: ExchangeTypeRegistry,
     readonly log: Logger,
   ) {
+    // a cluster member is known by its --node-name (or warren@host); a single node keeps warren@host
+    this.nodeName = config.cluster.length > 0 && config.nodeName !== '' ? config.nodeName : `warren@${hostname()}`
+    if (config.cluster.length > 0) this.clusterName = config.clusterName
     this.addVHost('/', { description: 'Default virtual host', tags: [] })
   }
 

@@ -51,6 +51,17 @@ export interface BrokerConfig {
   maxConnectionsPerIp: number
   /** extra browser origins (scheme://host[:port]) allowed to open AMQP WebSockets, besides the page's own */
   wsAllowedOrigins: string[]
+
+  /** etcd endpoints of the cluster to join (`etcd://host:port[,host:port]`, kept as http:// URLs); [] : a single node, no etcd */
+  cluster: string[]
+  /** this node's name in the cluster ('' : the host name) */
+  nodeName: string
+  /** the cluster's name: every etcd key lives under /warren/<clusterName>/ */
+  clusterName: string
+  /** port peers connect to for the node-to-node link (RabbitMQ's inter-node port 25672; 0: any free port) */
+  clusterPort: number
+  /** address peers should use to reach this node ('' : the --bind address when specific, else the host name) */
+  advertiseAddress: string
 }
 
 export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
@@ -80,6 +91,12 @@ export const DEFAULT_CONFIG: Readonly<BrokerConfig> = {
   // one host rarely needs more; a flood from one address then cannot take every slot of the total cap
   maxConnectionsPerIp: 1000,
   wsAllowedOrigins: [],
+
+  cluster: [],
+  nodeName: '',
+  clusterName: 'warren',
+  clusterPort: 25672,
+  advertiseAddress: '',
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -167,6 +184,24 @@ function originList(raw: string): string[] {
   return out
 }
 
+/** `etcd://host:port[,host:port]` → the client URLs (http://host:port) of the etcd members. */
+function etcdEndpoints(raw: string): string[] {
+  if (raw === '') return []
+  const m = /^etcd:\/\/(.+)$/.exec(raw)
+  if (m === null) throw new Error('must be etcd://host:port[,host:port]')
+  return m[1].split(',').map((hp) => {
+    const ep = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(hp.trim())
+    if (ep === null || Number(ep[2]) < 1 || Number(ep[2]) > 65535) throw new Error(`'${hp}' is not host:port (in etcd://host:port[,host:port])`)
+    return `http://${ep[1]}:${ep[2]}`
+  })
+}
+
+/** Node and cluster names: they become etcd key segments and RabbitMQ-style node names. */
+function clusterName(raw: string): string {
+  if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(raw)) throw new Error('must be 1 to 64 letters, digits, or _ . @ -')
+  return raw
+}
+
 export const OPTIONS: OptionSpec[] = [
   { key: 'amqpPort', flag: '--amqp-port', env: 'WARREN_AMQP_PORT', help: 'AMQP port (0 picks a free port)', parse: port(false) },
   { key: 'httpPort', flag: '--http-port', env: 'WARREN_HTTP_PORT', help: 'HTTP port for management and WebSocket (-1 disables)', parse: port(true) },
@@ -225,6 +260,20 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'maxConnections', flag: '--max-connections', env: 'WARREN_MAX_CONNECTIONS', help: 'AMQP connections at once (0: 90% of the open-file limit)', parse: intRange(0, 2 ** 31 - 1) },
   { key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', env: 'WARREN_MAX_CONNECTIONS_PER_IP', help: 'AMQP connections at once from one address (0: no limit)', parse: intRange(0, 2 ** 31 - 1) },
   { key: 'wsAllowedOrigins', flag: '--ws-allowed-origins', env: 'WARREN_WS_ALLOWED_ORIGINS', help: 'comma list of other browser origins allowed to open AMQP WebSockets', parse: originList },
+  { key: 'cluster', flag: '--cluster', env: 'WARREN_CLUSTER', help: 'join the cluster coordinated by these etcd endpoints: etcd://host:port[,host:port]', parse: etcdEndpoints },
+  { key: 'nodeName', flag: '--node-name', env: 'WARREN_NODE_NAME', help: 'node name in the cluster (default: the host name)', parse: (raw) => (raw === '' ? '' : clusterName(raw)) },
+  { key: 'clusterName', flag: '--cluster-name', env: 'WARREN_CLUSTER_NAME', help: 'cluster name (etcd keys under /warren/<name>/)', parse: clusterName },
+  { key: 'clusterPort', flag: '--cluster-port', env: 'WARREN_CLUSTER_PORT', help: 'port for the links from the other nodes (0 picks a free port)', parse: port(false) },
+  {
+    key: 'advertiseAddress',
+    flag: '--advertise-address',
+    env: 'WARREN_ADVERTISE_ADDRESS',
+    help: 'address the other nodes use to reach this one (default: --bind when specific, else the host name)',
+    parse: (raw) => {
+      if (raw !== '' && isIP(raw) === 0 && !/^[A-Za-z0-9.-]{1,253}$/.test(raw)) throw new Error('must be an IP address or a host name')
+      return raw
+    },
+  },
   { key: 'statsInterval', flag: '--stats-interval', env: 'WARREN_STATS_INTERVAL', help: 'ms between management rate samples', parse: intRange(10, 3_600_000) },
 ]
 

@@ -10,6 +10,7 @@ import net from 'node:net'
 import tls, { type TLSSocket } from 'node:tls'
 import { pino, type Logger } from 'pino'
 import { Broker } from '../core/broker.js'
+import { ClusterState } from '../core/cluster/cluster-state.js'
 import { DEFAULT_CONFIG, type BrokerConfig } from '../core/config.js'
 import { ExchangeTypeRegistry } from '../core/exchange.js'
 import { FdMonitor } from '../core/fd-monitor.js'
@@ -43,6 +44,8 @@ export interface StartOptions extends Partial<BrokerConfig> {
   memoryTotal?: number
   /** ms between memory alarm checks (default 1000) */
   memoryCheckIntervalMs?: number
+  /** seconds of the cluster membership lease (tests; default transport/cluster/membership.ts LEASE_TTL_S) */
+  clusterLeaseTtl?: number
 }
 
 export interface RunningBroker {
@@ -59,6 +62,8 @@ export interface RunningBroker {
   readonly amqpsPort: number
   /** the HTTPS (management, WSS) port, or -1 when TLS is not configured or the port is disabled */
   readonly httpsPort: number
+  /** the cluster port (node-to-node links), or -1 without --cluster */
+  readonly clusterPort: number
   /**
    * Reads the TLS certificate, key and CA files again (SIGHUP): new TLS connections get them. Returns
    * the error when they cannot be used (the previous ones stay), or null; null too without TLS.
@@ -78,7 +83,7 @@ export interface RunningBroker {
 export const EMBEDDED_DEFAULTS: Readonly<BrokerConfig> = { ...DEFAULT_CONFIG, httpPort: -1, prometheusPort: -1, bind: '127.0.0.1' }
 
 export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
-  const { logger, freeDiskBytes, diskCheckIntervalMs, fdCount, fdTotal, fdCheckIntervalMs, memoryUsed, memoryTotal, memoryCheckIntervalMs, ...overrides } = options
+  const { logger, freeDiskBytes, diskCheckIntervalMs, fdCount, fdTotal, fdCheckIntervalMs, memoryUsed, memoryTotal, memoryCheckIntervalMs, clusterLeaseTtl, ...overrides } = options
   const config: BrokerConfig = { ...EMBEDDED_DEFAULTS }
   // an option given as undefined keeps its default (a spread would copy the undefined)
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v
@@ -92,6 +97,8 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const types = new ExchangeTypeRegistry()
   registerBuiltinExchanges(types)
   const broker = new Broker(config, types, log)
+  // --cluster: clients are refused (fenced) until this node holds its etcd lease
+  if (config.cluster.length > 0) broker.cluster = new ClusterState(config.clusterName, broker.nodeName, broker.connections, log.child({ component: 'cluster' }))
   const storage = new Storage(config.dataDir, log.child({ component: 'store' }))
   broker.attachStorage(storage)
   const disk = new DiskMonitor({
@@ -123,6 +130,12 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const sockets = new Set<net.Socket>()
   /** Counts a new TCP socket (AMQP, or AMQPS before its TLS handshake) against the caps; false: refused. */
   const admit = (socket: net.Socket): boolean => {
+    if (broker.cluster?.fenced === true) {
+      // a cluster node without its etcd lease serves no one (core/cluster/cluster-state.ts)
+      socket.on('error', () => {})
+      socket.destroy()
+      return false
+    }
     if (broker.fdAlarmOn) {
       // the descriptors left serve the clients and queue stores already here (fd-monitor.ts)
       broker.fdRefused++
@@ -167,6 +180,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   let prometheusPort = -1
   let amqpsPort = -1
   let httpsPort = -1
+  let cluster: { clusterPort: number; close(): Promise<void> } | null = null
   const webAmqp: WebSocketListener[] = []
   const tlsReloader = new TlsReloader(config, log.child({ component: 'tls' }))
   let amqpsServer: tls.Server | null = null
@@ -221,6 +235,11 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     broker.listeners.push({ protocol: 'http/prometheus', ip: a.address, port: a.port })
     log.info({ protocol: 'http/prometheus', port: a.port, address: a.address }, `Prometheus metrics on ${formatHost(a.address)}:${a.port}`)
   }
+  if (config.cluster.length > 0) {
+    // loaded only in cluster mode: a single node never loads the etcd client
+    const { startClusterNode } = await import('./cluster/cluster-node.js')
+    cluster = await startClusterNode(broker, config, { amqpPort: address.port, httpPort }, log, clusterLeaseTtl)
+  }
   } catch (err) {
     // a port already in use: do not leave the listeners opened so far behind
     server.close()
@@ -252,6 +271,8 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
           for (const w of webAmqp) w.close()
         }, 500).unref()
       })
+      // leave the cluster: the member key goes now, not when the lease expires
+      await cluster?.close()
       disk.stop()
       fds.stop()
       memory.stop()
@@ -271,6 +292,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     prometheusPort,
     amqpsPort,
     httpsPort,
+    clusterPort: cluster?.clusterPort ?? -1,
     reloadTls: () => (tlsContext === null ? null : tlsReloader.reload()),
     url: `amqp://guest:guest@127.0.0.1:${address.port}`,
     close,

@@ -84,6 +84,11 @@ export function attachWebSocket(
       return
     }
     const ip = req.socket.remoteAddress
+    if (broker.cluster?.fenced === true) {
+      // a cluster node without its etcd lease serves no one (core/cluster/cluster-state.ts)
+      rejectUpgrade(socket, 503, 'Service Unavailable')
+      return
+    }
     if (broker.fdAlarmOn) {
       // as on the TCP listeners: the descriptors left serve the clients already here (fd-monitor.ts)
       broker.fdRefused++

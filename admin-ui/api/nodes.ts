@@ -1,6 +1,11 @@
-/** GET /api/nodes[/{name}] (RabbitMQ rabbit_mgmt_wm_nodes, _node): this single node. */
+/**
+ * GET /api/nodes[/{name}] (RabbitMQ rabbit_mgmt_wm_nodes, _node): this node, and in a cluster every
+ * member registered in etcd (the others with what their member key says; their own figures need the
+ * node-to-node link, a later phase of issue 13).
+ */
 import { availableParallelism } from 'node:os'
 import type { Broker } from '../../core/broker.js'
+import type { MemberInfo } from '../../core/cluster/cluster-state.js'
 import { ok, type ApiRequest } from '../context.js'
 import { objectNotFound } from '../http-errors.js'
 import type { Router } from '../router.js'
@@ -48,14 +53,27 @@ export function nodeJson(broker: Broker): Record<string, unknown> {
   }
 }
 
+/** Another cluster member as /api/nodes shows it: RabbitMQ's identity fields, from its etcd member key. */
+function memberJson(m: MemberInfo): Record<string, unknown> {
+  return { name: m.name, type: 'disc', running: true, being_drained: false, uptime: Math.max(0, Date.now() - m.started), partitions: [], cluster_links: [] }
+}
+
+/** Every node this node knows: itself, then the other live members (a single node: itself). */
+function nodesJson(broker: Broker): Record<string, unknown>[] {
+  const out = [nodeJson(broker)]
+  if (broker.cluster !== null) for (const m of broker.cluster.members.values()) if (m.name !== broker.nodeName) out.push(memberJson(m))
+  return out
+}
+
 /** Adds the node routes (monitoring users and up). */
 export function registerNodes(router: Router): void {
-  router.get('/api/nodes', (req) => ok([nodeJson(req.ctx.broker)]), { list: { sort: ['name'] }, access: 'monitoring' })
+  router.get('/api/nodes', (req) => ok(nodesJson(req.ctx.broker)), { list: { sort: ['name'] }, access: 'monitoring' })
   router.get(
     '/api/nodes/:node',
     (req: ApiRequest) => {
-      if (req.params.node !== req.ctx.broker.nodeName) throw objectNotFound()
-      return ok(nodeJson(req.ctx.broker))
+      const node = nodesJson(req.ctx.broker).find((n) => n.name === req.params.node)
+      if (node === undefined) throw objectNotFound()
+      return ok(node)
     },
     { access: 'monitoring' },
   )

@@ -1,0 +1,93 @@
+/**
+ * A Warren node joining a cluster (issue 13), loaded by transport/server.ts with a dynamic import
+ * only when --cluster is given, so a single node never loads etcd code. Connects to etcd, opens
+ * the cluster port, and registers the membership (transport/cluster/membership.ts).
+ *
+ * Phase 1: the cluster port listens (so the advertised address and port are real and a port
+ * clash is found at start) but the node-to-node link protocol is not there yet: peers' sockets
+ * are closed at once.
+ */
+import net from 'node:net'
+import { hostname } from 'node:os'
+import { Etcd3 } from 'etcd3'
+import type { Logger } from 'pino'
+import type { Broker } from '../../core/broker.js'
+import { ClusterState, type MemberInfo } from '../../core/cluster/cluster-state.js'
+import type { BrokerConfig } from '../../core/config.js'
+import { Membership } from './membership.js'
+
+/** ms to reach etcd and register at start before giving up (exit code 1 from the CLI). */
+const JOIN_TIMEOUT_MS = 15_000
+
+export interface ClusterNode {
+  readonly state: ClusterState
+  readonly clusterPort: number
+  /** Leaves the cluster (the member key goes at once) and closes the cluster port. */
+  close(): Promise<void>
+}
+
+export interface ClusterPorts {
+  amqpPort: number
+  httpPort: number
+}
+
+/** --advertise-address, else the --bind address when it is a specific one, else the host name. */
+export function advertiseAddress(config: BrokerConfig): string {
+  if (config.advertiseAddress !== '') return config.advertiseAddress
+  if (config.bind !== '' && config.bind !== '0.0.0.0' && config.bind !== '::') return config.bind
+  return hostname()
+}
+
+export async function startClusterNode(broker: Broker, config: BrokerConfig, ports: ClusterPorts, log: Logger, leaseTtl?: number): Promise<ClusterNode> {
+  const clog = log.child({ component: 'cluster', node: broker.nodeName })
+  // fenced until registered (server.ts may have set it before the listeners opened)
+  const state = broker.cluster ?? new ClusterState(config.clusterName, broker.nodeName, broker.connections, clog)
+  broker.cluster = state
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined)
+    socket.destroy()
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port: config.clusterPort, host: config.bind === '' ? undefined : config.bind }, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const clusterPort = (server.address() as net.AddressInfo).port
+  const etcd = new Etcd3({ hosts: config.cluster, dialTimeout: 3000 })
+  const self: MemberInfo = {
+    name: broker.nodeName,
+    address: advertiseAddress(config),
+    clusterPort,
+    amqpPort: ports.amqpPort,
+    httpPort: ports.httpPort,
+    started: broker.startedAt,
+  }
+  const membership = new Membership(etcd, state, self, clog, leaseTtl)
+  let timer: NodeJS.Timeout | undefined
+  try {
+    // the etcd client retries an unreachable endpoint on its own: bound the whole join
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${JOIN_TIMEOUT_MS} ms`)), JOIN_TIMEOUT_MS)
+    })
+    await Promise.race([membership.start(), timeout])
+  } catch (err) {
+    void membership.close()
+    server.close()
+    etcd.close()
+    clearTimeout(timer)
+    throw new Error(`cannot join cluster '${config.clusterName}' through etcd ${config.cluster.join(',')}: ${(err as Error).message}`)
+  }
+  clearTimeout(timer)
+  clog.info({ clusterName: config.clusterName, clusterPort, address: self.address }, `joined cluster '${config.clusterName}' as ${self.name}`)
+  return {
+    state,
+    clusterPort,
+    async close() {
+      await membership.close()
+      etcd.close()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}

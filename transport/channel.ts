@@ -39,6 +39,8 @@ import {
   queuePurge,
 } from './channel-topology.js'
 import { Transaction } from './transaction.js'
+import { blockPool } from './block-pool.js'
+import { PooledDeliveries } from './pooled-deliveries.js'
 import { cancelReplies, consumeReplies, rewriteReplyTo, stopReplies, type ChannelReplyConsumer } from './direct-reply-to.js'
 import { REPLY_TO_QUEUE } from '../core/direct-reply-to.js'
 
@@ -79,6 +81,8 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   /** confirms waiting for fdatasync of durable queue stores (created on first need) */
   private durableConfirms: DurableConfirms | null = null
   private ackTimer: NodeJS.Timeout | null = null
+  /** unacked deliveries whose body block goes back to the block pool once acked and written */
+  private readonly pooled = new PooledDeliveries()
 
   constructor(
     readonly conn: Connection,
@@ -255,6 +259,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   }
 
   private requeueAll(): void {
+    this.pooled.clear()
     const touched = new Set<Queue>()
     for (const env of this.unacked.values()) {
       env.queue.requeue(env)
@@ -335,6 +340,8 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     ms.publish++
     const vhost = this.vhost
     const n = vhost.publish(x, msg, this.conn, this)
+    // a pooled block comes back only from the one delivery of a message that one queue holds
+    if (n !== 1 || vhost.refused) blockPool.disown(msg.data)
     const conn = this.conn
     conn.published = true
     if (conn.broker.publishBlocked) conn.resourceAlarm()
@@ -499,12 +506,14 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
       if (this.ackTimer === null) this.startAckTimer()
     }
     this.writer.getOk(this.id, tag, env.redelivered, env.message, q.messageCount)
+    if (!noAck && blockPool.owns(env.message.data)) this.pooled.delivered(tag, env, this.writer.streamEnd)
   }
 
   private basicAck(tag: number, multiple: boolean): void {
     if (this.tx !== null) {
       const entries = this.takeEntries(tag, multiple)
       this.messageStats.ack += entries.length
+      if (this.pooled.size > 0) this.pooled.dropped(tag, multiple)
       return this.tx.settle('ack', entries, false)
     }
     const envs = this.take(tag, multiple)
@@ -517,13 +526,20 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
         last = env.queue
       }
     }
+    if (this.pooled.size > 0) this.pooled.acked(tag, multiple, this.conn.outputWritten)
     if (last !== null) last.drain()
     this.globalCreditFreed()
   }
 
   private basicNack(tag: number, multiple: boolean, requeue: boolean): void {
-    if (this.tx !== null) return this.tx.settle('nack', this.takeEntries(tag, multiple), requeue)
-    this.settleRejected(this.take(tag, multiple), requeue)
+    if (this.tx !== null) {
+      const entries = this.takeEntries(tag, multiple)
+      if (this.pooled.size > 0) this.pooled.dropped(tag, multiple)
+      return this.tx.settle('nack', entries, requeue)
+    }
+    const envs = this.take(tag, multiple)
+    if (this.pooled.size > 0) this.pooled.dropped(tag, multiple)
+    this.settleRejected(envs, requeue)
   }
 
   /** Rejected deliveries: back to their queues, or dropped/dead-lettered. */
@@ -613,6 +629,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
       if (this.ackTimer === null) this.startAckTimer()
     } else ms.deliver_no_ack++
     this.writer.deliver(this.id, (c as ChannelConsumer).tagBytes, tag, env.redelivered, env.message)
+    if (!c.noAck && blockPool.owns(env.message.data)) this.pooled.delivered(tag, env, this.writer.streamEnd)
   }
 
   cancelledByServer(c: Consumer): void {

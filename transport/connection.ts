@@ -132,6 +132,16 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     return this.writer.sendCount
   }
 
+  /**
+   * How many output bytes the socket has written (handed to the kernel, or encrypted), or -1 when
+   * the transport cannot tell (WebSocket): a pooled body block is reused only once its delivery is
+   * written (transport/pooled-deliveries.ts).
+   */
+  get outputWritten(): number {
+    const queued = (this.socket as { writableLength?: number }).writableLength
+    return typeof queued === 'number' ? this.writer.bytesOut - queued : -1
+  }
+
   /** Closes the connection with 320 CONNECTION_FORCED (shutdown, management API). */
   forceClose(reason: string): void {
     this.closeWith(new ConnectionError(ReplyCode.CONNECTION_FORCED, reason))

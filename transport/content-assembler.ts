@@ -9,6 +9,7 @@ import { ConnectionError, preconditionFailed, ReplyCode } from '../core/errors.j
 import type { Exchange } from '../core/exchange.js'
 import { expirationProblem, Message, parseExpiration } from '../core/message.js'
 import { findReplyTo, REPLY_TO_FLAG_BYTE, summarizeProperties, type PropertySummary } from '../core/wire/properties.js'
+import { blockPool } from './block-pool.js'
 import { CLASS_BASIC } from './codec/constants.js'
 import type { BodyTarget } from './codec/frame-reader.js'
 
@@ -158,7 +159,8 @@ export class ContentAssembler {
     const grown = Math.max(needed * BLOCK_GROWTH, MIN_BLOCK)
     // a little over eight frames is common (1 MiB is 8 frames of 131064 bytes and 64 more): the
     // exact size then, not a block a few bytes short that must be copied for its last frame
-    const block = Buffer.allocUnsafe(grown + grown / 8 >= full ? full : grown)
+    // the final block may be one a delivered message left behind (transport/block-pool.ts)
+    const block = grown + grown / 8 >= full ? blockPool.take(full) : Buffer.allocUnsafe(grown)
     if (data === null) {
       this.propsBuf.copy(block, 0, this.propsStart, this.propsEnd)
       this.propsBuf = block

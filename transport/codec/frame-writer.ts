@@ -175,7 +175,12 @@ export class FrameWriter {
     return ok
   }
 
-  /** Frames waiting to be flushed, in bytes (rough). */
+  /** Position in the output byte stream after everything encoded so far (flushed or not). */
+  get streamEnd(): number {
+    return this.bytesOut + this.pending
+  }
+
+  /** Frames waiting to be flushed, in bytes. */
   get pending(): number {
     let n = this.pos - this.start
     for (const c of this.chunks) n += c.length

@@ -96,6 +96,7 @@ export class Broker {
       v.storage = this.storage
       v.replyTo = this.replyTo
       v.policySource = { policies: this.policies, operatorPolicies: this.operatorPolicies }
+      v.parameters = this.parameters
       this.vhosts.set(name, v)
       if (metadata === undefined) this.vhostMetadata.set(name, { description: '', tags: [] })
     }

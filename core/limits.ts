@@ -4,6 +4,7 @@
  * max-channels, kept with the user). A negative limit, or none, means unlimited; 0 refuses all.
  * Checked when a connection opens, a channel opens or a queue is declared; never per message.
  */
+import type { Broker } from './broker.js'
 import { ConnectionError, preconditionFailed, ReplyCode } from './errors.js'
 import type { RuntimeParameters } from './parameters.js'
 
@@ -59,4 +60,33 @@ export function validateLimits(value: unknown, keys: string[]): string | undefin
     if (typeof v !== 'number' || !Number.isInteger(v)) return `${JSON.stringify(v)} is not a valid value for ${k}: must be an integer`
   }
   return undefined
+}
+
+/**
+ * connection.open: the vhost's and the user's max-connections (rabbit_reader: vhost limit first,
+ * then the user's). Only open connections count, as RabbitMQ tracks them from connection.open.
+ */
+export function checkConnectionLimits(broker: Broker, vhost: string, user: string): void {
+  const vmax = limitOf(vhostLimits(broker.parameters, vhost), 'max-connections')
+  const umax = limitOf(broker.users.getLimits(user), 'max-connections')
+  if (vmax === undefined && umax === undefined) return
+  let inVHost = 0
+  let ofUser = 0
+  for (const c of broker.connections) {
+    if (c.vhostName === undefined) continue
+    if (c.vhostName === vhost) inVHost++
+    if (c.userName === user) ofUser++
+  }
+  if (vmax !== undefined && inVHost >= vmax) throw vhostConnectionLimitError(vhost, user, vmax)
+  if (umax !== undefined && ofUser >= umax) throw userConnectionLimitError(user, umax)
+}
+
+/** channel.open: the user's max-channels over all its connections. */
+export function checkChannelLimit(broker: Broker, user: string | undefined): void {
+  if (user === undefined) return
+  const max = limitOf(broker.users.getLimits(user), 'max-channels')
+  if (max === undefined) return
+  let n = 0
+  for (const c of broker.connections) if (c.userName === user) for (const _ of c.channels()) n++
+  if (n >= max) throw userChannelLimitError(user, max)
 }

@@ -18,6 +18,8 @@ import {
 import { DirectReplyTo, isReplyAddress } from './direct-reply-to.js'
 import { Exchange, type Binding, type Destination, type ExchangeOptions, type ExchangeTypeRegistry } from './exchange.js'
 import type { Message } from './message.js'
+import { limitOf, queueLimitError, vhostLimits } from './limits.js'
+import type { RuntimeParameters } from './parameters.js'
 import type { Policy, PolicyStore } from './policies.js'
 import { matchPolicy } from './policy-match.js'
 import { Queue, FLOW_CHECK, FLOW_CHECK_BYTES, type FlowWaiter, type QueueOptions } from './queue.js'
@@ -73,6 +75,8 @@ export class VHost {
    * is created and re-applied by the Broker when they change; null: none apply (trial-run vhosts).
    */
   policySource: { policies: PolicyStore; operatorPolicies: PolicyStore } | null = null
+  /** the broker's runtime parameters, for this vhost's limits (core/limits.ts); null: no limits */
+  parameters: RuntimeParameters | null = null
 
   constructor(
     readonly name: string,
@@ -255,6 +259,9 @@ export class VHost {
       return { queue: existing, messageCount: existing.messageCount, consumerCount: existing.consumerCount }
     }
     validateQueueArguments(name, this.name, options)
+    // rabbit_queue_type:declare → check_vhost_queue_limit, for new queues only
+    const maxQueues = this.parameters === null ? undefined : limitOf(vhostLimits(this.parameters, this.name), 'max-queues')
+    if (maxQueues !== undefined && this.queues.size >= maxQueues) throw queueLimitError(name, this.name, maxQueues)
     const q = new Queue(this, name, options)
     this.queues.set(name, q)
     this.storage?.queueAdded(this, q)

@@ -286,6 +286,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     if (x.internal) {
       throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${this.vhost.name}'`)
     }
+    this.access.checkTopic('write', x, p.routingKey)
     this.content.begin(x, p.routingKey, p.mandatory)
   }
 

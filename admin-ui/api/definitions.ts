@@ -11,7 +11,7 @@ import { tableJson } from '../format.js'
 import type { Router } from '../router.js'
 import { clusterId, RABBITMQ_VERSION, WARREN_VERSION } from '../version.js'
 import { importDefinitions } from './definitions-import.js'
-import { parameterJson } from './parameters.js'
+import { allParameters, parameterJson } from './parameters.js'
 import { policyJson } from './policies.js'
 import { topicPermissionJson } from './topic-permissions.js'
 import { permissionJson, userJson } from './users.js'
@@ -106,11 +106,7 @@ function exportVHost(broker: Broker, v: VHost): Obj {
  * are among them.
  */
 function exportedParameters(broker: Broker, vhost?: string): Obj[] {
-  const ops = broker.operatorPolicies.list(vhost).map((p) => {
-    const { vhost: v, name, ...value } = policyJson(p)
-    return { value, vhost: v, component: 'operator_policy', name }
-  })
-  return [...broker.parameters.list(undefined, vhost).map(parameterJson), ...ops]
+  return allParameters(broker, undefined, vhost).map(parameterJson)
 }
 
 function download(req: ApiRequest, body: Obj, name: string): ApiReply {

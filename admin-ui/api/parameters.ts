@@ -5,10 +5,12 @@
  * administrator or policymaker with permissions in the vhost; global ones need administrator.
  * The broker's `internal_cluster_id` is always listed among the global parameters.
  */
+import type { Broker } from '../../core/broker.js'
 import type { Parameter } from '../../core/parameters.js'
 import { policyVHost, policyVHosts } from '../auth.js'
 import { objectBody, shortName } from '../coerce.js'
 import { created, noContent, ok, type ApiReply, type ApiRequest } from '../context.js'
+import { tableJson } from '../format.js'
 import { badRequest, objectNotFound } from '../http-errors.js'
 import type { Router } from '../router.js'
 import { clusterId } from '../version.js'
@@ -16,6 +18,23 @@ import { clusterId } from '../version.js'
 /** A parameter as RabbitMQ lists it (and exports it in definitions). */
 export function parameterJson(p: Parameter): Record<string, unknown> {
   return { value: p.value, vhost: p.vhost, component: p.component, name: p.name }
+}
+
+/**
+ * Every runtime parameter but policies, as rabbit_runtime_parameters:list gives them (so vhost
+ * limits and operator policies are among them), optionally of one component and vhost.
+ */
+export function allParameters(broker: Broker, component?: string, vhost?: string): Parameter[] {
+  const ops =
+    component === undefined || component === 'operator_policy'
+      ? broker.operatorPolicies.list(vhost).map((p) => ({
+          component: 'operator_policy',
+          vhost: p.vhost,
+          name: p.name,
+          value: { pattern: p.pattern, definition: tableJson(p.definition), priority: p.priority, 'apply-to': p.applyTo },
+        }))
+      : []
+  return [...broker.parameters.list(component, vhost), ...ops]
 }
 
 /** The `value` of a PUT body or definitions entry (any JSON, but present). */
@@ -40,16 +59,17 @@ export function globalParameters(req: ApiRequest): { name: string; value: unknow
 export function registerParameters(router: Router): void {
   const visible = (req: ApiRequest, component?: string): Parameter[] => {
     const vhosts = new Set(policyVHosts(req))
-    return req.ctx.broker.parameters.list(component).filter((p) => vhosts.has(p.vhost))
+    return allParameters(req.ctx.broker, component).filter((p) => vhosts.has(p.vhost))
   }
   router.get('/api/parameters', (req) => ok(visible(req).map(parameterJson)), SORT)
   router.get('/api/parameters/:component', (req) => ok(visible(req, req.params.component).map(parameterJson)), SORT)
   router.get('/api/parameters/:component/:vhost', (req) => {
     const v = policyVHost(req, false)
-    return ok(req.ctx.broker.parameters.list(req.params.component, v.name).map(parameterJson))
+    return ok(allParameters(req.ctx.broker, req.params.component, v.name).map(parameterJson))
   }, SORT)
   router.get('/api/parameters/:component/:vhost/:name', (req) => {
-    const p = req.ctx.broker.parameters.get(req.params.component, policyVHost(req, true).name, req.params.name)
+    const v = policyVHost(req, true).name
+    const p = allParameters(req.ctx.broker, req.params.component, v).find((x) => x.name === req.params.name)
     if (p === undefined) throw objectNotFound()
     return ok(parameterJson(p))
   })

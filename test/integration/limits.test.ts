@@ -106,6 +106,15 @@ describe('topic permissions', () => {
     await expect(ch2.basicPublish('amq.topic', 'someone-else.a', 'no')).rejects.toThrow(
       `ACCESS_REFUSED - access to topic 'someone-else.a' in exchange 'amq.topic' in vhost '${vhost}' refused for user '${user}'`,
     )
+    // the management API's publish is checked the same way (RabbitMQ: 400 with the channel's reply)
+    expect((await api().put(`/api/users/${user}`, { password: 'pw', tags: 'management' })).status).toBe(204)
+    const http = apiClient(s.b, user, 'pw')
+    const pub = (key: string) => http.post(`/api/exchanges/${vhost}/amq.topic/publish`, { routing_key: key, payload: 'h', payload_encoding: 'string', properties: {} })
+    expect((await pub(`${user}.b`)).status).toBe(200)
+    expect(await pub('nope.b')).toMatchObject({
+      status: 400,
+      body: { error: 'bad_request', reason: `403 ACCESS_REFUSED - access to topic 'nope.b' in exchange 'amq.topic' in vhost '${vhost}' refused for user '${user}'` },
+    })
     // deleting the permission lifts the check at once
     expect((await api().del(`/api/topic-permissions/${vhost}/${user}`)).status).toBe(204)
     const ch3 = await c.channel()

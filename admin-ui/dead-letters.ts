@@ -70,7 +70,7 @@ function possibleTargets(vhost: VHost, x: Exchange): string[] {
       if (b.destination.kind === 'queue') queues.add(b.destination.name)
       else if (!seen.has(b.destination)) seen.add(b.destination), todo.push(b.destination)
     }
-    const ae = cur.arguments['alternate-exchange']
+    const ae = cur.alternateExchange
     const alt = typeof ae === 'string' ? vhost.exchanges.get(ae) : undefined
     if (alt !== undefined && !seen.has(alt)) seen.add(alt), todo.push(alt)
   }

@@ -17,7 +17,10 @@ import { registerExchanges } from './api/exchanges.js'
 import { registerHealth } from './api/health.js'
 import { registerNodes } from './api/nodes.js'
 import { registerOverview } from './api/overview.js'
+import { registerLimits } from './api/limits.js'
+import { registerParameters } from './api/parameters.js'
 import { registerPolicies } from './api/policies.js'
+import { registerTopicPermissions } from './api/topic-permissions.js'
 import { registerQueues } from './api/queues.js'
 import { registerUsers } from './api/users.js'
 import { registerVHosts } from './api/vhosts.js'
@@ -75,6 +78,9 @@ export function buildRouter(): Router {
     registerBindings,
     registerDefinitions,
     registerPolicies,
+    registerParameters,
+    registerLimits,
+    registerTopicPermissions,
     registerHealth,
     registerConsoleRoutes,
   ]) {

@@ -125,7 +125,7 @@ function followAlternate(
   todo: [Exchange, ExchangeStep['entered_by']][],
   warnings: string[],
 ): void {
-  const ae = x.arguments['alternate-exchange']
+  const ae = x.alternateExchange
   if (typeof ae !== 'string') return
   const alt = vhost.exchanges.get(ae)
   if (alt === undefined) {

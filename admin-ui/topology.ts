@@ -121,7 +121,7 @@ export function buildTopology(vhost: VHost, sampler?: Sampler): Topology {
         arguments: tableJson(b.arguments),
       })
     }
-    const ae = x.arguments['alternate-exchange']
+    const ae = x.alternateExchange
     if (typeof ae === 'string' && x.name !== '') {
       need(exchangeId(ae), 'exchange', ae)
       edges.push({ id: `a:${edges.length}`, kind: 'alternate-exchange', source: exchangeId(x.name), target: exchangeId(ae) })

@@ -21,7 +21,8 @@
  * cache is invalidated.
  */
 import { ChannelError, ReplyCode } from './errors.js'
-import type { UserStore } from './users.js'
+import { compilePolicyPattern, type NameMatcher } from './policy-match.js'
+import type { TopicPermission, UserStore } from './users.js'
 import type { FieldTable } from './wire/field-table.js'
 
 /** RabbitMQ's three permissions (rabbit_types:permission_atom()). */
@@ -67,6 +68,34 @@ export function compilePermission(pattern: string): RegExp | null {
   }
 }
 
+/**
+ * RabbitMQ 3.10's text when a routing key is refused by a topic permission
+ * (rabbit_access_control:check_topic_access; 3.13+ prefix it with the permission).
+ */
+export function topicAccessRefusedText(routingKey: string, exchange: string, vhost: string, user: string): string {
+  return `access to topic '${routingKey}' in exchange '${exchange}' in vhost '${vhost}' refused for user '${user}'`
+}
+
+/** A topic permission's regexes with {username} and {vhost} expanded, compiled (RE2), or null when absent. */
+interface CompiledTopic {
+  write: NameMatcher | null
+  read: NameMatcher | null
+}
+
+/**
+ * rabbit_auth_backend_internal:check_topic_access: '' means "^$"; {username} and {vhost} are
+ * replaced by the connection's (expand_topic_permission). A pattern that does not compile matches
+ * nothing (refuse, never allow).
+ */
+function compileTopic(pattern: string, user: string, vhost: string): NameMatcher | null {
+  const expanded = (pattern === '' ? '^$' : pattern).replaceAll('{username}', user).replaceAll('{vhost}', vhost)
+  try {
+    return compilePolicyPattern(expanded)
+  } catch {
+    return null
+  }
+}
+
 interface Compiled {
   configure: RegExp | null
   write: RegExp | null
@@ -80,6 +109,10 @@ export class AccessControl {
   private generation = -1
   /** exchange name → may publish (write) */
   private readonly publishCache = new Map<string, boolean>()
+  /** topic exchange name → its compiled topic permission for this user (null: none, all keys pass) */
+  private readonly topicCache = new Map<string, CompiledTopic | null>()
+  /** the user has topic permissions in this vhost (else publishes skip the topic check) */
+  private hasTopicPermissions = false
 
   constructor(
     private readonly users: UserStore,
@@ -92,6 +125,8 @@ export class AccessControl {
     if (this.generation !== this.users.generation || this.compiled === undefined) {
       this.generation = this.users.generation
       this.publishCache.clear()
+      this.topicCache.clear()
+      this.hasTopicPermissions = this.users.topicPermissions().some((t) => t.user === this.user && t.vhost === this.vhost)
       const p = this.users.getPermission(this.user, this.vhost)
       this.compiled =
         p === undefined || this.users.get(this.user) === undefined
@@ -164,6 +199,30 @@ export class AccessControl {
     this.check('write', destinationKind, destination)
     if (source === '' || (destinationKind === 'exchange' && destination === '')) return
     this.check('read', 'exchange', source)
+  }
+
+  /**
+   * Topic authorisation (rabbit_channel check_topic_authorisation): on a topic exchange the routing
+   * key must match the user's `write` (publish) or `read` (bind) topic permission for that
+   * exchange, when there is one. Compiled once per exchange and permission change; a publish to
+   * any other exchange type, or by a user without topic permissions, costs one comparison.
+   */
+  checkTopic(permission: 'write' | 'read', exchange: { readonly name: string; readonly type: string }, routingKey: string): void {
+    if (exchange.type !== 'topic') return
+    this.current()
+    if (!this.hasTopicPermissions) return
+    let t = this.topicCache.get(exchange.name)
+    if (t === undefined) {
+      const p: TopicPermission | undefined = this.users.getTopicPermission(this.user, this.vhost, exchange.name)
+      t = p === undefined ? null : { write: compileTopic(p.write, this.user, this.vhost), read: compileTopic(p.read, this.user, this.vhost) }
+      if (this.topicCache.size >= PUBLISH_CACHE_LIMIT) this.topicCache.clear()
+      this.topicCache.set(exchange.name, t)
+    }
+    if (t === null) return
+    const m = t[permission]
+    if (m === null || !m(routingKey)) {
+      throw new ChannelError(ReplyCode.ACCESS_REFUSED, topicAccessRefusedText(routingKey, exchange.name, this.vhost, this.user))
+    }
   }
 
   /** basic.publish: write on the exchange (rabbit_channel check_write_permitted), cached per name. */

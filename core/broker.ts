@@ -10,7 +10,9 @@ import type { BrokerConfig } from './config.js'
 import type { ConnectionInfo } from './connections.js'
 import { DirectReplyTo } from './direct-reply-to.js'
 import { ExchangeTypeRegistry } from './exchange.js'
-import { PolicyStore } from './policies.js'
+import { RuntimeParameters } from './parameters.js'
+import { makePolicy, PolicyStore, type Policy, type PolicyKind } from './policies.js'
+import { decodeArguments, encodeArguments } from './store/definitions.js'
 import type { Storage } from './storage.js'
 import { Tracer } from './trace.js'
 import { UserStore } from './users.js'
@@ -44,8 +46,11 @@ export class Broker {
   readonly vhosts = new Map<string, VHost>()
   readonly users = new UserStore()
   readonly connections = new Set<ConnectionInfo>()
-  /** stored for the management API and definitions; not applied (see core/policies.ts) */
+  /** policies and operator policies (core/policies.ts), applied to the queues and exchanges they match */
   readonly policies = new PolicyStore()
+  readonly operatorPolicies = new PolicyStore()
+  /** runtime parameters of any component, vhost limits among them, and global parameters */
+  readonly parameters = new RuntimeParameters()
   readonly vhostMetadata = new Map<string, VHostMetadata>()
   /** open listeners, as the management API reports them (RabbitMQ's /api/overview listeners) */
   readonly listeners: Listener[] = []
@@ -102,6 +107,8 @@ export class Broker {
       v = new VHost(name, this.exchangeTypes, this.log.child({ vhost: name }))
       v.storage = this.storage
       v.replyTo = this.replyTo
+      v.policySource = { policies: this.policies, operatorPolicies: this.operatorPolicies }
+      v.parameters = this.parameters
       this.vhosts.set(name, v)
       if (metadata === undefined) this.vhostMetadata.set(name, { description: '', tags: [] })
     }
@@ -135,6 +142,8 @@ export class Broker {
     this.vhostMetadata.delete(name)
     this.users.deleteVHostPermissions(name)
     this.policies.deleteVHost(name)
+    this.operatorPolicies.deleteVHost(name)
+    this.parameters.deleteVHost(name)
     this.storage?.vhostRemoved(name)
     this.log.info({ vhost: name }, 'vhost deleted')
     return true
@@ -170,6 +179,71 @@ export class Broker {
   /** memory use is above the high watermark (RabbitMQ's memory alarm) */
   get memAlarmOn(): boolean {
     return this.alarms.has('memory')
+  }
+
+  // ---- policies and parameters ----------------------------------------------------------------
+
+  private policyStore(kind: PolicyKind): PolicyStore {
+    return kind === 'policy' ? this.policies : this.operatorPolicies
+  }
+
+  /**
+   * Stores a policy (or operator policy), records it durably and applies it at once to the
+   * queues and exchanges of its vhost (rabbit_policy:update_matched_objects). Returns true when
+   * it replaced one of the same name.
+   */
+  putPolicy(kind: PolicyKind, p: Policy): boolean {
+    const store = this.policyStore(kind)
+    const existed = store.get(p.vhost, p.name) !== undefined
+    store.put(p)
+    const value = { pattern: p.pattern, 'apply-to': p.applyTo, definition: encodeArguments(p.definition), priority: p.priority }
+    this.storage?.parameterChanged(p.vhost, kind, p.name, value)
+    this.vhosts.get(p.vhost)?.reapplyPolicies()
+    return existed
+  }
+
+  /** Deletes a policy; the objects it applied to fall back to the next match at once. */
+  deletePolicy(kind: PolicyKind, vhost: string, name: string): boolean {
+    if (!this.policyStore(kind).delete(vhost, name)) return false
+    this.storage?.parameterChanged(vhost, kind, name, undefined)
+    this.vhosts.get(vhost)?.reapplyPolicies()
+    return true
+  }
+
+  /** Stores a runtime parameter of any other component (vhost-limits included). */
+  putParameter(component: string, vhost: string, name: string, value: unknown): boolean {
+    const existed = this.parameters.put({ component, vhost, name, value })
+    this.storage?.parameterChanged(vhost, component, name, value)
+    return existed
+  }
+
+  deleteParameter(component: string, vhost: string, name: string): boolean {
+    if (!this.parameters.delete(component, vhost, name)) return false
+    this.storage?.parameterChanged(vhost, component, name, undefined)
+    return true
+  }
+
+  putGlobalParameter(name: string, value: unknown): boolean {
+    const existed = this.parameters.putGlobal(name, value)
+    this.storage?.globalParameterChanged(name, value)
+    return existed
+  }
+
+  deleteGlobalParameter(name: string): boolean {
+    if (!this.parameters.deleteGlobal(name)) return false
+    this.storage?.globalParameterChanged(name, undefined)
+    return true
+  }
+
+  /** A parameter read back from storage at boot (core/storage.ts). */
+  restoreParameter(vhost: string, component: string, name: string, value: unknown): void {
+    if (component !== 'policy' && component !== 'operator_policy') {
+      this.parameters.put({ component, vhost, name, value })
+      return
+    }
+    const v = value as { pattern: string; 'apply-to': string; definition: string; priority: number }
+    const p = makePolicy({ vhost, name, pattern: v.pattern, applyTo: v['apply-to'], definition: decodeArguments(v.definition), priority: v.priority })
+    this.policyStore(component).put(p)
   }
 
   /** DiskAlarmListener: blocks (or unblocks) every publishing connection. */

@@ -4,6 +4,7 @@
  * core never imports exchanges/.
  */
 import type { Message } from './message.js'
+import { mergeDefinitions, type Policy } from './policies.js'
 import type { FieldTable } from './wire/field-table.js'
 import type { Queue } from './queue.js'
 import type { VHost } from './vhost.js'
@@ -54,13 +55,37 @@ export class Exchange {
   /** messages published to this exchange (for management rates) */
   publishIn = 0
   publishOut = 0
+  /** the policy and operator policy that apply (rabbit_policy:match), or null */
+  policy: Policy | null = null
+  operatorPolicy: Policy | null = null
+  /**
+   * Where unroutable messages go: the alternate-exchange argument, else the policy's
+   * (rabbit_policy:get_arg: the argument wins). Kept up to date by applyPolicies.
+   */
+  alternateExchange: string | undefined
 
   constructor(
     readonly vhost: VHost,
     readonly name: string,
     readonly type: string,
     readonly options: ExchangeOptions,
-  ) {}
+  ) {
+    this.alternateExchange = this.resolveAlternate()
+  }
+
+  /** New policies for this exchange (declare, or a policy put or deleted). */
+  applyPolicies(policy: Policy | null, operatorPolicy: Policy | null): void {
+    this.policy = policy
+    this.operatorPolicy = operatorPolicy
+    this.alternateExchange = this.resolveAlternate()
+  }
+
+  private resolveAlternate(): string | undefined {
+    const arg = this.options.arguments['alternate-exchange']
+    if (typeof arg === 'string') return arg
+    const pol = mergeDefinitions(this.policy, this.operatorPolicy)['alternate-exchange']
+    return typeof pol === 'string' ? pol : undefined
+  }
 
   get durable(): boolean {
     return this.options.durable

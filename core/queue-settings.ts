@@ -1,6 +1,14 @@
 /**
- * The behaviour a queue's arguments ask for (x-message-ttl, x-max-length, x-dead-letter-exchange …),
- * read once at declare time. Arguments are already validated (core/arguments.ts).
+ * The behaviour a queue's arguments and its policies ask for (x-message-ttl, x-max-length,
+ * x-dead-letter-exchange …): computed at declare time and again when the policies that apply to the
+ * queue change, never per message. Arguments are already validated (core/arguments.ts), policy
+ * definitions too (core/policies.ts).
+ *
+ * Argument vs policy, as RabbitMQ 3.10 resolves them (rabbit_amqqueue_process:process_args_policy,
+ * rabbit_quorum_queue): expires, message-ttl, max-length, max-length-bytes and delivery-limit take
+ * the lower of the two; dead-letter-exchange and dead-letter-routing-key take the argument; overflow
+ * takes the argument on classic queues and the policy on quorum queues. x-max-priority,
+ * x-single-active-consumer and x-queue-type come from arguments only (no policy key sets them).
  */
 import type { FieldTable, FieldValue } from './wire/field-table.js'
 
@@ -35,19 +43,35 @@ function num(v: FieldValue | undefined): number {
   return -1
 }
 
-export function queueSettings(args: FieldTable): QueueSettings {
+/** The lower of argument and policy value (rabbit_amqqueue_process res_min), -1 when neither is set. */
+function lower(args: FieldTable, policy: FieldTable, key: string): number {
+  const a = num(args[`x-${key}`])
+  const p = num(policy[key])
+  return a < 0 ? p : p < 0 ? a : Math.min(a, p)
+}
+
+/** A string setting: the argument when set, else the policy's (res_arg), or the policy's first when `policyFirst`. */
+function text(args: FieldTable, policy: FieldTable, key: string, policyFirst = false): string | undefined {
+  const a = args[`x-${key}`]
+  const p = policy[key]
+  const first = policyFirst ? p : a
+  const second = policyFirst ? a : p
+  return typeof first === 'string' ? first : typeof second === 'string' ? second : undefined
+}
+
+/** The settings of a queue with these arguments under `policy` (the merged effective policy definition). */
+export function queueSettings(args: FieldTable, policy: FieldTable = {}): QueueSettings {
   const type = args['x-queue-type'] === 'quorum' ? 'quorum' : 'classic'
-  const deliveryLimit = num(args['x-delivery-limit'])
-  const overflow = args['x-overflow']
+  const deliveryLimit = lower(args, policy, 'delivery-limit')
+  const overflow = text(args, policy, 'overflow', type === 'quorum')
   return {
-    messageTtl: num(args['x-message-ttl']),
-    expires: num(args['x-expires']),
-    maxLength: num(args['x-max-length']),
-    maxLengthBytes: num(args['x-max-length-bytes']),
+    messageTtl: lower(args, policy, 'message-ttl'),
+    expires: lower(args, policy, 'expires'),
+    maxLength: lower(args, policy, 'max-length'),
+    maxLengthBytes: lower(args, policy, 'max-length-bytes'),
     overflow: overflow === 'reject-publish' || overflow === 'reject-publish-dlx' ? overflow : 'drop-head',
-    deadLetterExchange: typeof args['x-dead-letter-exchange'] === 'string' ? args['x-dead-letter-exchange'] : undefined,
-    deadLetterRoutingKey:
-      typeof args['x-dead-letter-routing-key'] === 'string' ? args['x-dead-letter-routing-key'] : undefined,
+    deadLetterExchange: text(args, policy, 'dead-letter-exchange'),
+    deadLetterRoutingKey: text(args, policy, 'dead-letter-routing-key'),
     deliveryLimit,
     maxPriority: Math.max(0, num(args['x-max-priority'])),
     singleActiveConsumer: args['x-single-active-consumer'] === true,

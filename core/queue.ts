@@ -9,6 +9,7 @@ import { deadLetter, type DeathReason } from './dead-letter.js'
 import type { Binding } from './exchange.js'
 import type { Message } from './message.js'
 import { DELIVERED, GONE, MAX_TIMER, QueueExpiry, READY } from './queue-expiry.js'
+import { mergeDefinitions, type Policy } from './policies.js'
 import { effectiveTtl, queueSettings, type QueueSettings } from './queue-settings.js'
 import { FifoList, PriorityList, type ReadyList } from './ready-list.js'
 import { storeCannotWrite } from './store/segment-log.js'
@@ -90,7 +91,16 @@ export interface FlowWaiter {
 
 export class Queue {
   readonly kind = 'queue' as const
-  readonly settings: QueueSettings
+  /** what arguments and policies ask for; replaced (never mutated) when the policies change */
+  settings: QueueSettings
+  /** the policy and operator policy that apply (rabbit_policy:match), or null */
+  policy: Policy | null = null
+  operatorPolicy: Policy | null = null
+  /**
+   * The message TTL changed while the queue lived: expiry times no longer grow along the queue,
+   * so every message with a TTL is tracked in the expiry heap (queue-expiry.ts), not only at the head.
+   */
+  private ttlChanged = false
   readonly ready: ReadyList<Envelope>
   /** the queue's message store(s) (core/store/stored-list.ts), or null for an in-memory queue */
   readonly store: StoredList | null
@@ -133,7 +143,8 @@ export class Queue {
     readonly name: string,
     readonly options: QueueOptions,
   ) {
-    this.settings = queueSettings(options.arguments)
+    ;[this.policy, this.operatorPolicy] = vhost.matchPolicies(this)
+    this.settings = queueSettings(options.arguments, mergeDefinitions(this.policy, this.operatorPolicy))
     this.store = vhost.storage?.openQueueStore(this) ?? null
     this.ready = this.store ?? (this.settings.maxPriority > 0 ? new PriorityList(this.settings.maxPriority) : new FifoList())
     if (this.store !== null && this.store.length > 0) this.recovered(this.store)
@@ -209,7 +220,7 @@ export class Queue {
     if (ttl >= 0) {
       // a message's own, shorter TTL can expire before messages ahead of it, and in a priority queue
       // the head is not the oldest message: track it in the heap
-      if ((ttl === mttl && ttl !== qttl) || s.maxPriority > 0) this.expiry.track(env)
+      if ((ttl === mttl && ttl !== qttl) || s.maxPriority > 0 || this.ttlChanged) this.expiry.track(env)
       this.expiry.arm(env.expiresAt)
     }
     // drained as of the enqueue time: a TTL 0 message goes to a ready consumer instead of expiring
@@ -440,7 +451,7 @@ export class Queue {
     this.ready.requeue(env)
     this.readyBytes += env.message.bodySize
     if (env.expiresAt !== 0) {
-      if (env.message.ttl >= 0 || this.settings.maxPriority > 0) this.expiry.track(env)
+      if (env.message.ttl >= 0 || this.settings.maxPriority > 0 || this.ttlChanged) this.expiry.track(env)
       this.expiry.arm(env.expiresAt)
     }
   }
@@ -462,6 +473,28 @@ export class Queue {
     if (!inPlace) this.unstore(env)
     this.deadLetterMessage(env.message, 'expired')
     if (this.flowWaiters !== null && this.belowFlowLow()) this.releaseFlow()
+  }
+
+  /**
+   * New policies apply at once (rabbit_amqqueue_process:process_args_policy): the new settings
+   * replace the old; a lower max-length drops the oldest messages now (drop-head only, as
+   * maybe_drop_head), expires restarts its timer, and a changed message TTL applies to messages
+   * enqueued from now on (RabbitMQ keeps the expiry each message got when it was enqueued).
+   */
+  applyPolicies(policy: Policy | null, operatorPolicy: Policy | null): void {
+    this.policy = policy
+    this.operatorPolicy = operatorPolicy
+    const old = this.settings
+    const s = queueSettings(this.options.arguments, mergeDefinitions(policy, operatorPolicy))
+    this.settings = s
+    if (s.messageTtl !== old.messageTtl && old.messageTtl >= 0) this.ttlChanged = true
+    if (s.expires !== old.expires) {
+      if (this.expiresTimer !== null) clearTimeout(this.expiresTimer)
+      this.expiresTimer = null
+      if (s.expires > 0) this.armExpires()
+    }
+    if (s.overflow === 'drop-head' && (s.maxLength >= 0 || s.maxLengthBytes >= 0)) this.dropHeadOverflow()
+    this.scheduleDrain()
   }
 
   /** x-expires: delete the queue once unused (no consumers, no get, no redeclare) for that long. */

@@ -44,7 +44,7 @@ import { PagedList, type PagingBudget } from './store/paged-list.js'
 import { levelDir, PriorityStoreList } from './store/priority-store.js'
 import { StoreList } from './store/queue-store.js'
 import type { StoredList } from './store/stored-list.js'
-import type { Permission, User } from './users.js'
+import type { Permission, TopicPermission, User } from './users.js'
 import type { VHost } from './vhost.js'
 
 /** Marks a log written by this code (a fresh log: the broker's built-in vhost and users are kept). */
@@ -60,7 +60,16 @@ interface StoredQueue extends QueueDefinition {
 interface UsersDefinition {
   users: User[]
   permissions: Permission[]
+  topicPermissions?: TopicPermission[]
+  limits?: { user: string; value: Record<string, number> }[]
 }
+
+/** A runtime parameter (policies included) as recorded: ['p', vhost, component, name] → value. */
+const paramKey = (vhost: string, component: string, name: string): string => JSON.stringify(['p', vhost, component, name])
+/** A global parameter: ['g', name] → value. */
+const globalKey = (name: string): string => JSON.stringify(['g', name])
+/** Record kinds that belong to one vhost (element 1 of the key is the vhost). */
+const VHOST_KINDS = new Set(['v', 'x', 'q', 'b', 'p'])
 
 /** What recover() found, as logged at startup. */
 export interface RecoverySummary {
@@ -223,14 +232,27 @@ export class Storage {
     const doomed: string[] = []
     for (const k of this.defs.keys()) {
       const parts = JSON.parse(k) as string[]
-      if (parts.length > 1 && parts[1] === name && parts[0] !== 'users') doomed.push(k)
+      if (parts.length > 1 && parts[1] === name && VHOST_KINDS.has(parts[0])) doomed.push(k)
     }
     for (const k of doomed) this.defs.delete(k)
   }
 
   usersChanged(broker: Broker): void {
-    const def: UsersDefinition = { users: broker.users.list(), permissions: broker.users.permissions() }
+    const u = broker.users
+    const def: UsersDefinition = { users: u.list(), permissions: u.permissions(), topicPermissions: u.topicPermissions(), limits: u.allLimits() }
     this.defs.put(USERS_KEY, def)
+  }
+
+  /** Records a runtime parameter (a policy, operator policy, vhost limits, …), or forgets it (`value` undefined). */
+  parameterChanged(vhost: string, component: string, name: string, value: unknown): void {
+    if (value === undefined) this.defs.delete(paramKey(vhost, component, name))
+    else this.defs.put(paramKey(vhost, component, name), value)
+  }
+
+  /** Records a global parameter, or forgets it. */
+  globalParameterChanged(name: string, value: unknown): void {
+    if (value === undefined) this.defs.delete(globalKey(name))
+    else this.defs.put(globalKey(name), value)
   }
 
   // ---- boot and shutdown ---------------------------------------------------------------------
@@ -246,7 +268,10 @@ export class Storage {
         for (const name of broker.vhosts.keys()) this.vhostAdded(name, broker.vhostMetadata.get(name))
         this.usersChanged(broker)
         this.defs.put(INIT_KEY, 1)
-      } else this.recoverVHostsAndUsers(broker, sum)
+      } else {
+        this.recoverVHostsAndUsers(broker, sum)
+        this.recoverParameters(broker)
+      }
       const split = splitDefinitions(this.defs)
       const attempt = (what: string, fn: () => void): boolean => {
         try {
@@ -298,10 +323,23 @@ export class Storage {
       broker.addVHost(v.name, v.meta ?? undefined)
     }
     const users = this.defs.get<UsersDefinition>(USERS_KEY)
-    if (users !== undefined) broker.users.replaceAll(users.users, users.permissions)
+    if (users !== undefined) broker.users.replaceAll(users.users, users.permissions, users.topicPermissions, users.limits)
     // a vhost the broker creates by default but that was deleted in an earlier run
     for (const name of [...broker.vhosts.keys()]) if (!recorded.has(name)) broker.deleteVHost(name)
     sum.vhosts = recorded.size
+  }
+
+  /** Parameters and policies, before the queues and exchanges they apply to. */
+  private recoverParameters(broker: Broker): void {
+    for (const [k, value] of this.defs.entries<unknown>()) {
+      const parts = JSON.parse(k) as string[]
+      try {
+        if (parts[0] === 'p' && broker.vhosts.has(parts[1])) broker.restoreParameter(parts[1], parts[2], parts[3], value)
+        else if (parts[0] === 'g') broker.parameters.putGlobal(parts[1], value)
+      } catch (err) {
+        this.log.error({ err, parameter: parts }, 'cannot recover a parameter, skipped')
+      }
+    }
   }
 
   /** Deletes queue directories that belong to no recovered queue (a crash during queue.delete). */

@@ -38,6 +38,18 @@ export interface Permission {
   readonly read: string
 }
 
+/**
+ * A topic permission (rabbit_auth_backend_internal topic_permission): on a topic exchange, the
+ * routing keys a user may publish with (write) and bind with (read), as regexes.
+ */
+export interface TopicPermission {
+  readonly user: string
+  readonly vhost: string
+  readonly exchange: string
+  readonly write: string
+  readonly read: string
+}
+
 /** Outcome of {@link UserStore.authenticate}. */
 export type AuthResult = { ok: true; user: User } | { ok: false; reason: string }
 
@@ -76,6 +88,10 @@ export class UserStore {
   private readonly users = new Map<string, User>()
   /** by `${vhost}\0${user}` */
   private readonly perms = new Map<string, Permission>()
+  /** by `${vhost}\0${user}\0${exchange}` */
+  private readonly topicPerms = new Map<string, TopicPermission>()
+  /** user limits (core/limits.ts), by user */
+  private readonly limits = new Map<string, Readonly<Record<string, number>>>()
   /** called after every change (the broker's storage persists the users and permissions) */
   onChange: (() => void) | null = null
   /**
@@ -116,6 +132,8 @@ export class UserStore {
   delete(name: string): boolean {
     if (!this.users.delete(name)) return false
     for (const [k, p] of this.perms) if (p.user === name) this.perms.delete(k)
+    for (const [k, p] of this.topicPerms) if (p.user === name) this.topicPerms.delete(k)
+    this.limits.delete(name)
     this.generation++
     this.onChange?.()
     return true
@@ -143,6 +161,7 @@ export class UserStore {
   /** Removes every permission in a vhost (the vhost is being deleted). */
   deleteVHostPermissions(vhost: string): void {
     for (const [k, p] of this.perms) if (p.vhost === vhost) this.perms.delete(k)
+    for (const [k, p] of this.topicPerms) if (p.vhost === vhost) this.topicPerms.delete(k)
     this.generation++
     this.onChange?.()
   }
@@ -151,13 +170,71 @@ export class UserStore {
     return [...this.perms.values()]
   }
 
+  // ---- topic permissions and user limits -----------------------------------------------------
+
+  /** The topic permission of a user on one exchange, or undefined (then every key is allowed). */
+  getTopicPermission(user: string, vhost: string, exchange: string): TopicPermission | undefined {
+    return this.topicPerms.get(`${vhost}\u0000${user}\u0000${exchange}`)
+  }
+
+  setTopicPermission(p: TopicPermission): void {
+    this.topicPerms.set(`${p.vhost}\u0000${p.user}\u0000${p.exchange}`, p)
+    this.generation++
+    this.onChange?.()
+  }
+
+  /** Deletes a user's topic permissions in a vhost (on one exchange, or all); returns how many. */
+  deleteTopicPermissions(user: string, vhost: string, exchange?: string): number {
+    let n = 0
+    for (const [k, p] of this.topicPerms) {
+      if (p.user === user && p.vhost === vhost && (exchange === undefined || p.exchange === exchange)) {
+        this.topicPerms.delete(k)
+        n++
+      }
+    }
+    if (n > 0) {
+      this.generation++
+      this.onChange?.()
+    }
+    return n
+  }
+
+  topicPermissions(): TopicPermission[] {
+    return [...this.topicPerms.values()]
+  }
+
+  /** A user's limits, or undefined. */
+  getLimits(user: string): Readonly<Record<string, number>> | undefined {
+    return this.limits.get(user)
+  }
+
+  /** Sets (or with an empty object, clears) a user's limits. */
+  setLimits(user: string, limits: Readonly<Record<string, number>>): void {
+    if (Object.keys(limits).length === 0) this.limits.delete(user)
+    else this.limits.set(user, limits)
+    this.onChange?.()
+  }
+
+  allLimits(): { user: string; value: Readonly<Record<string, number>> }[] {
+    return [...this.limits].map(([user, value]) => ({ user, value }))
+  }
+
   /** Replaces every user and permission (restoring a persisted snapshot); onChange is not called. */
-  replaceAll(users: readonly User[], perms: readonly Permission[]): void {
+  replaceAll(
+    users: readonly User[],
+    perms: readonly Permission[],
+    topicPerms: readonly TopicPermission[] = [],
+    limits: readonly { user: string; value: Readonly<Record<string, number>> }[] = [],
+  ): void {
     this.generation++
     this.users.clear()
     this.perms.clear()
+    this.topicPerms.clear()
+    this.limits.clear()
     for (const u of users) this.users.set(u.name, u)
     for (const p of perms) this.perms.set(`${p.vhost}\u0000${p.user}`, p)
+    for (const p of topicPerms) this.topicPerms.set(`${p.vhost}\u0000${p.user}\u0000${p.exchange}`, p)
+    for (const l of limits) this.limits.set(l.user, l.value)
   }
 
   /** Checks credentials and the loopback rule; the reason text follows RabbitMQ's. */

@@ -18,6 +18,10 @@ import {
 import { DirectReplyTo, isReplyAddress } from './direct-reply-to.js'
 import { Exchange, type Binding, type Destination, type ExchangeOptions, type ExchangeTypeRegistry } from './exchange.js'
 import type { Message } from './message.js'
+import { limitOf, queueLimitError, vhostLimits } from './limits.js'
+import type { RuntimeParameters } from './parameters.js'
+import type { Policy, PolicyStore } from './policies.js'
+import { matchPolicy } from './policy-match.js'
 import { Queue, FLOW_CHECK, FLOW_CHECK_BYTES, type FlowWaiter, type QueueOptions } from './queue.js'
 import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
 import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
@@ -66,6 +70,13 @@ export class VHost {
   replyTo = new DirectReplyTo()
   /** the firehose (core/trace.ts) while tracing is on, else null: one check per publish and delivery */
   tracer: Tracer | null = null
+  /**
+   * The broker's policies and operator policies (core/policies.ts), matched when a queue or exchange
+   * is created and re-applied by the Broker when they change; null: none apply (trial-run vhosts).
+   */
+  policySource: { policies: PolicyStore; operatorPolicies: PolicyStore } | null = null
+  /** the broker's runtime parameters, for this vhost's limits (core/limits.ts); null: no limits */
+  parameters: RuntimeParameters | null = null
 
   constructor(
     readonly name: string,
@@ -77,6 +88,27 @@ export class VHost {
     this.exchanges.set('', dflt)
     for (const [name, type, internal] of BUILTIN_EXCHANGES) {
       this.createExchange(name, type, { durable: true, autoDelete: false, internal, arguments: {} })
+    }
+  }
+
+  /** The policy and operator policy that apply to a queue or exchange of this vhost (rabbit_policy:set). */
+  matchPolicies(o: Queue | Exchange): [Policy | null, Policy | null] {
+    const src = this.policySource
+    if (src === null) return [null, null]
+    const t = o.kind === 'queue' ? { kind: o.kind, name: o.name, queueType: queueType(o.arguments) } : { kind: o.kind, name: o.name }
+    return [matchPolicy(src.policies.inVHost(this.name), t) ?? null, matchPolicy(src.operatorPolicies.inVHost(this.name), t) ?? null]
+  }
+
+  /** Re-applies the policies to every queue and exchange whose matching policy changed. */
+  reapplyPolicies(): void {
+    for (const x of this.exchanges.values()) {
+      if (x.name === '') continue
+      const [p, op] = this.matchPolicies(x)
+      if (p !== x.policy || op !== x.operatorPolicy) x.applyPolicies(p, op)
+    }
+    for (const q of this.queues.values()) {
+      const [p, op] = this.matchPolicies(q)
+      if (p !== q.policy || op !== q.operatorPolicy) q.guard(() => q.applyPolicies(p, op))
     }
   }
 
@@ -120,6 +152,10 @@ export class VHost {
 
   private createExchange(name: string, type: string, options: ExchangeOptions): Exchange {
     const x = new Exchange(this, name, type, options)
+    if (name !== '') {
+      const [p, op] = this.matchPolicies(x)
+      if (p !== null || op !== null) x.applyPolicies(p, op)
+    }
     x.router = this.types.get(type)!(x, this)
     this.exchanges.set(name, x)
     this.storage?.exchangeAdded(this, x)
@@ -223,6 +259,9 @@ export class VHost {
       return { queue: existing, messageCount: existing.messageCount, consumerCount: existing.consumerCount }
     }
     validateQueueArguments(name, this.name, options)
+    // rabbit_queue_type:declare → check_vhost_queue_limit, for new queues only
+    const maxQueues = this.parameters === null ? undefined : limitOf(vhostLimits(this.parameters, this.name), 'max-queues')
+    if (maxQueues !== undefined && this.queues.size >= maxQueues) throw queueLimitError(name, this.name, maxQueues)
     const q = new Queue(this, name, options)
     this.queues.set(name, q)
     this.storage?.queueAdded(this, q)
@@ -421,8 +460,8 @@ export class VHost {
       }
     }
     if (out.size === before) {
-      const ae = x.arguments['alternate-exchange']
-      if (typeof ae === 'string') {
+        const ae = x.alternateExchange
+      if (ae !== undefined) {
         const alt = this.exchanges.get(ae)
         if (alt !== undefined && !this.visited.includes(alt)) {
           this.visited.push(alt)
@@ -431,6 +470,12 @@ export class VHost {
       }
     } else x.publishOut++
   }
+}
+
+/** A queue's type for apply-to (x-queue-type; classic when absent). */
+function queueType(args: FieldTable): string {
+  const t = args['x-queue-type']
+  return typeof t === 'string' ? t : 'classic'
 }
 
 function bindingId(destination: Destination, routingKey: string, args: FieldTable): string {

@@ -33,9 +33,16 @@ export function exchangeDelete(ch: Channel, a: MethodArgs): void {
   if (!a.nowait) ch.writer.method(ch.id, CLASS_EXCHANGE, 21)
 }
 
+/** rabbit_channel binding_action: binding from a topic exchange needs the topic permission's read to match the key. */
+function checkTopicRead(ch: Channel, source: string, routingKey: string): void {
+  const x = ch.vhost.exchanges.get(source)
+  if (x !== undefined) ch.access.checkTopic('read', x, routingKey)
+}
+
 export function exchangeBind(ch: Channel, a: MethodArgs, bind: boolean): void {
   const [d, s, rk, args] = [a.destination as string, a.source as string, a.routingKey as string, a.arguments as FieldTable]
   ch.access.checkBinding('exchange', d, s)
+  checkTopicRead(ch, s, rk)
   if (bind) ch.vhost.bindExchange(d, s, rk, args)
   else ch.vhost.unbindExchange(d, s, rk, args)
   if (!a.nowait) ch.writer.method(ch.id, CLASS_EXCHANGE, bind ? 31 : 51)
@@ -67,6 +74,7 @@ export function queueBind(ch: Channel, a: MethodArgs, bind: boolean): void {
   // RabbitMQ expand_routing_key_shortcut: queue '' and key '' bind with the queue's name as the key
   const rk = a.queue === '' && a.routingKey === '' ? q : (a.routingKey as string)
   ch.access.checkBinding('queue', q, x)
+  checkTopicRead(ch, x, rk)
   if (bind) ch.vhost.bindQueue(q, x, rk, args, ch.conn)
   else ch.vhost.unbindQueue(q, x, rk, args, ch.conn)
   // queue.unbind has no nowait bit

@@ -291,6 +291,8 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     if (x.internal) {
       throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${this.vhost.name}'`)
     }
+    // topic permissions (rabbit_channel check_topic_authorisation) concern topic exchanges only
+    if (x.type === 'topic') this.access.checkTopic('write', x, p.routingKey)
     this.content.begin(x, p.routingKey, p.mandatory)
   }
 

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino'
 import { blockedReason } from '../core/alarms.js'
 import { AccessControl, vhostAccessRefusedText } from '../core/access-control.js'
+import { checkChannelLimit, checkConnectionLimits } from '../core/limits.js'
 import type { Broker } from '../core/broker.js'
 import type { ChannelInfo, ConnectionInfo } from '../core/connections.js'
 import { AmqpError, ConnectionError, ReplyCode } from '../core/errors.js'
@@ -273,6 +274,7 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
           `number of channels opened (${this.channelsById.size}) has reached the negotiated channel_max (${this.channelMax})`,
         )
       }
+      checkChannelLimit(this.broker, this.user?.name)
       ch = new Channel(this, id)
       this.channelsById.set(id, ch)
       this.writer.method(id, CLASS_CHANNEL, 11, [''])
@@ -398,6 +400,16 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     // RabbitMQ rabbit_reader: check_vhost_access after the vhost lookup; the internal backend lets a
     // user in when it has any permission entry on the vhost (tags do not matter for AMQP)
     const user = this.user!.name
+    try {
+      checkConnectionLimits(this.broker, vhostName, user)
+    } catch (err) {
+      if (err instanceof ConnectionError) {
+        err.classId = CLASS_CONNECTION
+        err.methodId = 40
+      }
+      this.log.warn({ user, vhost: vhostName, err: (err as Error).message }, 'connection limit reached')
+      throw err
+    }
     const access = new AccessControl(this.broker.users, user, vhostName)
     if (!access.canAccessVHost()) {
       this.log.warn({ user, vhost: vhostName }, 'vhost access refused')

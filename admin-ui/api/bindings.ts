@@ -112,7 +112,9 @@ function createBinding(req: ApiRequest): ApiReply {
   const routingKey = shortName(str(o, 'routing_key', ''), 'routing_key')
   const args = toFieldTable(o.arguments, 'arguments')
   // rabbit_channel binding_action, run as the user: write on the destination, read on the source
-  accessFor(req, e.v).checkBinding(e.dest.kind, e.dest.name, e.source.name)
+  const access = accessFor(req, e.v)
+  access.checkBinding(e.dest.kind, e.dest.name, e.source.name)
+  access.checkTopic('read', e.source, routingKey)
   if (e.dest.kind === 'queue') {
     // an administrative action: not blocked by another connection's exclusive ownership
     e.v.bindQueue(e.dest.name, e.source.name, routingKey, args, e.dest.options.exclusiveOwner)
@@ -135,7 +137,9 @@ function deleteBinding(req: ApiRequest): ApiReply {
   const b = findByProps(e, req.params.props)
   if (b === undefined) throw objectNotFound()
   if (e.source.name === '') throw notAuthorised('Access refused.')
-  accessFor(req, e.v).checkBinding(e.dest.kind, e.dest.name, e.source.name)
+  const access = accessFor(req, e.v)
+  access.checkBinding(e.dest.kind, e.dest.name, e.source.name)
+  access.checkTopic('read', e.source, b.routingKey)
   if (e.dest.kind === 'queue') e.v.unbindQueue(e.dest.name, e.source.name, b.routingKey, b.arguments, e.dest.options.exclusiveOwner)
   else e.v.unbindExchange(e.dest.name, e.source.name, b.routingKey, b.arguments)
   return noContent()

@@ -4,8 +4,9 @@
  *  2. dry run: declare the exchanges, queues and bindings in scratch VHosts that copy the current
  *     topology, through the same VHost methods as AMQP, so inequivalent redeclarations, bad
  *     arguments and unknown types are found before anything changes → 400;
- *  3. apply to the broker in RabbitMQ's order (vhosts, users, permissions, policies, exchanges,
- *     queues, bindings). Each object is created whole or not at all.
+ *  3. apply to the broker in RabbitMQ's order (vhosts, users, permissions, topic permissions,
+ *     parameters (vhost limits, operator policies, …), global parameters, policies, exchanges,
+ *     queues, bindings), so the policies apply to the queues and exchanges as they are declared. Each object is created whole or not at all.
  * Every step yields to the event loop every IMPORT_SLICE objects; nothing is applied before the
  * whole file has passed steps 1 and 2.
  */
@@ -15,13 +16,16 @@ import { AmqpError } from '../../core/errors.js'
 import type { ExchangeOptions } from '../../core/exchange.js'
 import type { Policy } from '../../core/policies.js'
 import type { QueueOptions } from '../../core/queue.js'
-import type { Permission, User } from '../../core/users.js'
+import { USER_LIMIT_KEYS, validateLimits, VHOST_LIMIT_KEYS } from '../../core/limits.js'
+import type { Permission, TopicPermission, User } from '../../core/users.js'
 import { VHost } from '../../core/vhost.js'
 import type { FieldTable } from '../../core/wire/field-table.js'
 import { bool, objectBody, shortName, str, toFieldTable } from '../coerce.js'
 import type { ApiRequest } from '../context.js'
 import { badRequest, HttpError } from '../http-errors.js'
-import { policyInput } from './policies.js'
+import { parameterValue } from './parameters.js'
+import { policyInput, validationFailed } from './policies.js'
+import { topicPermissionInput } from './topic-permissions.js'
 import { permissionInput, userInput } from './users.js'
 import { vhostInput } from './vhosts.js'
 
@@ -31,6 +35,11 @@ interface Plan {
   vhosts: { name: string; meta: VHostMetadata }[]
   users: User[]
   permissions: Permission[]
+  topicPermissions: TopicPermission[]
+  userLimits: { user: string; value: Record<string, number> }[]
+  parameters: { component: string; vhost: string; name: string; value: unknown }[]
+  operatorPolicies: Policy[]
+  globals: { name: string; value: unknown }[]
   policies: Policy[]
   exchanges: { vhost: string; name: string; type: string; options: ExchangeOptions }[]
   queues: { vhost: string; name: string; options: QueueOptions }[]
@@ -97,6 +106,36 @@ async function parse(broker: Broker, o: Obj, target: string | undefined): Promis
         return permissionInput(user, vhostOf(e), e)
       })
     : []
+  const topicPermissions = full
+    ? await entries(o, 'topic_permissions', (e) => {
+        const user = str(e, 'user')
+        if (!userNames.has(user)) throw badRequest(`user '${user}' does not exist and is not in the definitions`)
+        return topicPermissionInput(user, vhostOf(e), e)
+      })
+    : []
+  const userLimits = users.flatMap((u, i) => {
+    const limits = ((o.users as Obj[])[i] as Obj).limits
+    if (limits === undefined || limits === null || (typeof limits === 'object' && Object.keys(limits).length === 0)) return []
+    const bad = validateLimits(limits, USER_LIMIT_KEYS)
+    if (bad !== undefined) throw badRequest(`users[${i}] '${u.name}': ${bad}`)
+    return [{ user: u.name, value: limits as Record<string, number> }]
+  })
+  const operatorPolicies: Policy[] = []
+  const parameters = (await entries(o, 'parameters', (e) => {
+    const p = { component: str(e, 'component'), vhost: vhostOf(e), name: shortName(str(e, 'name'), 'parameter name'), value: parameterValue(e) }
+    if (p.component === 'operator_policy') {
+      if (p.value === null || typeof p.value !== 'object') throw badRequest('an operator policy value must be an object')
+      operatorPolicies.push(policyInput(p.vhost, p.name, p.value as Obj, 'operator_policy'))
+      return undefined
+    }
+    if (p.component === 'policy') throw badRequest("policies go under 'policies'")
+    if (p.component === 'vhost-limits') {
+      const bad = validateLimits(p.value, VHOST_LIMIT_KEYS)
+      if (bad !== undefined) throw validationFailed(bad)
+    }
+    return p
+  })).filter((p) => p !== undefined)
+  const globals = full ? await entries(o, 'global_parameters', (e) => ({ name: shortName(str(e, 'name'), 'parameter name'), value: parameterValue(e) })) : []
   const policies = await entries(o, 'policies', (e) => policyInput(vhostOf(e), str(e, 'name'), e))
   const exchanges = await entries(o, 'exchanges', (e) => ({
     vhost: vhostOf(e),
@@ -131,7 +170,7 @@ async function parse(broker: Broker, o: Obj, target: string | undefined): Promis
       args: toFieldTable(e.arguments, 'arguments'),
     }
   })
-  return { vhosts, users, permissions, policies, exchanges, queues, bindings }
+  return { vhosts, users, permissions, topicPermissions, userLimits, parameters, operatorPolicies, globals, policies, exchanges, queues, bindings }
 }
 
 function nonEmptyName(name: string, what: string): string {
@@ -219,8 +258,13 @@ export async function importDefinitions(req: ApiRequest, target: string | undefi
   await inSlices(plan.vhosts, (v) => broker.addVHost(v.name, v.meta))
   // one change (one definitions record) for all users and permissions, not one per user
   broker.users.putAll(plan.users, plan.permissions)
-  await inSlices(plan.policies, (p) => broker.policies.put(p))
-  if (plan.policies.length > 0) log.warn({ policies: plan.policies.length }, 'policies imported and stored; Warren does not apply policies yet')
+  for (const p of plan.topicPermissions) broker.users.setTopicPermission(p)
+  for (const l of plan.userLimits) broker.users.setLimits(l.user, l.value)
+  await inSlices(plan.parameters, (p) => broker.putParameter(p.component, p.vhost, p.name, p.value))
+  // the cluster id is the broker's own (RabbitMQ keeps its own too)
+  for (const g of plan.globals) if (g.name !== 'internal_cluster_id') broker.putGlobalParameter(g.name, g.value)
+  await inSlices(plan.operatorPolicies, (p) => broker.putPolicy('operator_policy', p))
+  await inSlices(plan.policies, (p) => broker.putPolicy('policy', p))
   const failures: string[] = []
   await declareTopology(
     plan,

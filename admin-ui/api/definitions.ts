@@ -11,7 +11,9 @@ import { tableJson } from '../format.js'
 import type { Router } from '../router.js'
 import { clusterId, RABBITMQ_VERSION, WARREN_VERSION } from '../version.js'
 import { importDefinitions } from './definitions-import.js'
+import { allParameters, parameterJson } from './parameters.js'
 import { policyJson } from './policies.js'
+import { topicPermissionJson } from './topic-permissions.js'
 import { permissionJson, userJson } from './users.js'
 
 type Obj = Record<string, unknown>
@@ -63,7 +65,7 @@ export function exportAll(broker: Broker): Obj {
   }
   return {
     ...header(),
-    users: broker.users.list().map(userJson),
+    users: broker.users.list().map((u) => userJson(u, broker.users.getLimits(u.name))),
     vhosts: [...broker.vhosts.keys()].map((name) => {
       const m = broker.vhostMetadata.get(name)
       const o: Obj = { name }
@@ -74,9 +76,9 @@ export function exportAll(broker: Broker): Obj {
       return o
     }),
     permissions: broker.users.permissions().map(permissionJson),
-    topic_permissions: [],
-    parameters: [],
-    global_parameters: [{ name: 'internal_cluster_id', value: clusterId(broker) }],
+    topic_permissions: broker.users.topicPermissions().map(topicPermissionJson),
+    parameters: exportedParameters(broker),
+    global_parameters: [{ name: 'internal_cluster_id', value: clusterId(broker) }, ...broker.parameters.listGlobal().filter((g) => g.name !== 'internal_cluster_id')],
     policies: broker.policies.list().map(policyJson),
     queues,
     exchanges,
@@ -91,7 +93,20 @@ function exportVHost(broker: Broker, v: VHost): Obj {
     const { vhost: _, ...rest } = policyJson(p)
     return rest
   })
-  return { ...header(), parameters: [], policies, ...t }
+  const parameters = exportedParameters(broker, v.name).map((p) => {
+    const { vhost: _, ...rest } = p
+    return rest
+  })
+  return { ...header(), parameters, policies, ...t }
+}
+
+/**
+ * The `parameters` of an export as RabbitMQ writes them: every runtime parameter but policies,
+ * so vhost limits (component 'vhost-limits') and operator policies (component 'operator_policy')
+ * are among them.
+ */
+function exportedParameters(broker: Broker, vhost?: string): Obj[] {
+  return allParameters(broker, undefined, vhost).map(parameterJson)
 }
 
 function download(req: ApiRequest, body: Obj, name: string): ApiReply {

@@ -31,6 +31,8 @@ export function exchangeJson(sampler: Sampler, x: Exchange): Record<string, unkn
     user_who_performed_action: isBuiltin(x) ? 'rmq-internal' : '',
     vhost: x.vhost.name,
   }
+  // rabbit_exchange:info policy: shown only when one applies
+  if (x.policy !== null) out.policy = x.policy.name
   if (x.publishIn > 0 || x.publishOut > 0) {
     const r = sampler.exchangeRates(x)
     out.message_stats = messageStats(

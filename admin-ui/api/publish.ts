@@ -62,6 +62,7 @@ export function publish(req: ApiRequest, v: VHost, x: Exchange | undefined, name
     if (x.internal) {
       throw new ChannelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal exchange '${x.name}' in vhost '${v.name}'`)
     }
+    access.checkTopic('write', x, routingKey)
     if (props.userId !== undefined && props.userId !== req.user.name) {
       throw preconditionFailed(userIdMismatchText(props.userId, req.user.name))
     }

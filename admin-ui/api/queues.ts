@@ -4,6 +4,7 @@
  * ?if-unused), purge, get messages, bindings. Everything goes through the VHost methods AMQP uses.
  */
 import type { ConnectionInfo } from '../../core/connections.js'
+import { mergeDefinitions } from '../../core/policies.js'
 import type { Queue } from '../../core/queue.js'
 import type { VHost } from '../../core/vhost.js'
 import { listedVHosts, requestVHost } from '../auth.js'
@@ -35,7 +36,7 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
     consumer_utilisation: q.consumerCount > 0 ? 1 : 0,
     consumers: q.consumerCount,
     durable: q.durable,
-    effective_policy_definition: {},
+    effective_policy_definition: tableJson(mergeDefinitions(q.policy, q.operatorPolicy)),
     exclusive: q.exclusive,
     exclusive_consumer_tag: exclusiveConsumer?.tag ?? null,
     head_message_timestamp: null,
@@ -57,8 +58,8 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
     messages_unacknowledged_ram: unacked,
     name: q.name,
     node: broker.nodeName,
-    operator_policy: null,
-    policy: null,
+    operator_policy: q.operatorPolicy?.name ?? null,
+    policy: q.policy?.name ?? null,
     recoverable_slaves: null,
     single_active_consumer_tag: q.activeConsumer?.tag ?? null,
     state: 'running',

@@ -17,8 +17,8 @@ import type { Router } from '../router.js'
 import { parseTags } from './vhosts.js'
 
 /** A user as /api/users and definitions show it. */
-export function userJson(u: User): Record<string, unknown> {
-  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: [...u.tags], limits: {} }
+export function userJson(u: User, limits: Readonly<Record<string, number>> = {}): Record<string, unknown> {
+  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: [...u.tags], limits: { ...limits } }
 }
 
 /** A permission as /api/permissions and definitions show it. */
@@ -86,12 +86,13 @@ const ADMIN = { access: 'administrator' as const }
 export function registerUsers(router: Router): void {
   router.get('/api/whoami', (req) => ok({ name: req.user.name, tags: [...req.user.tags] }))
   const users = (req: ApiRequest): User[] => req.ctx.broker.users.list()
-  router.get('/api/users', (req) => ok(users(req).map(userJson)), { ...ADMIN, list: { sort: ['name'] } })
+  const json = (req: ApiRequest) => (u: User) => userJson(u, req.ctx.broker.users.getLimits(u.name))
+  router.get('/api/users', (req) => ok(users(req).map(json(req))), { ...ADMIN, list: { sort: ['name'] } })
   router.get(
     '/api/users/without-permissions',
     (req) => {
       const perms = req.ctx.broker.users.permissions()
-      return ok(users(req).filter((u) => !perms.some((p) => p.user === u.name)).map(userJson))
+      return ok(users(req).filter((u) => !perms.some((p) => p.user === u.name)).map(json(req)))
     },
     { ...ADMIN, list: { sort: ['name'] } },
   )
@@ -108,7 +109,7 @@ export function registerUsers(router: Router): void {
   router.get('/api/users/:user', (req) => {
     const u = req.ctx.broker.users.get(req.params.user)
     if (u === undefined) throw objectNotFound()
-    return ok(userJson(u))
+    return ok(json(req)(u))
   }, ADMIN)
   router.put('/api/users/:user', putUser, ADMIN)
   router.delete('/api/users/:user', (req) => {
@@ -136,8 +137,4 @@ export function registerUsers(router: Router): void {
     if (!req.ctx.broker.users.deletePermission(req.params.user, req.params.vhost)) throw objectNotFound()
     return noContent()
   }, ADMIN)
-  const none = (): ApiReply => ok([])
-  router.get('/api/topic-permissions', none, ADMIN)
-  router.get('/api/users/:user/topic-permissions', none, ADMIN)
-  router.get('/api/vhosts/:vhost/topic-permissions', none, ADMIN)
 }

@@ -100,6 +100,49 @@ describe.skipIf(missing !== null)(title, () => {
     expect(v.exchanges.has('adm.x')).toBe(false)
   })
 
+  it('declares and deletes policies, operator policies, vhost limits and parameters (and applies them)', async () => {
+    await admin('declare', 'queue', 'name=adm.pol.q', 'durable=false')
+    await admin('declare', 'policy', 'name=adm-pol', 'pattern=^adm\\.pol\\.', 'definition={"max-length": 5, "message-ttl": 60000}', 'priority=3', 'apply-to=queues')
+    await admin('declare', 'operator_policy', 'name=adm-op', 'pattern=^adm\\.', 'definition={"max-length": 2}', 'apply-to=queues')
+    const q = b.broker.vhost('/')!.queues.get('adm.pol.q')!
+    expect(q.settings).toMatchObject({ maxLength: 2, messageTtl: 60000 })
+    expect(await json('list', 'policies')).toContainEqual(
+      expect.objectContaining({ name: 'adm-pol', pattern: '^adm\\.pol\\.', 'apply-to': 'queues', priority: 3, definition: { 'max-length': 5, 'message-ttl': 60000 } }),
+    )
+    expect((await json('list', 'operator_policies')).map((p: any) => p.name)).toEqual(['adm-op'])
+    await admin('declare', 'vhost_limit', 'vhost=/', 'name=max-queues', 'value=100')
+    expect(await json('list', 'vhost_limits')).toEqual([{ vhost: '/', value: { 'max-queues': 100 } }])
+    await admin('declare', 'parameter', 'component=federation-upstream', 'name=adm-up', 'value={"uri": "amqp://remote.example"}')
+    // as rabbit_runtime_parameters:list, every parameter but policies: vhost limits and operator policies too
+    const params = await json('list', 'parameters')
+    expect(params).toContainEqual({ component: 'federation-upstream', name: 'adm-up', vhost: '/', value: { uri: 'amqp://remote.example' } })
+    expect(params).toContainEqual({ component: 'vhost-limits', name: 'limits', vhost: '/', value: { 'max-queues': 100 } })
+    expect(params.map((p: any) => p.component).sort()).toEqual(['federation-upstream', 'operator_policy', 'vhost-limits'])
+
+    await admin('delete', 'operator_policy', 'name=adm-op')
+    expect(q.settings.maxLength).toBe(5)
+    await admin('delete', 'policy', 'name=adm-pol')
+    expect(q.settings).toMatchObject({ maxLength: -1, messageTtl: -1 })
+    await admin('delete', 'vhost_limit', 'vhost=/', 'name=max-queues')
+    await admin('delete', 'parameter', 'component=federation-upstream', 'name=adm-up')
+    expect(await json('list', 'policies')).toEqual([])
+    expect(await json('list', 'operator_policies')).toEqual([])
+    expect(await json('list', 'vhost_limits')).toEqual([])
+    expect(await json('list', 'parameters')).toEqual([])
+    await admin('delete', 'queue', 'name=adm.pol.q')
+
+    // and the objects the other tests only declare
+    await admin('declare', 'vhost', 'name=adm-gone')
+    await admin('declare', 'user', 'name=adm-gone', 'password=x', 'tags=')
+    await admin('declare', 'permission', 'vhost=adm-gone', 'user=adm-gone', 'configure=.*', 'write=.*', 'read=.*')
+    await admin('delete', 'permission', 'vhost=adm-gone', 'user=adm-gone')
+    await admin('delete', 'user', 'name=adm-gone')
+    await admin('delete', 'vhost', 'name=adm-gone')
+    expect(b.broker.vhost('adm-gone')).toBeUndefined()
+    expect(b.broker.users.get('adm-gone')).toBeUndefined()
+    await expect(admin('declare', 'policy', 'name=bad', 'pattern=.*', 'definition={"max-priority": 10}')).rejects.toThrow(/are not recognised policy settings/)
+  }, 120_000) // some 25 runs of a Python script
+
   it('passes RabbitMQ reasons through on errors', async () => {
     await admin('declare', 'queue', 'name=adm.dup', 'durable=false')
     await expect(admin('declare', 'queue', 'name=adm.dup', 'durable=true')).rejects.toThrow(/inequivalent arg 'durable'/)

@@ -27,8 +27,8 @@ export interface RouteTarget {
 
 /** The matching logic of one exchange type for one exchange. */
 export interface ExchangeRouter {
-  /** Checks a new binding's arguments; returns RabbitMQ's reason text when they are invalid (→ 406). */
-  validateBinding?(args: FieldTable): string | undefined
+  /** Checks a new binding's arguments and key; returns RabbitMQ's reason text when they are invalid (→ 406). */
+  validateBinding?(args: FieldTable, routingKey: string): string | undefined
   bind(binding: Binding): void
   unbind(binding: Binding): void
   /** Adds every destination whose binding matches the message. */

@@ -317,7 +317,7 @@ export class VHost {
   }
 
   private addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
-    const invalid = source.router.validateBinding?.(args)
+    const invalid = source.router.validateBinding?.(args, routingKey)
     if (invalid !== undefined) throw preconditionFailed(invalid)
     const id = bindingId(destination, routingKey, args)
     if (source.bindings.has(id)) return

@@ -3,6 +3,7 @@
  * message is an ExchangeRouter supplied by a registered type (exchanges/ registers the built-ins), so
  * core never imports exchanges/.
  */
+import type { DedupWindow } from './dedup/dedup-window.js'
 import type { Message } from './message.js'
 import type { FieldTable } from './wire/field-table.js'
 import type { Queue } from './queue.js'
@@ -51,6 +52,8 @@ export class Exchange {
   /** bindings to this exchange (exchange-to-exchange), by binding id */
   readonly incoming = new Map<string, Binding>()
   router!: ExchangeRouter
+  /** x-message-deduplication: the window checked before routing (core/dedup/), or null */
+  dedup: DedupWindow | null = null
   /** messages published to this exchange (for management rates) */
   publishIn = 0
   publishOut = 0

@@ -21,6 +21,8 @@ import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Broker, VHostMetadata } from './broker.js'
+import { DedupLog } from './dedup/dedup-log.js'
+import type { DedupWindow } from './dedup/dedup-window.js'
 import type { Binding, Exchange } from './exchange.js'
 import type { Queue } from './queue.js'
 import { DefinitionsLog } from './store/definitions-log.js'
@@ -89,6 +91,8 @@ export class Storage {
   private closed = false
   /** store directory of each durable queue, relative to the data dir */
   private readonly dirs = new Map<Queue, string>()
+  /** the window logs of durable deduplicating exchanges, by file */
+  private readonly dedupLogs = new Map<string, DedupLog>()
 
   constructor(readonly dir: string, private readonly log: Logger) {
     this.defs = DefinitionsLog.open({ file: path.join(dir, 'definitions.log'), log })
@@ -151,6 +155,19 @@ export class Storage {
     return pager
   }
 
+  /**
+   * The log of a durable exchange's deduplication window, `<data>/dedup/<hash(vhost)>-<hash(name)>.log`;
+   * at boot its keys are replayed into `window`, otherwise any old file there is discarded.
+   */
+  openDedupLog(v: VHost, name: string, window: DedupWindow): DedupLog | null {
+    if (this.closed) return null
+    const file = path.join(this.dir, 'dedup', `${hash(v.name)}-${hash(name)}.log`)
+    this.dedupLogs.get(file)?.destroy()
+    const log = DedupLog.open(file, window, this.log.child({ exchange: name, vhost: v.name }), this.recovering)
+    this.dedupLogs.set(file, log)
+    return log
+  }
+
   // ---- hooks called by VHost and Broker ------------------------------------------------------
 
   exchangeAdded(v: VHost, x: Exchange): void {
@@ -167,6 +184,11 @@ export class Storage {
 
   exchangeRemoved(v: VHost, x: Exchange): void {
     if (x.durable) deleteExchange(this.defs, v.name, x.name)
+    const log = x.dedup?.log
+    if (log != null && this.dedupLogs.get(log.file) === log) {
+      this.dedupLogs.delete(log.file)
+      log.destroy()
+    }
   }
 
   queueAdded(v: VHost, q: Queue): void {
@@ -304,8 +326,15 @@ export class Storage {
     sum.vhosts = recorded.size
   }
 
-  /** Deletes queue directories that belong to no recovered queue (a crash during queue.delete). */
+  /** Deletes queue directories and dedup logs that belong to nothing recovered (a crash during a delete). */
   private removeOrphans(): void {
+    const dedupDir = path.join(this.dir, 'dedup')
+    if (existsSync(dedupDir)) {
+      for (const f of readdirSync(dedupDir)) {
+        const file = path.join(dedupDir, f)
+        if (!this.dedupLogs.has(file)) rmSync(file, { force: true })
+      }
+    }
     const live = new Set<string>()
     for (const list of this.lists.values()) live.add(list.dir)
     const root = path.join(this.dir, 'vhosts')
@@ -331,7 +360,14 @@ export class Storage {
     const pagers = [...this.pagers.values()]
     for (const p of pagers) p.detached = true
     this.pagers.clear()
-    await Promise.all([...lists.map((l) => l.close()), ...pagers.map((p) => p.destroy()), ...this.closing])
+    const dedupLogs = [...this.dedupLogs.values()]
+    this.dedupLogs.clear()
+    await Promise.all([
+      ...lists.map((l) => l.close()),
+      ...pagers.map((p) => p.destroy()),
+      ...dedupLogs.map((d) => d.close()),
+      ...this.closing,
+    ])
     this.defs.close()
     // the group-commit figures of the run (fdatasyncs per message is what confirms cost)
     this.log.info({ ...this.stats, queues: lists.length }, 'queue stores closed')

@@ -15,6 +15,8 @@ import {
   ReplyCode,
   resourceLocked,
 } from './errors.js'
+import { exchangeDedupSettings, validateExchangeDedupArgs } from './dedup/dedup-settings.js'
+import { DedupWindow } from './dedup/dedup-window.js'
 import { DirectReplyTo, isReplyAddress } from './direct-reply-to.js'
 import { Exchange, type Binding, type Destination, type ExchangeOptions, type ExchangeTypeRegistry } from './exchange.js'
 import type { Message } from './message.js'
@@ -22,7 +24,7 @@ import { Queue, FLOW_CHECK, FLOW_CHECK_BYTES, type FlowWaiter, type QueueOptions
 import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
 import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
 import type { Storage } from './storage.js'
-import type { MessageStore } from './store/message-store.js'
+import type { DurableLog } from './store/message-store.js'
 import { storeFlow } from './store/stored-list.js'
 import type { TraceOrigin, Tracer } from './trace.js'
 
@@ -60,12 +62,14 @@ export class VHost {
    * (the management API's trial-run vhosts, unit tests). Set by the Broker.
    */
   storage: Storage | null = null
-  /** stores that took a persistent message in the current publish(): its confirm waits for them */
-  readonly durableTouched: MessageStore[] = []
+  /** stores (and dedup window logs) that took a write in the current publish(): its confirm waits for them */
+  readonly durableTouched: DurableLog[] = []
   /** waiting direct reply-to consumers; the Broker shares one registry among its vhosts */
   replyTo = new DirectReplyTo()
   /** the firehose (core/trace.ts) while tracing is on, else null: one check per publish and delivery */
   tracer: Tracer | null = null
+  /** routeOnly() is running: deduplication windows are looked at, not changed */
+  private dryRun = false
 
   constructor(
     readonly name: string,
@@ -115,12 +119,20 @@ export class VHost {
     if (ae !== undefined && typeof ae !== 'string') {
       throw preconditionFailed(`invalid arg 'alternate-exchange' for exchange '${name}' in vhost '${this.name}'`)
     }
+    const dedupInvalid = validateExchangeDedupArgs(options.arguments, type)
+    if (dedupInvalid !== undefined) throw preconditionFailed(dedupInvalid)
     return this.createExchange(name, type, options)
   }
 
   private createExchange(name: string, type: string, options: ExchangeOptions): Exchange {
     const x = new Exchange(this, name, type, options)
     x.router = this.types.get(type)!(x, this)
+    const dedup = exchangeDedupSettings(options.arguments, type)
+    if (dedup !== null) {
+      x.dedup = new DedupWindow(dedup)
+      // a durable exchange keeps its window on disk (the storage opens, or at boot replays, its log)
+      if (options.durable && dedup.persist && this.storage !== null) x.dedup.log = this.storage.openDedupLog(this, x.name, x.dedup)
+    }
     this.exchanges.set(name, x)
     this.storage?.exchangeAdded(this, x)
     return x
@@ -402,7 +414,12 @@ export class VHost {
   /** Which queues would a message reach? For the route tester; does not enqueue. */
   routeOnly(exchange: Exchange, message: Message): Queue[] {
     const out = new Set<Destination>()
-    this.routeFrom(exchange, message, out)
+    this.dryRun = true
+    try {
+      this.routeFrom(exchange, message, out)
+    } finally {
+      this.dryRun = false
+    }
     this.visited.length = 0
     return [...out].filter((d): d is Queue => d.kind === 'queue')
   }
@@ -410,7 +427,12 @@ export class VHost {
   private routeFrom(x: Exchange, message: Message, out: Set<Destination>): void {
     x.publishIn++
     const before = out.size
-    x.router.route(message, message.routingKey, out)
+    // x-message-deduplication: a duplicate is not routed, as the plugin's exchange routes it to []
+    // (so an alternate exchange or a mandatory return follows, as there)
+    const dedup = x.dedup
+    if (dedup === null || this.dryRun || !dedup.seen(message, Date.now(), this.durableTouched)) {
+      x.router.route(message, message.routingKey, out)
+    }
     if (out.size > before) {
       // Exchange-to-exchange: follow each exchange destination once (cycles are allowed in RabbitMQ).
       for (const d of out) {

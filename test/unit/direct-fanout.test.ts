@@ -181,7 +181,7 @@ describe('registerBuiltinExchanges', () => {
     const reg = new ExchangeTypeRegistry()
     registerBuiltinExchanges(reg)
     expect(new Set(reg.names())).toEqual(new Set([...BUILTIN_EXCHANGE_TYPES, DEFAULT_EXCHANGE_TYPE]))
-    expect(BUILTIN_EXCHANGE_TYPES).toEqual(['direct', 'fanout', 'topic', 'headers', 'x-consistent-hash'])
+    expect(BUILTIN_EXCHANGE_TYPES).toEqual(['direct', 'fanout', 'topic', 'headers', 'x-consistent-hash', 'x-message-deduplication'])
     expect(reg.get(DEFAULT_EXCHANGE_TYPE)).toBe(defaultRouterFactory)
     const vhost = {} as unknown as VHost
     for (const t of BUILTIN_EXCHANGE_TYPES) {

@@ -1,0 +1,76 @@
+/**
+ * The deduplication window of an exchange: the keys seen, at most `size` of them, each until its
+ * TTL runs out. A Map in insertion order is the LRU: a new key goes to the back and, once the window
+ * is full, the oldest one leaves from the front; a duplicate does not refresh its key (the plugin's
+ * Cache.insert leaves an existing entry alone), so "least recently used" means least recently
+ * inserted. Expired keys are dropped when looked up or when they reach the front. O(1) per message.
+ *
+ * A durable window writes each new key to its DedupLog (dedup-log.ts) and the publish's confirm
+ * waits for that log's fdatasync, so a confirmed message's key survives kill -9.
+ */
+import type { Message } from '../message.js'
+import type { DurableLog } from '../store/message-store.js'
+import type { DedupLog } from './dedup-log.js'
+import { dedupKey, messageCacheTtl, type DedupSettings } from './dedup-settings.js'
+
+export class DedupWindow {
+  /** key → absolute expiry in ms (0: none), oldest first */
+  readonly entries = new Map<string, number>()
+  /** messages dropped as duplicates (management, tests) */
+  duplicates = 0
+
+  constructor(
+    readonly settings: DedupSettings,
+    /** where a durable window writes its keys, or null */
+    public log: DedupLog | null = null,
+  ) {}
+
+  /**
+   * True when `m` is a duplicate (its key is in the window); otherwise remembers its key. When the
+   * window is on disk, the log is added to `touched` so the publish's confirm waits for the write
+   * (a duplicate waits too: its confirm must not overtake the durability of the key it matched).
+   */
+  seen(m: Message, now: number, touched: DurableLog[]): boolean {
+    const key = dedupKey(m, this.settings.header)
+    if (key === undefined) return false
+    const log = this.log
+    const exp = this.entries.get(key)
+    if (exp !== undefined) {
+      if (exp === 0 || exp > now) {
+        this.duplicates++
+        if (log !== null && log.durableSeq < log.lastSeq) touched.push(log)
+        return true
+      }
+      this.entries.delete(key)
+    }
+    if (this.entries.size >= this.settings.size) this.evictOldest()
+    const ttl = messageCacheTtl(m) || this.settings.ttl
+    const expiresAt = ttl > 0 ? now + ttl : 0
+    this.entries.set(key, expiresAt)
+    if (log !== null) {
+      log.append(key, expiresAt)
+      touched.push(log)
+    }
+    return false
+  }
+
+  /** Puts back a key read from the log at boot (skipped when already expired). */
+  restore(key: string, expiresAt: number, now: number): void {
+    this.entries.delete(key)
+    if (expiresAt !== 0 && expiresAt <= now) return
+    if (this.entries.size >= this.settings.size) this.evictOldest()
+    this.entries.set(key, expiresAt)
+  }
+
+  private evictOldest(): void {
+    for (const k of this.entries.keys()) {
+      this.entries.delete(k)
+      return
+    }
+  }
+
+  /** Number of keys remembered (expired ones not yet dropped included). */
+  get size(): number {
+    return this.entries.size
+  }
+}

@@ -302,6 +302,7 @@ export class Storage {
         )
         if (ok) sum.bindings++
       }
+      this.recoverDedupKeys(broker)
       this.removeOrphans()
     } finally {
       this.recovering = false
@@ -324,6 +325,39 @@ export class Storage {
     // a vhost the broker creates by default but that was deleted in an earlier run
     for (const name of [...broker.vhosts.keys()]) if (!recorded.has(name)) broker.deleteVHost(name)
     sum.vhosts = recorded.size
+  }
+
+  /**
+   * A durable dedup exchange's window also takes the keys of the recovered messages published to
+   * it (in the durable queues it reaches), which a crash may have kept from its log (dedup-log.ts).
+   */
+  private recoverDedupKeys(broker: Broker): void {
+    const now = Date.now()
+    for (const v of broker.vhosts.values()) {
+      for (const x of v.exchanges.values()) {
+        const w = x.dedup
+        if (w === null || w.log === null) continue
+        const seen = new Set<Exchange | Queue>([x])
+        const todo: Exchange[] = [x]
+        while (todo.length > 0) {
+          for (const b of todo.pop()!.bindings.values()) {
+            const d = b.destination
+            if (d.kind === 'exchange') {
+              if (!seen.has(d)) seen.add(d), todo.push(d)
+              continue
+            }
+            const list = this.lists.get(d)
+            if (list === undefined || seen.has(d)) continue
+            seen.add(d)
+            for (let at = 0; at < list.length; at += 512) {
+              for (const env of list.page(at, 512)) if (env.message.exchange === x.name) w.restoreFromMessage(env.message, now)
+            }
+          }
+        }
+        // and back on disk: those messages may be consumed before the next crash
+        w.log.rewrite()
+      }
+    }
   }
 
   /** Deletes queue directories and dedup logs that belong to nothing recovered (a crash during a delete). */

@@ -70,6 +70,8 @@ export class VHost {
   tracer: Tracer | null = null
   /** routeOnly() is running: deduplication windows are looked at, not changed */
   private dryRun = false
+  /** durable dedup windows that took a new key in the current publish (written after the enqueue) */
+  private readonly dedupStaged: DedupWindow[] = []
 
   constructor(
     readonly name: string,
@@ -397,7 +399,15 @@ export class VHost {
       }
       routed.clear()
     }
+    if (this.dedupStaged.length > 0) this.commitDedup()
     return n
+  }
+
+  /** Durable dedup windows write their new keys once the message's stores are durable. */
+  private commitDedup(): void {
+    const staged = this.dedupStaged
+    for (let i = 0; i < staged.length; i++) staged[i].commit(this.durableTouched)
+    staged.length = 0
   }
 
   /**
@@ -430,7 +440,7 @@ export class VHost {
     // x-message-deduplication: a duplicate is not routed, as the plugin's exchange routes it to []
     // (so an alternate exchange or a mandatory return follows, as there)
     const dedup = x.dedup
-    if (dedup === null || this.dryRun || !dedup.seen(message, Date.now(), this.durableTouched)) {
+    if (dedup === null || this.dryRun || !dedup.seen(message, Date.now(), this.durableTouched, this.dedupStaged)) {
       x.router.route(message, message.routingKey, out)
     }
     if (out.size > before) {

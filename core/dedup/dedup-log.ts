@@ -5,6 +5,11 @@
  * `fdatasync` (group commit, on libuv's pool); a publisher confirm waits for it like it waits for a
  * queue store (the log is a DurableLog), so a confirmed message's key is on disk before its confirm.
  *
+ * A key is written only once the message it came with is durable in the queue stores it went to
+ * (its "gate"): were the key on disk first, a crash between the two syncs would leave a key without
+ * its message, and the producer's retry would then be dropped as a duplicate of a lost message.
+ * Keys wait in order (a key behind a gated one waits too), so `durableSeq` only grows.
+ *
  * At open the file is replayed into the window (torn tail and expired keys dropped) and rewritten
  * with just the live keys. It is rewritten the same way (temporary file, fdatasync, rename, fsync
  * of the directory) whenever it holds more than twice the window's size in records (at least 4096):
@@ -19,15 +24,28 @@ import { fsyncDir, readWhole } from '../store/segment-recovery.js'
 import type { DurableLog, DurableWaiter } from '../store/message-store.js'
 import type { DedupWindow } from './dedup-window.js'
 
+/** A key waiting for the stores its message went to. */
+interface GatedKey {
+  key: string
+  expiresAt: number
+  seq: number
+  stores: DurableLog[]
+  seqs: number[]
+}
+
 /** Dedup logs start with 'WRNX' and a format version. */
 const MAGIC = Buffer.from('WRNX\u0001\u0000\u0000\u0000', 'latin1')
 const MAX_RECORD = 64 * 1024
 const MIN_COMPACT = 4096
 
 /** See the file comment. Open with {@link DedupLog.open}. */
-export class DedupLog implements DurableLog {
+export class DedupLog implements DurableLog, DurableWaiter {
   lastSeq = 0
   durableSeq = 0
+  /** sequence number of the last key put in the write buffer */
+  private encodedSeq = 0
+  private gated: GatedKey[] = []
+  private gatedHead = 0
   /** set when a write or sync failed: nothing more is written, confirms waiting on it are nacked */
   failure: Error | null = null
   /** records in the file (for compaction) */
@@ -92,7 +110,7 @@ export class DedupLog implements DurableLog {
   }
 
   /** Writes the window's live keys to a new file that replaces the log (synchronously, durably). */
-  private rewrite(): void {
+  rewrite(): void {
     const tmp = `${this.file}.tmp`
     let size = MAGIC.length
     for (const k of this.window.entries.keys()) size += RECORD_HEADER + 8 + Buffer.byteLength(k)
@@ -120,9 +138,75 @@ export class DedupLog implements DurableLog {
     this.records = this.window.entries.size
   }
 
-  /** Appends a key that entered the window; durable with the next batch (lastSeq / addWaiter). */
-  append(key: string, expiresAt: number): void {
+  /**
+   * Appends a key that entered the window, to be written once every store in `gate` is durable up
+   * to its current append; durable with the batch after that (lastSeq / addWaiter).
+   */
+  append(key: string, expiresAt: number, gate: readonly DurableLog[]): void {
     if (this.closed || this.failure !== null) return
+    const seq = ++this.lastSeq
+    let waits = false
+    for (const s of gate) if (s.durableSeq < s.lastSeq && s !== this) waits = true
+    if (!waits && this.gatedHead === this.gated.length) return this.encode(key, expiresAt, seq)
+    const g: GatedKey = { key, expiresAt, seq, stores: [], seqs: [] }
+    for (const s of gate) {
+      if (s.durableSeq >= s.lastSeq || s === this) continue
+      g.stores.push(s)
+      g.seqs.push(s.lastSeq)
+      s.addWaiter(this)
+    }
+    this.gated.push(g)
+  }
+
+  /** DurableWaiter: a store some gated key waits for has synced a batch. */
+  storeDurable(): void {
+    this.releaseGated()
+  }
+
+  /** DurableWaiter: such a store failed: its messages are not durable, their keys are forgotten. */
+  storeFailed(store: DurableLog): void {
+    for (let i = this.gatedHead; i < this.gated.length; i++) {
+      const g = this.gated[i]
+      const at = g.stores.indexOf(store)
+      if (at < 0) continue
+      // nothing to wait for any more, and nothing to write: the publisher was nacked and may retry
+      g.stores.length = 0
+      g.seqs.length = 0
+      if (this.window.entries.get(g.key) === g.expiresAt) this.window.entries.delete(g.key)
+      g.key = ''
+    }
+    this.releaseGated()
+  }
+
+  private releaseGated(): void {
+    const q = this.gated
+    while (this.gatedHead < q.length) {
+      const g = q[this.gatedHead]
+      let waiting: DurableLog | null = null
+      for (let i = 0; i < g.stores.length; i++) if (g.stores[i].durableSeq < g.seqs[i]) waiting = g.stores[i]
+      if (waiting !== null) {
+        waiting.addWaiter(this)
+        break
+      }
+      this.gatedHead++
+      if (g.key === '') this.encodedSeq = g.seq
+      else this.encode(g.key, g.expiresAt, g.seq)
+    }
+    if (this.gatedHead === q.length) {
+      q.length = 0
+      this.gatedHead = 0
+    }
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (!this.flushing && !this.scheduled) {
+      this.scheduled = true
+      setImmediate(this.flushLater)
+    }
+  }
+
+  private encode(key: string, expiresAt: number, seq: number): void {
     const need = RECORD_HEADER + 8 + Buffer.byteLength(key)
     if (this.cur.length - this.len < need) {
       const grown = Buffer.allocUnsafe(Math.max(this.cur.length * 2, this.len + need))
@@ -134,12 +218,9 @@ export class DedupLog implements DurableLog {
     const n = this.cur.write(key, at + RECORD_HEADER + 8, 'utf8')
     sealRecord(this.cur, at, 8 + n)
     this.len += RECORD_HEADER + 8 + n
-    this.lastSeq++
+    this.encodedSeq = seq
     this.records++
-    if (!this.flushing && !this.scheduled) {
-      this.scheduled = true
-      setImmediate(this.flushLater)
-    }
+    this.schedule()
   }
 
   addWaiter(w: DurableWaiter): void {
@@ -147,8 +228,14 @@ export class DedupLog implements DurableLog {
   }
 
   private flush(): void {
-    if (this.flushing || this.len === 0 || this.closed || this.failure !== null) return
-    if (this.records > Math.max(MIN_COMPACT, 2 * this.window.settings.size)) {
+    if (this.flushing || this.closed || this.failure !== null) return
+    if (this.len === 0) {
+      // only forgotten keys since the last batch: nothing to write, nothing to wait for
+      if (this.encodedSeq > this.durableSeq) this.done(this.encodedSeq)
+      return
+    }
+    // (not while keys wait for their gate: the window holds them already, the file must not yet)
+    if (this.gatedHead === this.gated.length && this.records > Math.max(MIN_COMPACT, 2 * this.window.settings.size)) {
       // the window holds every appended key that is still live: rewriting it makes them all durable
       try {
         this.rewrite()
@@ -156,14 +243,14 @@ export class DedupLog implements DurableLog {
         return this.fail(err as Error)
       }
       this.len = 0
-      return this.done(this.lastSeq)
+      return this.done(this.encodedSeq)
     }
     this.flying = this.cur
     this.flyLen = this.len
     this.flyOff = 0
     this.cur = Buffer.allocUnsafe(this.cur.length)
     this.len = 0
-    this.flushSeq = this.lastSeq
+    this.flushSeq = this.encodedSeq
     this.flushing = true
     write(this.fd, this.flying, 0, this.flyLen, this.pos, this.onWritten)
   }
@@ -213,11 +300,18 @@ export class DedupLog implements DurableLog {
     if (this.closed) return
     if (this.flushing) await new Promise<void>((resolve) => (this.closeWait = resolve))
     this.closed = true
+    // the stores are flushed at close as well: keys still at their gate go with them
+    for (let i = this.gatedHead; i < this.gated.length; i++) {
+      const g = this.gated[i]
+      if (g.key !== '') this.encode(g.key, g.expiresAt, g.seq)
+    }
+    this.gated.length = 0
+    this.gatedHead = 0
     try {
       if (this.failure === null && this.len > 0) {
         for (let done = 0; done < this.len; ) done += writeSync(this.fd, this.cur, done, this.len - done, this.pos + done)
         fdatasyncSync(this.fd)
-        this.done(this.lastSeq)
+        this.done(this.encodedSeq)
       }
     } finally {
       closeSync(this.fd)

@@ -5,7 +5,8 @@
  * Cache.insert leaves an existing entry alone), so "least recently used" means least recently
  * inserted. Expired keys are dropped when looked up or when they reach the front. O(1) per message.
  *
- * A durable window writes each new key to its DedupLog (dedup-log.ts) and the publish's confirm
+ * A durable window writes each new key to its DedupLog (dedup-log.ts) once the publish has been
+ * enqueued (stage, then commit with the stores the message went to), and the publish's confirm
  * waits for that log's fdatasync, so a confirmed message's key survives kill -9.
  */
 import type { Message } from '../message.js'
@@ -18,6 +19,9 @@ export class DedupWindow {
   readonly entries = new Map<string, number>()
   /** messages dropped as duplicates (management, tests) */
   duplicates = 0
+  /** the key entered by the publish in progress, written to the log by commit() */
+  private stagedKey = ''
+  private stagedExp = 0
 
   constructor(
     readonly settings: DedupSettings,
@@ -27,10 +31,11 @@ export class DedupWindow {
 
   /**
    * True when `m` is a duplicate (its key is in the window); otherwise remembers its key. When the
-   * window is on disk, the log is added to `touched` so the publish's confirm waits for the write
-   * (a duplicate waits too: its confirm must not overtake the durability of the key it matched).
+   * window is on disk, the new key is staged (this window added to `staged`) for commit() after
+   * the enqueue; a duplicate's publish waits for the log (`touched`): its confirm must not overtake
+   * the durability of the key it matched.
    */
-  seen(m: Message, now: number, touched: DurableLog[]): boolean {
+  seen(m: Message, now: number, touched: DurableLog[], staged: DedupWindow[]): boolean {
     const key = dedupKey(m, this.settings.header)
     if (key === undefined) return false
     const log = this.log
@@ -48,10 +53,23 @@ export class DedupWindow {
     const expiresAt = ttl > 0 ? now + ttl : 0
     this.entries.set(key, expiresAt)
     if (log !== null) {
-      log.append(key, expiresAt)
-      touched.push(log)
+      this.stagedKey = key
+      this.stagedExp = expiresAt
+      staged.push(this)
     }
     return false
+  }
+
+  /**
+   * The staged key goes to the log, written once the stores in `touched` (where the message was
+   * just enqueued) are durable; the log joins `touched`, so the confirm waits for the key as well.
+   */
+  commit(touched: DurableLog[]): void {
+    const log = this.log
+    if (log === null || this.stagedKey === '') return
+    log.append(this.stagedKey, this.stagedExp, touched)
+    this.stagedKey = ''
+    touched.push(log)
   }
 
   /** Puts back a key read from the log at boot (skipped when already expired). */
@@ -60,6 +78,18 @@ export class DedupWindow {
     if (expiresAt !== 0 && expiresAt <= now) return
     if (this.entries.size >= this.settings.size) this.evictOldest()
     this.entries.set(key, expiresAt)
+  }
+
+  /**
+   * At boot: the key of a recovered message that was published to this exchange. Its key went to
+   * the log only once the message was durable, so a crash between the two syncs leaves the message
+   * without its key in the log; the message itself still carries it.
+   */
+  restoreFromMessage(m: Message, now: number): void {
+    const key = dedupKey(m, this.settings.header)
+    if (key === undefined || this.entries.has(key)) return
+    const ttl = messageCacheTtl(m) || this.settings.ttl
+    this.restore(key, ttl > 0 ? m.timestamp + ttl : 0, now)
   }
 
   private evictOldest(): void {

@@ -22,6 +22,8 @@ export class DedupWindow {
   /** the key entered by the publish in progress, written to the log by commit() */
   private stagedKey = ''
   private stagedExp = 0
+  /** walks the keys oldest first, for eviction */
+  private oldest: IterableIterator<string> = this.entries.keys()
 
   constructor(
     readonly settings: DedupSettings,
@@ -92,11 +94,18 @@ export class DedupWindow {
     this.restore(key, ttl > 0 ? m.timestamp + ttl : 0, now)
   }
 
+  /**
+   * Drops the oldest key. One live iterator walks the map from the front: a fresh keys() iterator
+   * would step over every slot deleted since the map last rehashed (quadratic in a busy window).
+   */
   private evictOldest(): void {
-    for (const k of this.entries.keys()) {
-      this.entries.delete(k)
-      return
+    let r = this.oldest.next()
+    if (r.done === true) {
+      this.oldest = this.entries.keys()
+      r = this.oldest.next()
+      if (r.done === true) return
     }
+    this.entries.delete(r.value)
   }
 
   /** Number of keys remembered (expired ones not yet dropped included). */

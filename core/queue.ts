@@ -201,7 +201,11 @@ export class Queue {
     // a TTL counts from when the message entered this queue (RabbitMQ: also at a tx.commit)
     const now = ttl >= 0 ? Date.now() : 0
     // x-message-deduplication: a duplicate of a message in the queue is dropped, yet counts as taken
-    if (this.dedup !== null && !this.dedup.admit(message)) return true
+    if (this.dedup !== null && !this.dedup.admit(message)) {
+      // its confirm must not overtake the durability of the message it duplicates
+      if (this.durable && this.store !== null && message.persistent) this.awaitStores()
+      return true
+    }
     const env = new Envelope(message, this, this.nextSeq++, ttl >= 0 ? now + ttl : 0)
     try {
       this.ready.push(env)
@@ -226,6 +230,11 @@ export class Queue {
     // after delivery (RabbitMQ deliver_or_enqueue): only a message left waiting counts for drop-head
     if (s.maxLength >= 0 || s.maxLengthBytes >= 0) this.dropHeadOverflow()
     return true
+  }
+
+  /** The publish in progress waits for this queue's stores to sync what they hold (a duplicate's confirm). */
+  private awaitStores(): void {
+    for (const st of this.store!.messageStores()) if (st.durableSeq < st.lastSeq) this.vhost.durableTouched.push(st)
   }
 
   private full(size: number): boolean {

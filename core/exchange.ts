@@ -3,6 +3,7 @@
  * message is an ExchangeRouter supplied by a registered type (exchanges/ registers the built-ins), so
  * core never imports exchanges/.
  */
+import type { DedupWindow } from './dedup/dedup-window.js'
 import type { Message } from './message.js'
 import { mergeDefinitions, type Policy } from './policies.js'
 import type { FieldTable } from './wire/field-table.js'
@@ -28,8 +29,8 @@ export interface RouteTarget {
 
 /** The matching logic of one exchange type for one exchange. */
 export interface ExchangeRouter {
-  /** Checks a new binding's arguments; returns RabbitMQ's reason text when they are invalid (→ 406). */
-  validateBinding?(args: FieldTable): string | undefined
+  /** Checks a new binding's arguments and key; returns RabbitMQ's reason text when they are invalid (→ 406). */
+  validateBinding?(args: FieldTable, routingKey: string): string | undefined
   bind(binding: Binding): void
   unbind(binding: Binding): void
   /** Adds every destination whose binding matches the message. */
@@ -52,6 +53,8 @@ export class Exchange {
   /** bindings to this exchange (exchange-to-exchange), by binding id */
   readonly incoming = new Map<string, Binding>()
   router!: ExchangeRouter
+  /** x-message-deduplication: the window checked before routing (core/dedup/), or null */
+  dedup: DedupWindow | null = null
   /** messages published to this exchange (for management rates) */
   publishIn = 0
   publishOut = 0

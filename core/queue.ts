@@ -5,6 +5,8 @@
  * limits, dead-lettering, delivery limit, priorities, single active consumer) are applied here.
  */
 import type { Consumer } from './consumer.js'
+import { queueDedupHeader } from './dedup/dedup-settings.js'
+import { QueueDedup } from './dedup/queue-dedup.js'
 import { deadLetter, type DeathReason } from './dead-letter.js'
 import type { Binding } from './exchange.js'
 import type { Message } from './message.js'
@@ -104,6 +106,8 @@ export class Queue {
   readonly ready: ReadyList<Envelope>
   /** the queue's message store(s) (core/store/stored-list.ts), or null for an in-memory queue */
   readonly store: StoredList | null
+  /** x-message-deduplication: the keys of the messages in the queue (core/dedup/queue-dedup.ts), or null */
+  readonly dedup: QueueDedup | null
   /** consumers, highest x-priority first, registration order within a priority */
   readonly consumers: Consumer[] = []
   /** bindings leading to this queue, by binding id */
@@ -145,6 +149,8 @@ export class Queue {
   ) {
     ;[this.policy, this.operatorPolicy] = vhost.matchPolicies(this)
     this.settings = queueSettings(options.arguments, mergeDefinitions(this.policy, this.operatorPolicy))
+    const dedupHeader = queueDedupHeader(options.arguments)
+    this.dedup = dedupHeader === null ? null : new QueueDedup(dedupHeader)
     this.store = vhost.storage?.openQueueStore(this) ?? null
     this.ready = this.store ?? (this.settings.maxPriority > 0 ? new PriorityList(this.settings.maxPriority) : new FifoList())
     if (this.store !== null && this.store.length > 0) this.recovered(this.store)
@@ -158,6 +164,8 @@ export class Queue {
    */
   private recovered(store: StoredList): void {
     this.readyBytes = store.readyBytes
+    // a deduplicating queue's window is its content: read the recovered messages' keys back
+    if (this.dedup !== null) for (let at = 0; at < store.length; at += 512) for (const env of store.page(at, 512)) this.dedup.restore(env.message)
     const expiring = store.recoverExpiring()
     for (const env of expiring) this.expiry.track(env)
     if (expiring.length > 0 || this.settings.messageTtl >= 0) this.expiry.arm(Date.now())
@@ -205,10 +213,17 @@ export class Queue {
     const ttl = mttl >= 0 && (qttl < 0 || mttl < qttl) ? mttl : qttl
     // a TTL counts from when the message entered this queue (RabbitMQ: also at a tx.commit)
     const now = ttl >= 0 ? Date.now() : 0
+    // x-message-deduplication: a duplicate of a message in the queue is dropped, yet counts as taken
+    if (this.dedup !== null && !this.dedup.admit(message)) {
+      // its confirm must not overtake the durability of the message it duplicates
+      if (this.durable && this.store !== null && message.persistent) this.awaitStores()
+      return true
+    }
     const env = new Envelope(message, this, this.nextSeq++, ttl >= 0 ? now + ttl : 0)
     try {
       this.ready.push(env)
     } catch (err) {
+      this.dedup?.forget(message)
       // the queue's store cannot write (a full disk): refused like reject-publish, so a publisher
       // in confirm mode gets basic.nack; the connection lives on, and the store reopens by itself
       if (!storeCannotWrite(err)) throw err
@@ -228,6 +243,11 @@ export class Queue {
     // after delivery (RabbitMQ deliver_or_enqueue): only a message left waiting counts for drop-head
     if (s.maxLength >= 0 || s.maxLengthBytes >= 0) this.dropHeadOverflow()
     return true
+  }
+
+  /** The publish in progress waits for this queue's stores to sync what they hold (a duplicate's confirm). */
+  private awaitStores(): void {
+    for (const st of this.store!.messageStores()) if (st.durableSeq < st.lastSeq) this.vhost.durableTouched.push(st)
   }
 
   private full(size: number): boolean {
@@ -343,6 +363,7 @@ export class Queue {
 
   /** A message left the queue for good: delete it from the store (durably). */
   private unstore(env: Envelope): void {
+    if (this.dedup !== null) this.dedup.forget(env.message)
     if (env.ref < 0 || this.store === null) return
     this.store.ack(env)
     env.ref = -1
@@ -471,6 +492,7 @@ export class Queue {
     this.removeReady(env)
     env.state = GONE
     if (!inPlace) this.unstore(env)
+    else if (this.dedup !== null) this.dedup.forget(env.message)
     this.deadLetterMessage(env.message, 'expired')
     if (this.flowWaiters !== null && this.belowFlowLow()) this.releaseFlow()
   }
@@ -584,6 +606,7 @@ export class Queue {
     for (const env of this.store === null ? this.ready : this.store.pinnedEnvelopes()) env.state = GONE
     this.ready.clear()
     this.expiry.clear()
+    this.dedup?.clear()
     this.tombstones = 0
     this.readyBytes = 0
     this.releaseFlow()

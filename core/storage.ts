@@ -21,6 +21,8 @@ import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Broker, VHostMetadata } from './broker.js'
+import { DedupLog } from './dedup/dedup-log.js'
+import type { DedupWindow } from './dedup/dedup-window.js'
 import type { Binding, Exchange } from './exchange.js'
 import type { Queue } from './queue.js'
 import { DefinitionsLog } from './store/definitions-log.js'
@@ -98,6 +100,8 @@ export class Storage {
   private closed = false
   /** store directory of each durable queue, relative to the data dir */
   private readonly dirs = new Map<Queue, string>()
+  /** the window logs of durable deduplicating exchanges, by file */
+  private readonly dedupLogs = new Map<string, DedupLog>()
 
   constructor(readonly dir: string, private readonly log: Logger) {
     this.defs = DefinitionsLog.open({ file: path.join(dir, 'definitions.log'), log })
@@ -160,6 +164,19 @@ export class Storage {
     return pager
   }
 
+  /**
+   * The log of a durable exchange's deduplication window, `<data>/dedup/<hash(vhost)>-<hash(name)>.log`;
+   * at boot its keys are replayed into `window`, otherwise any old file there is discarded.
+   */
+  openDedupLog(v: VHost, name: string, window: DedupWindow): DedupLog | null {
+    if (this.closed) return null
+    const file = path.join(this.dir, 'dedup', `${hash(v.name)}-${hash(name)}.log`)
+    this.dedupLogs.get(file)?.destroy()
+    const log = DedupLog.open(file, window, this.log.child({ exchange: name, vhost: v.name }), this.recovering)
+    this.dedupLogs.set(file, log)
+    return log
+  }
+
   // ---- hooks called by VHost and Broker ------------------------------------------------------
 
   exchangeAdded(v: VHost, x: Exchange): void {
@@ -176,6 +193,11 @@ export class Storage {
 
   exchangeRemoved(v: VHost, x: Exchange): void {
     if (x.durable) deleteExchange(this.defs, v.name, x.name)
+    const log = x.dedup?.log
+    if (log != null && this.dedupLogs.get(log.file) === log) {
+      this.dedupLogs.delete(log.file)
+      log.destroy()
+    }
   }
 
   queueAdded(v: VHost, q: Queue): void {
@@ -305,6 +327,7 @@ export class Storage {
         )
         if (ok) sum.bindings++
       }
+      this.recoverDedupKeys(broker)
       this.removeOrphans()
     } finally {
       this.recovering = false
@@ -342,8 +365,48 @@ export class Storage {
     }
   }
 
-  /** Deletes queue directories that belong to no recovered queue (a crash during queue.delete). */
+  /**
+   * A durable dedup exchange's window also takes the keys of the recovered messages published to
+   * it (in the durable queues it reaches), which a crash may have kept from its log (dedup-log.ts).
+   */
+  private recoverDedupKeys(broker: Broker): void {
+    const now = Date.now()
+    for (const v of broker.vhosts.values()) {
+      for (const x of v.exchanges.values()) {
+        const w = x.dedup
+        if (w === null || w.log === null) continue
+        const seen = new Set<Exchange | Queue>([x])
+        const todo: Exchange[] = [x]
+        while (todo.length > 0) {
+          for (const b of todo.pop()!.bindings.values()) {
+            const d = b.destination
+            if (d.kind === 'exchange') {
+              if (!seen.has(d)) seen.add(d), todo.push(d)
+              continue
+            }
+            const list = this.lists.get(d)
+            if (list === undefined || seen.has(d)) continue
+            seen.add(d)
+            for (let at = 0; at < list.length; at += 512) {
+              for (const env of list.page(at, 512)) if (env.message.exchange === x.name) w.restoreFromMessage(env.message, now)
+            }
+          }
+        }
+        // and back on disk: those messages may be consumed before the next crash
+        w.log.rewrite()
+      }
+    }
+  }
+
+  /** Deletes queue directories and dedup logs that belong to nothing recovered (a crash during a delete). */
   private removeOrphans(): void {
+    const dedupDir = path.join(this.dir, 'dedup')
+    if (existsSync(dedupDir)) {
+      for (const f of readdirSync(dedupDir)) {
+        const file = path.join(dedupDir, f)
+        if (!this.dedupLogs.has(file)) rmSync(file, { force: true })
+      }
+    }
     const live = new Set<string>()
     for (const list of this.lists.values()) live.add(list.dir)
     const root = path.join(this.dir, 'vhosts')
@@ -369,7 +432,14 @@ export class Storage {
     const pagers = [...this.pagers.values()]
     for (const p of pagers) p.detached = true
     this.pagers.clear()
-    await Promise.all([...lists.map((l) => l.close()), ...pagers.map((p) => p.destroy()), ...this.closing])
+    const dedupLogs = [...this.dedupLogs.values()]
+    this.dedupLogs.clear()
+    await Promise.all([
+      ...lists.map((l) => l.close()),
+      ...pagers.map((p) => p.destroy()),
+      ...dedupLogs.map((d) => d.close()),
+      ...this.closing,
+    ])
     this.defs.close()
     // the group-commit figures of the run (fdatasyncs per message is what confirms cost)
     this.log.info({ ...this.stats, queues: lists.length }, 'queue stores closed')

@@ -15,6 +15,8 @@ import {
   ReplyCode,
   resourceLocked,
 } from './errors.js'
+import { exchangeDedupSettings, validateExchangeDedupArgs } from './dedup/dedup-settings.js'
+import { DedupWindow } from './dedup/dedup-window.js'
 import { DirectReplyTo, isReplyAddress } from './direct-reply-to.js'
 import { Exchange, type Binding, type Destination, type ExchangeOptions, type ExchangeTypeRegistry } from './exchange.js'
 import type { Message } from './message.js'
@@ -26,7 +28,7 @@ import { Queue, FLOW_CHECK, FLOW_CHECK_BYTES, type FlowWaiter, type QueueOptions
 import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
 import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
 import type { Storage } from './storage.js'
-import type { MessageStore } from './store/message-store.js'
+import type { DurableLog } from './store/message-store.js'
 import { storeFlow } from './store/stored-list.js'
 import type { TraceOrigin, Tracer } from './trace.js'
 
@@ -64,8 +66,8 @@ export class VHost {
    * (the management API's trial-run vhosts, unit tests). Set by the Broker.
    */
   storage: Storage | null = null
-  /** stores that took a persistent message in the current publish(): its confirm waits for them */
-  readonly durableTouched: MessageStore[] = []
+  /** stores (and dedup window logs) that took a write in the current publish(): its confirm waits for them */
+  readonly durableTouched: DurableLog[] = []
   /** waiting direct reply-to consumers; the Broker shares one registry among its vhosts */
   replyTo = new DirectReplyTo()
   /** the firehose (core/trace.ts) while tracing is on, else null: one check per publish and delivery */
@@ -77,6 +79,10 @@ export class VHost {
   policySource: { policies: PolicyStore; operatorPolicies: PolicyStore } | null = null
   /** the broker's runtime parameters, for this vhost's limits (core/limits.ts); null: no limits */
   parameters: RuntimeParameters | null = null
+  /** routeOnly() is running: deduplication windows are looked at, not changed */
+  private dryRun = false
+  /** durable dedup windows that took a new key in the current publish (written after the enqueue) */
+  private readonly dedupStaged: DedupWindow[] = []
 
   constructor(
     readonly name: string,
@@ -147,6 +153,8 @@ export class VHost {
     if (ae !== undefined && typeof ae !== 'string') {
       throw preconditionFailed(`invalid arg 'alternate-exchange' for exchange '${name}' in vhost '${this.name}'`)
     }
+    const dedupInvalid = validateExchangeDedupArgs(options.arguments, type)
+    if (dedupInvalid !== undefined) throw preconditionFailed(dedupInvalid)
     return this.createExchange(name, type, options)
   }
 
@@ -157,6 +165,12 @@ export class VHost {
       if (p !== null || op !== null) x.applyPolicies(p, op)
     }
     x.router = this.types.get(type)!(x, this)
+    const dedup = exchangeDedupSettings(options.arguments, type)
+    if (dedup !== null) {
+      x.dedup = new DedupWindow(dedup)
+      // a durable exchange keeps its window on disk (the storage opens, or at boot replays, its log)
+      if (options.durable && dedup.persist && this.storage !== null) x.dedup.log = this.storage.openDedupLog(this, x.name, x.dedup)
+    }
     this.exchanges.set(name, x)
     this.storage?.exchangeAdded(this, x)
     return x
@@ -356,7 +370,7 @@ export class VHost {
   }
 
   private addBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
-    const invalid = source.router.validateBinding?.(args)
+    const invalid = source.router.validateBinding?.(args, routingKey)
     if (invalid !== undefined) throw preconditionFailed(invalid)
     const id = bindingId(destination, routingKey, args)
     if (source.bindings.has(id)) return
@@ -424,7 +438,15 @@ export class VHost {
       }
       routed.clear()
     }
+    if (this.dedupStaged.length > 0) this.commitDedup()
     return n
+  }
+
+  /** Durable dedup windows write their new keys once the message's stores are durable. */
+  private commitDedup(): void {
+    const staged = this.dedupStaged
+    for (let i = 0; i < staged.length; i++) staged[i].commit(this.durableTouched)
+    staged.length = 0
   }
 
   /**
@@ -441,7 +463,12 @@ export class VHost {
   /** Which queues would a message reach? For the route tester; does not enqueue. */
   routeOnly(exchange: Exchange, message: Message): Queue[] {
     const out = new Set<Destination>()
-    this.routeFrom(exchange, message, out)
+    this.dryRun = true
+    try {
+      this.routeFrom(exchange, message, out)
+    } finally {
+      this.dryRun = false
+    }
     this.visited.length = 0
     return [...out].filter((d): d is Queue => d.kind === 'queue')
   }
@@ -449,7 +476,12 @@ export class VHost {
   private routeFrom(x: Exchange, message: Message, out: Set<Destination>): void {
     x.publishIn++
     const before = out.size
-    x.router.route(message, message.routingKey, out)
+    // x-message-deduplication: a duplicate is not routed, as the plugin's exchange routes it to []
+    // (so an alternate exchange or a mandatory return follows, as there)
+    const dedup = x.dedup
+    if (dedup === null || this.dryRun || !dedup.seen(message, Date.now(), this.durableTouched, this.dedupStaged)) {
+      x.router.route(message, message.routingKey, out)
+    }
     if (out.size > before) {
       // Exchange-to-exchange: follow each exchange destination once (cycles are allowed in RabbitMQ).
       for (const d of out) {

@@ -29,8 +29,21 @@ export interface MessageStoreOptions {
   expiring?: ExpiringMode
 }
 
+/**
+ * Something a publisher confirm may wait for: a message store, or a deduplication window's log
+ * (core/dedup/dedup-log.ts). Appends are numbered; `durableSeq` reaching `lastSeq` means on disk.
+ */
+export interface DurableLog {
+  /** sequence number of the last append */
+  readonly lastSeq: number
+  /** every append up to this sequence number is durable */
+  readonly durableSeq: number
+  /** registers a one-shot waiter for the next completed batch */
+  addWaiter(w: DurableWaiter): void
+}
+
 /** A publisher (channel) waiting for durability; called once per registration. */
 export interface DurableWaiter {
-  storeDurable(store: MessageStore, durableSeq: number): void
-  storeFailed(store: MessageStore, err: Error): void
+  storeDurable(store: DurableLog, durableSeq: number): void
+  storeFailed(store: DurableLog, err: Error): void
 }

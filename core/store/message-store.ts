@@ -33,7 +33,7 @@ import { LogUnavailableError, SegmentLog, locSegment, type RecordEncoder, type S
 import { StoreRecoverer, collectAtBoot, newStoreRecovery, type SegState, type StoreRecovery } from './store-recovery.js'
 
 export type { StoreRecovery } from './store-recovery.js'
-export type { DurableWaiter, MessageStoreOptions } from './message-store-options.js'
+export type { DurableLog, DurableWaiter, MessageStoreOptions } from './message-store-options.js'
 /** A failed log is tried again at most this often (each try reads its tail back from disk). */
 const RECOVER_INTERVAL_MS = 1000
 /** Estimated bytes of a cached Message beyond its data (object, Buffer header, strings). */

@@ -10,7 +10,7 @@ import { DEFAULT_EXCHANGE_TYPE, defaultRouterFactory } from '../../exchanges/def
 import { BUILTIN_EXCHANGE_TYPES, registerBuiltinExchanges } from '../../exchanges/index.js'
 import { DestinationSet } from '../../exchanges/destination-set.js'
 
-const X = { name: 'x' } as unknown as Exchange
+const X = { name: 'x', arguments: {} } as unknown as Exchange
 
 function queue(name: string): Destination {
   return { kind: 'queue', name } as unknown as Destination
@@ -177,11 +177,11 @@ describe('default exchange router', () => {
 })
 
 describe('registerBuiltinExchanges', () => {
-  it('registers the four built-in types and the default router', () => {
+  it('registers the built-in types (x-consistent-hash included) and the default router', () => {
     const reg = new ExchangeTypeRegistry()
     registerBuiltinExchanges(reg)
     expect(new Set(reg.names())).toEqual(new Set([...BUILTIN_EXCHANGE_TYPES, DEFAULT_EXCHANGE_TYPE]))
-    expect(BUILTIN_EXCHANGE_TYPES).toEqual(['direct', 'fanout', 'topic', 'headers'])
+    expect(BUILTIN_EXCHANGE_TYPES).toEqual(['direct', 'fanout', 'topic', 'headers', 'x-consistent-hash', 'x-message-deduplication'])
     expect(reg.get(DEFAULT_EXCHANGE_TYPE)).toBe(defaultRouterFactory)
     const vhost = {} as unknown as VHost
     for (const t of BUILTIN_EXCHANGE_TYPES) {

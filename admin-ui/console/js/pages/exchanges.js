@@ -105,7 +105,7 @@ export default {
       table.update(r.items)
       pg.update(r)
     }
-    let types = ['direct', 'fanout', 'headers', 'topic']
+    let types = ['direct', 'fanout', 'headers', 'topic', 'x-consistent-hash', 'x-message-deduplication']
     try {
       const o = await get('overview?columns=exchange_types')
       if (Array.isArray(o.exchange_types) && o.exchange_types.length > 0) types = o.exchange_types.map((t) => t.name)

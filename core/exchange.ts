@@ -33,6 +33,10 @@ export interface ExchangeRouter {
   unbind(binding: Binding): void
   /** Adds every destination whose binding matches the message. */
   route(message: Message, routingKey: string, out: RouteTarget): void
+  /** The exchange is gone (deleted, or its vhost): stop timers, drop what it holds. */
+  dispose?(): void
+  /** x-delayed-message: the messages waiting for their time (management API) */
+  readonly delayed?: { readonly pending: number; readonly bytes: number }
 }
 
 export type RouterFactory = (exchange: Exchange, vhost: VHost) => ExchangeRouter

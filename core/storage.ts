@@ -7,6 +7,10 @@
  * redeclared while the deleted one's store is still closing never shares its files). The
  * directory is recorded in the queue's definition.
  *
+ * A durable `x-delayed-message` exchange keeps its pending messages in a MessageStore of its own
+ * at `<data>/vhosts/<hash(vhost)>/delayed/<hash(exchange)>-<random>`, recorded in its definition
+ * (core/delayed/delayed-messages.ts).
+ *
  * A durable priority queue keeps one store per priority level in subdirectories of its directory
  * (store/priority-store.ts). A transient queue that grows deep pages its backlog to a transient
  * store under `<data>/paging/` (store/paged-list.ts): wiped at every start, never synced.
@@ -36,6 +40,7 @@ import {
   putQueue,
   splitDefinitions,
   type BindingDefinition,
+  type ExchangeDefinition,
   type QueueDefinition,
 } from './store/definitions.js'
 import { newLogStats, type LogStats } from './store/group-commit.js'
@@ -55,6 +60,18 @@ const vhostKey = (name: string): string => JSON.stringify(['v', name])
 /** A queue definition with the directory of its store. */
 interface StoredQueue extends QueueDefinition {
   dir?: string
+}
+
+/** An exchange definition with the directory of its delayed-message store (x-delayed-message). */
+interface StoredExchange extends ExchangeDefinition {
+  dir?: string
+}
+
+/** The store of a durable delayed exchange and how to stop its owner before it closes. */
+interface DelayedStore {
+  store: MessageStore
+  rel: string
+  stop: () => void
 }
 
 interface UsersDefinition {
@@ -89,6 +106,8 @@ export class Storage {
   private closed = false
   /** store directory of each durable queue, relative to the data dir */
   private readonly dirs = new Map<Queue, string>()
+  /** stores of durable delayed-message exchanges */
+  private readonly delayed = new Map<Exchange, DelayedStore>()
 
   constructor(readonly dir: string, private readonly log: Logger) {
     this.defs = DefinitionsLog.open({ file: path.join(dir, 'definitions.log'), log })
@@ -129,6 +148,23 @@ export class Storage {
     return list
   }
 
+  /**
+   * The store of a durable x-delayed-message exchange (null for a transient one: RAM only).
+   * `stop` is called before the store closes (shutdown) or is deleted (exchange deleted).
+   */
+  openDelayedStore(x: Exchange, stop: () => void): MessageStore | null {
+    if (this.closed || !x.durable) return null
+    const vhost = x.vhost.name
+    const rec = this.recovering ? this.defs.get<StoredExchange>(definitionKey.exchange(vhost, x.name)) : undefined
+    const rel = rec?.dir ?? path.join('vhosts', hash(vhost), 'delayed', `${hash(x.name)}-${randomBytes(6).toString('hex')}`)
+    const log = this.log.child({ exchange: x.name, vhost })
+    // read back by due time, not in log order: a small read-ahead
+    const store = MessageStore.open({ dir: path.join(this.dir, rel), log, stats: this.stats, readBlock: 4096 })
+    this.delayed.set(x, { store, rel, stop })
+    if (store.count > 0) log.info({ messages: store.count }, 'recovered delayed messages')
+    return store
+  }
+
   private openPager(q: Queue): StoredList {
     const maxPriority = q.settings.maxPriority
     const open = (dir: string, budget?: PagingBudget): PagedList =>
@@ -155,18 +191,26 @@ export class Storage {
 
   exchangeAdded(v: VHost, x: Exchange): void {
     if (!x.durable || x.name === '' || x.name.startsWith('amq.')) return
-    putExchange(this.defs, {
+    const def: StoredExchange = {
       vhost: v.name,
       name: x.name,
       type: x.type,
       autoDelete: x.autoDelete,
       internal: x.internal,
       arguments: encodeArguments(x.arguments),
-    })
+    }
+    const d = this.delayed.get(x)
+    if (d !== undefined) def.dir = d.rel
+    putExchange(this.defs, def)
   }
 
   exchangeRemoved(v: VHost, x: Exchange): void {
     if (x.durable) deleteExchange(this.defs, v.name, x.name)
+    const d = this.delayed.get(x)
+    if (d === undefined) return
+    this.delayed.delete(x)
+    d.stop()
+    this.track(d.store.destroy(), d.store.dir)
   }
 
   queueAdded(v: VHost, q: Queue): void {
@@ -308,10 +352,11 @@ export class Storage {
   private removeOrphans(): void {
     const live = new Set<string>()
     for (const list of this.lists.values()) live.add(list.dir)
+    for (const d of this.delayed.values()) live.add(d.store.dir)
     const root = path.join(this.dir, 'vhosts')
     if (!existsSync(root)) return
-    for (const v of readdirSync(root)) {
-      const qroot = path.join(root, v, 'queues')
+    for (const v of readdirSync(root)) for (const kind of ['queues', 'delayed']) {
+      const qroot = path.join(root, v, kind)
       if (!existsSync(qroot)) continue
       for (const q of readdirSync(qroot)) {
         const dir = path.join(qroot, q)
@@ -331,7 +376,15 @@ export class Storage {
     const pagers = [...this.pagers.values()]
     for (const p of pagers) p.detached = true
     this.pagers.clear()
-    await Promise.all([...lists.map((l) => l.close()), ...pagers.map((p) => p.destroy()), ...this.closing])
+    const delayed = [...this.delayed.values()]
+    this.delayed.clear()
+    for (const d of delayed) d.stop()
+    await Promise.all([
+      ...lists.map((l) => l.close()),
+      ...pagers.map((p) => p.destroy()),
+      ...delayed.map((d) => d.store.close()),
+      ...this.closing,
+    ])
     this.defs.close()
     // the group-commit figures of the run (fdatasyncs per message is what confirms cost)
     this.log.info({ ...this.stats, queues: lists.length }, 'queue stores closed')

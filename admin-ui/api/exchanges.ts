@@ -31,6 +31,9 @@ export function exchangeJson(sampler: Sampler, x: Exchange): Record<string, unkn
     user_who_performed_action: isBuiltin(x) ? 'rmq-internal' : '',
     vhost: x.vhost.name,
   }
+  // x-delayed-message: the plugin's messages_delayed info item (a Warren addition to 3.10's JSON)
+  const delayed = x.router.delayed
+  if (delayed !== undefined) out.messages_delayed = delayed.pending
   if (x.publishIn > 0 || x.publishOut > 0) {
     const r = sampler.exchangeRates(x)
     out.message_stats = messageStats(

@@ -14,6 +14,7 @@ const EXCHANGE_TYPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   fanout: 'AMQP fanout exchange, as per the AMQP specification',
   headers: 'AMQP headers exchange, as per the AMQP specification',
   topic: 'AMQP topic exchange, as per the AMQP specification',
+  'x-delayed-message': 'Delayed Message Exchange.',
 }
 
 const OVERVIEW_STATS = [

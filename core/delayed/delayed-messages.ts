@@ -1,0 +1,296 @@
+/**
+ * The pending messages of one `x-delayed-message` exchange (rabbitmq-delayed-message-exchange's
+ * interface) and the single timer that routes them when they are due.
+ *
+ * A durable exchange keeps its messages in a MessageStore of its own (segment files, group
+ * commit, ack files: core/store), so the bodies stay on disk and RAM holds only the DelayHeap
+ * index (20 bytes a message). Persistent messages are fdatasync'd before their publisher confirm
+ * and recovered at boot (the store's scan rebuilds the index); transient ones are written without a
+ * sync and dropped at restart, as a durable queue treats them. A non-durable exchange keeps its
+ * messages in RAM.
+ *
+ * When messages are due they are routed in slices of at most ~5 ms with setImmediate between, so a
+ * burst of due messages does not stall the sockets. A routed message goes through the exchange
+ * again with `x-delay` set to minus its delay (the plugin's swap_delay_header), which the router
+ * treats as "route now" by the `x-delayed-type` rules with the bindings of that moment. The store
+ * forgets a routed persistent message only once every durable queue store it reached has synced,
+ * so a crash in between delivers it again rather than never (at least once).
+ */
+import type { Exchange } from '../exchange.js'
+import type { Message } from '../message.js'
+import type { MessageStore, DurableWaiter } from '../store/message-store.js'
+import { storeCannotWrite } from '../store/segment-log.js'
+import type { VHost } from '../vhost.js'
+import { Decimal } from '../wire/field-table.js'
+import { editProperties } from '../wire/property-edit.js'
+import { DelayHeap } from './delay-heap.js'
+
+/** The longest delay the plugin accepts (Erlang's timer limit); a longer one is routed at once. */
+export const MAX_DELAY = 4294967295
+/** setTimeout's limit is 2^31 - 1 ms: a later due time re-arms the timer on the way. */
+const MAX_TIMER = 2 ** 30
+/** Time budget of one routing slice, and the messages routed between clock checks. */
+const SLICE_MS = 5
+const SLICE_CHECK = 64
+
+/**
+ * The delay of a message as the plugin reads `x-delay` (rabbit_delayed_message_utils:get_delay):
+ * an integer, a float (truncated) or a string of an integer. Returns 0 (route now) when the header
+ * is absent, of another type, ≤ 0 or above {@link MAX_DELAY}. (The plugin crashes the channel on a
+ * string that is not an integer; Warren routes it at once.)
+ */
+export function messageDelay(m: Message): number {
+  if (m.headersAt < 0) return 0
+  const v = m.headers?.['x-delay']
+  let d: number
+  if (typeof v === 'number') d = Math.trunc(v)
+  else if (typeof v === 'string' && /^[+-]?\d{1,16}$/.test(v)) d = Number(v)
+  else if (v instanceof Decimal) d = Math.trunc(v.value / 10 ** v.scale)
+  else return 0
+  return d > 0 && d <= MAX_DELAY ? d : 0
+}
+
+/** What a DelayedMessages reports (management API, bench). */
+export interface DelayedStats {
+  /** messages routed since start */
+  routed: number
+  /** largest lateness seen (ms after the due time when routing started) */
+  maxLatenessMs: number
+}
+
+/** See the file comment. One per delayed exchange. */
+export class DelayedMessages {
+  readonly stats: DelayedStats = { routed: 0, maxLatenessMs: 0 }
+  private readonly heap = new DelayHeap()
+  private readonly ram: Map<number, Message> | null
+  private nextSlot = 1
+  private pendingBytes = 0
+  private timer: NodeJS.Timeout | null = null
+  private timerDue = Infinity
+  private routing = false
+  /** stop() was called: nothing more is routed, acked or stored */
+  stopped = false
+  private readonly onTimer = (): void => {
+    this.timer = null
+    this.timerDue = Infinity
+    this.routeDue()
+  }
+  private readonly nextSlice = (): void => this.routeDue()
+
+  constructor(
+    private readonly x: Exchange,
+    private readonly vhost: VHost,
+    private readonly store: MessageStore | null,
+  ) {
+    this.ram = store === null ? new Map() : null
+    if (store !== null) {
+      // the recovered persistent messages are the store's ready list: move them into the heap
+      for (let ref = store.shiftRef(); ref >= 0; ref = store.shiftRef()) {
+        const size = store.shiftedSize
+        this.heap.push(store.recordTimestamp(ref), ref, size)
+        this.pendingBytes += size
+      }
+      this.schedule()
+    }
+  }
+
+  /** Messages waiting for their time. */
+  get pending(): number {
+    return this.heap.length
+  }
+  /** Body bytes of the waiting messages. */
+  get bytes(): number {
+    return this.pendingBytes
+  }
+  /** RAM of the index (typed arrays). */
+  get indexBytes(): number {
+    return this.heap.capacityBytes
+  }
+
+  /**
+   * Keeps `m` until `delay` ms from now. A persistent message in a durable exchange's store is
+   * added to the vhost's durableTouched, so its confirm waits for the sync; a store that cannot
+   * write refuses it (vhost.refused: the publisher gets a nack).
+   */
+  delay(m: Message, delay: number): void {
+    if (this.stopped) return
+    const due = Date.now() + delay
+    const store = this.store
+    if (store !== null) {
+      let ref: number
+      try {
+        ref = store.append(m, due)
+      } catch (err) {
+        if (!storeCannotWrite(err)) throw err
+        this.vhost.refused = true
+        return
+      }
+      // the store's ready list is not used: the heap is the index
+      store.shiftRef()
+      this.heap.push(due, ref, m.bodySize)
+      if (m.deliveryMode === 2 && !this.vhost.durableTouched.includes(store)) this.vhost.durableTouched.push(store)
+    } else {
+      const slot = this.nextSlot++
+      this.ram!.set(slot, m)
+      this.heap.push(due, slot, m.bodySize)
+    }
+    this.pendingBytes += m.bodySize
+    if (due < this.timerDue) this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.routing || this.stopped) return
+    const due = this.heap.nextDue
+    if (due === Infinity) return
+    if (this.timer !== null) {
+      if (this.timerDue <= due) return
+      clearTimeout(this.timer)
+    }
+    const wait = Math.min(MAX_TIMER, Math.max(0, due - Date.now()))
+    this.timerDue = wait === MAX_TIMER ? Date.now() + wait : due
+    this.timer = setTimeout(this.onTimer, wait)
+    this.timer.unref()
+  }
+
+  /** Routes every due message, in slices; then arms the timer for the next one. */
+  private routeDue(): void {
+    if (this.stopped) return
+    this.routing = true
+    const now = Date.now()
+    const t0 = performance.now()
+    const heap = this.heap
+    let acks: AckBatch | null = null
+    let k = 0
+    try {
+      while (heap.nextDue <= now) {
+        const due = heap.pop()
+        const late = now - due
+        if (late > this.stats.maxLatenessMs) this.stats.maxLatenessMs = late
+        const ref = heap.poppedRef
+        const size = heap.poppedSize
+        this.pendingBytes -= size
+        const touched = this.routeOne(ref, size)
+        if (touched !== null) (acks ??= new AckBatch(this, this.store!, this.vhost)).add(ref, size, touched)
+        if (++k % SLICE_CHECK === 0 && performance.now() - t0 >= SLICE_MS) break
+      }
+    } finally {
+      acks?.close()
+      this.routing = false
+    }
+    if (heap.nextDue <= Date.now()) setImmediate(this.nextSlice)
+    else this.schedule()
+  }
+
+  /**
+   * Routes one due message. Returns the durable stores it reached that must sync before the
+   * delayed store may forget it (null when it is forgotten already).
+   */
+  private routeOne(ref: number, size: number): readonly MessageStore[] | null {
+    let m: Message | undefined
+    const store = this.store
+    if (store === null) {
+      m = this.ram!.get(ref)
+      this.ram!.delete(ref)
+      if (m === undefined) return null
+    } else {
+      try {
+        m = store.read(ref)
+      } catch (err) {
+        this.vhost.log.error({ err, exchange: this.x.name, ref }, 'unreadable delayed message dropped')
+        store.ack(ref, size)
+        return null
+      }
+    }
+    this.stats.routed++
+    const out = swapDelayHeader(m)
+    try {
+      this.vhost.publish(this.x, out)
+    } catch (err) {
+      this.vhost.log.error({ err, exchange: this.x.name }, 'routing a delayed message failed')
+    }
+    if (store === null) return null
+    const touched = this.vhost.durableTouched
+    if (touched.length === 0 || m.deliveryMode !== 2) {
+      store.ack(ref, size)
+      return null
+    }
+    return touched
+  }
+
+  /** Stops the timer and forgets the index (exchange deleted, broker closing). */
+  stop(): void {
+    this.stopped = true
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    this.heap.clear()
+    this.ram?.clear()
+    this.pendingBytes = 0
+  }
+}
+
+/**
+ * The message as routed when due: `x-delay` set to minus its delay, as the plugin leaves it
+ * (signed 32-bit when it fits), so it is not delayed again and consumers can tell where it came from.
+ */
+export function swapDelayHeader(m: Message): Message {
+  const delay = messageDelay(m)
+  if (delay === 0) return m
+  const props = editProperties(m.props, { setHeaders: { 'x-delay': -delay } })
+  return m.withProperties(props, m.exchange, m.routingKey, m.ttl, Date.now())
+}
+
+/**
+ * The persistent messages of one routing slice that reached durable queue stores: the delayed
+ * store acks them once each of those stores has synced what it holds now. One object per slice.
+ */
+class AckBatch implements DurableWaiter {
+  private readonly refs: number[] = []
+  private readonly sizes: number[] = []
+  private readonly need = new Map<MessageStore, number>()
+  private closed = false
+
+  constructor(
+    private readonly owner: DelayedMessages,
+    private readonly store: MessageStore,
+    private readonly vhost: VHost,
+  ) {}
+
+  add(ref: number, size: number, touched: readonly MessageStore[]): void {
+    this.refs.push(ref)
+    this.sizes.push(size)
+    for (const s of touched) this.need.set(s, s.lastSeq)
+  }
+
+  /** No more messages: wait for the stores (or ack at once when they are durable already). */
+  close(): void {
+    this.closed = true
+    for (const [s, seq] of this.need) {
+      if (s.durableSeq >= seq) this.need.delete(s)
+      else s.addWaiter(this)
+    }
+    this.done()
+  }
+
+  storeDurable(store: MessageStore, durableSeq: number): void {
+    const seq = this.need.get(store)
+    if (seq === undefined) return
+    if (durableSeq >= seq) this.need.delete(store)
+    else store.addWaiter(this)
+    this.done()
+  }
+
+  storeFailed(store: MessageStore, err: Error): void {
+    // the queue could not write: keep the delayed copy, it is routed again after a restart
+    this.need.clear()
+    this.refs.length = 0
+    this.vhost.log.error({ err, dir: store.dir }, 'a queue store failed while taking delayed messages; they stay delayed until restart')
+  }
+
+  private done(): void {
+    if (!this.closed || this.need.size > 0) return
+    // the exchange is gone: its store with it
+    if (this.owner.stopped) return
+    for (let i = 0; i < this.refs.length; i++) this.store.ack(this.refs[i], this.sizes[i])
+    this.refs.length = 0
+  }
+}

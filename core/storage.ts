@@ -24,6 +24,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import type { BacklogAlert } from './backlog.js'
 import type { Broker, VHostMetadata } from './broker.js'
 import type { Binding, Exchange } from './exchange.js'
 import type { Queue } from './queue.js'
@@ -57,9 +58,10 @@ const INIT_KEY = '["init"]'
 const USERS_KEY = '["users"]'
 const vhostKey = (name: string): string => JSON.stringify(['v', name])
 
-/** A queue definition with the directory of its store. */
+/** A queue definition with the directory of its store and its backlog alert thresholds. */
 interface StoredQueue extends QueueDefinition {
   dir?: string
+  backlogAlert?: BacklogAlert
 }
 
 /** An exchange definition with the directory of its delayed-message store (x-delayed-message). */
@@ -215,8 +217,19 @@ export class Storage {
 
   queueAdded(v: VHost, q: Queue): void {
     if (!q.durable || q.exclusive) return
+    if (this.recovering) {
+      // thresholds set through the management API (core/backlog.ts) come back with the queue
+      const rec = this.defs.get<StoredQueue>(definitionKey.queue(v.name, q.name))
+      if (rec?.backlogAlert !== undefined) q.backlogAlert = rec.backlogAlert
+    }
     const def: StoredQueue = { vhost: v.name, name: q.name, autoDelete: q.autoDelete, arguments: encodeArguments(q.arguments), dir: this.dirs.get(q) }
+    if (q.backlogAlert !== null) def.backlogAlert = q.backlogAlert
     putQueue(this.defs, def)
+  }
+
+  /** Records a change to what the queue's definition keeps besides its arguments (backlog alert). */
+  queueChanged(v: VHost, q: Queue): void {
+    this.queueAdded(v, q)
   }
 
   /** Forgets the queue and deletes its store (in the background; close() waits for it). */

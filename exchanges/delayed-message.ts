@@ -38,6 +38,7 @@ export class DelayedMessageRouter implements ExchangeRouter {
   }
 
   route(message: Message, routingKey: string, out: RouteTarget): void {
+    if (message === this.delayed.routingNow) return this.inner.route(message, routingKey, out)
     const delay = messageDelay(message)
     if (delay > 0) this.delayed.delay(message, delay)
     else this.inner.route(message, routingKey, out)

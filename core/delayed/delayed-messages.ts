@@ -21,8 +21,10 @@ import type { Message } from '../message.js'
 import type { MessageStore, DurableWaiter } from '../store/message-store.js'
 import { storeCannotWrite } from '../store/segment-log.js'
 import type { VHost } from '../vhost.js'
-import { Decimal } from '../wire/field-table.js'
+import { decodeMessageRewritten } from '../store/message-codec.js'
+import { Decimal, type FieldValue } from '../wire/field-table.js'
 import { editProperties } from '../wire/property-edit.js'
+import { decodeHeaders } from '../wire/properties.js'
 import { DelayHeap } from './delay-heap.js'
 
 /** The longest delay the plugin accepts (Erlang's timer limit); a longer one is routed at once. */
@@ -40,8 +42,11 @@ const SLICE_CHECK = 64
  * string that is not an integer; Warren routes it at once.)
  */
 export function messageDelay(m: Message): number {
-  if (m.headersAt < 0) return 0
-  const v = m.headers?.['x-delay']
+  return m.headersAt < 0 ? 0 : delayOf(m.headers?.['x-delay'])
+}
+
+/** The delay an `x-delay` value asks for (see {@link messageDelay}). */
+export function delayOf(v: FieldValue | undefined): number {
   let d: number
   if (typeof v === 'number') d = Math.trunc(v)
   else if (typeof v === 'string' && /^[+-]?\d{1,16}$/.test(v)) d = Number(v)
@@ -70,6 +75,8 @@ export class DelayedMessages {
   private routing = false
   /** stop() was called: nothing more is routed, acked or stored */
   stopped = false
+  /** the due message being routed now: the router sends it on without looking at its x-delay again */
+  routingNow: Message | null = null
   private readonly onTimer = (): void => {
     this.timer = null
     this.timerDue = Infinity
@@ -194,7 +201,8 @@ export class DelayedMessages {
       if (m === undefined) return null
     } else {
       try {
-        m = store.read(ref)
+        const v = store.view(ref)
+        m = decodeMessageRewritten(v, 0, v.length, swapRecordHeader, Date.now())
       } catch (err) {
         this.vhost.log.error({ err, exchange: this.x.name, ref }, 'unreadable delayed message dropped')
         store.ack(ref, size)
@@ -202,11 +210,15 @@ export class DelayedMessages {
       }
     }
     this.stats.routed++
-    const out = swapDelayHeader(m)
+    // RAM messages are kept as published; stored ones were rebuilt with the header swapped
+    const out = store === null ? swapDelayHeader(m) : m
+    this.routingNow = out
     try {
       this.vhost.publish(this.x, out)
     } catch (err) {
       this.vhost.log.error({ err, exchange: this.x.name }, 'routing a delayed message failed')
+    } finally {
+      this.routingNow = null
     }
     if (store === null) return null
     const touched = this.vhost.durableTouched
@@ -237,6 +249,13 @@ export function swapDelayHeader(m: Message): Message {
   if (delay === 0) return m
   const props = editProperties(m.props, { setHeaders: { 'x-delay': -delay } })
   return m.withProperties(props, m.exchange, m.routingKey, m.ttl, Date.now())
+}
+
+/** PropertyRewrite of a stored delayed message: the swapped `x-delay` (null: leave the bytes alone). */
+function swapRecordHeader(props: Buffer, headersAt: number): Buffer | null {
+  if (headersAt < 0) return null
+  const delay = delayOf(decodeHeaders(props, headersAt)?.['x-delay'])
+  return delay === 0 ? null : editProperties(props, { setHeaders: { 'x-delay': -delay } })
 }
 
 /**

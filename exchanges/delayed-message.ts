@@ -1,14 +1,15 @@
 /**
  * The `x-delayed-message` exchange type of rabbitmq-delayed-message-exchange (also LavinMQ's): a
  * message with an `x-delay` header (ms) is kept until its time and then routed by the rules of the
- * type named in the exchange's `x-delayed-type` argument, with the bindings of that moment. Other
- * messages (no, negative or out-of-range `x-delay`) are routed at once by that type.
+ * type named in the exchange's `x-delayed-type` argument, with the bindings of that moment (its
+ * `x-delay` header delivered as published, as RabbitMQ 3.10 with the plugin does). Other messages
+ * (no, negative or out-of-range `x-delay`) are routed at once by that type.
  *
  * As with the plugin, a delayed message reaches no queue at publish time: a mandatory one comes
  * back with basic.return 312 NO_ROUTE (and is still delivered later), and an alternate exchange
  * gets it at once as an unroutable message. The pending messages live in core/delayed.
  */
-import { DelayedMessages, messageDelay } from '../core/delayed/delayed-messages.js'
+import { DelayedMessages, isReleased, messageDelay } from '../core/delayed/delayed-messages.js'
 import { ConnectionError, ReplyCode, preconditionFailed } from '../core/errors.js'
 import type { Binding, Exchange, ExchangeRouter, ExchangeTypeRegistry, RouteTarget, RouterFactory } from '../core/exchange.js'
 import type { Message } from '../core/message.js'
@@ -38,8 +39,7 @@ export class DelayedMessageRouter implements ExchangeRouter {
   }
 
   route(message: Message, routingKey: string, out: RouteTarget): void {
-    if (message === this.delayed.routingNow) return this.inner.route(message, routingKey, out)
-    const delay = messageDelay(message)
+    const delay = isReleased(message) ? 0 : messageDelay(message)
     if (delay > 0) this.delayed.delay(message, delay)
     else this.inner.route(message, routingKey, out)
   }

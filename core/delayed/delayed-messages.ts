@@ -10,9 +10,12 @@
  * messages in RAM.
  *
  * When messages are due they are routed in slices of at most ~5 ms with setImmediate between, so a
- * burst of due messages does not stall the sockets. A routed message goes through the exchange
- * again with `x-delay` set to minus its delay (the plugin's swap_delay_header), which the router
- * treats as "route now" by the `x-delayed-type` rules with the bindings of that moment. The store
+ * burst of due messages does not stall the sockets. A due message goes through the exchange again
+ * and is routed at once by the `x-delayed-type` rules with the bindings of that moment; delayed
+ * exchanges it meets on the way (exchange-to-exchange bindings) do not delay it again. Its
+ * `x-delay` header is delivered as published: the plugin's swap_delay_header (x-delay set to minus
+ * the delay) changes only its decoded copy of the headers, which RabbitMQ 3.10 does not send (the
+ * original property bytes go out; checked against RabbitMQ 3.10.8 with the plugin). The store
  * forgets a routed persistent message only once every durable queue store it reached has synced,
  * so a crash in between delivers it again rather than never (at least once).
  */
@@ -21,10 +24,7 @@ import type { Message } from '../message.js'
 import type { MessageStore, DurableWaiter } from '../store/message-store.js'
 import { storeCannotWrite } from '../store/segment-log.js'
 import type { VHost } from '../vhost.js'
-import { decodeMessageRewritten } from '../store/message-codec.js'
 import { Decimal, type FieldValue } from '../wire/field-table.js'
-import { editProperties } from '../wire/property-edit.js'
-import { decodeHeaders } from '../wire/properties.js'
 import { DelayHeap } from './delay-heap.js'
 
 /** The longest delay the plugin accepts (Erlang's timer limit); a longer one is routed at once. */
@@ -55,6 +55,14 @@ export function delayOf(v: FieldValue | undefined): number {
   return d > 0 && d <= MAX_DELAY ? d : 0
 }
 
+/** The due message being routed now, if any: delayed exchanges route it at once (see the file comment). */
+let released: Message | null = null
+
+/** True for a due message on its way out of a delayed exchange: it is not delayed again. */
+export function isReleased(m: Message): boolean {
+  return m === released
+}
+
 /** What a DelayedMessages reports (management API, bench). */
 export interface DelayedStats {
   /** messages routed since start */
@@ -75,8 +83,6 @@ export class DelayedMessages {
   private routing = false
   /** stop() was called: nothing more is routed, acked or stored */
   stopped = false
-  /** the due message being routed now: the router sends it on without looking at its x-delay again */
-  routingNow: Message | null = null
   private readonly onTimer = (): void => {
     this.timer = null
     this.timerDue = Infinity
@@ -201,8 +207,8 @@ export class DelayedMessages {
       if (m === undefined) return null
     } else {
       try {
-        const v = store.view(ref)
-        m = decodeMessageRewritten(v, 0, v.length, swapRecordHeader, Date.now())
+        // its record's timestamp is its due time: its arrival time in the queues it reaches
+        m = store.read(ref)
       } catch (err) {
         this.vhost.log.error({ err, exchange: this.x.name, ref }, 'unreadable delayed message dropped')
         store.ack(ref, size)
@@ -210,15 +216,13 @@ export class DelayedMessages {
       }
     }
     this.stats.routed++
-    // RAM messages are kept as published; stored ones were rebuilt with the header swapped
-    const out = store === null ? swapDelayHeader(m) : m
-    this.routingNow = out
+    released = m
     try {
-      this.vhost.publish(this.x, out)
+      this.vhost.publish(this.x, m)
     } catch (err) {
       this.vhost.log.error({ err, exchange: this.x.name }, 'routing a delayed message failed')
     } finally {
-      this.routingNow = null
+      released = null
     }
     if (store === null) return null
     const touched = this.vhost.durableTouched
@@ -238,24 +242,6 @@ export class DelayedMessages {
     this.ram?.clear()
     this.pendingBytes = 0
   }
-}
-
-/**
- * The message as routed when due: `x-delay` set to minus its delay, as the plugin leaves it
- * (signed 32-bit when it fits), so it is not delayed again and consumers can tell where it came from.
- */
-export function swapDelayHeader(m: Message): Message {
-  const delay = messageDelay(m)
-  if (delay === 0) return m
-  const props = editProperties(m.props, { setHeaders: { 'x-delay': -delay } })
-  return m.withProperties(props, m.exchange, m.routingKey, m.ttl, Date.now())
-}
-
-/** PropertyRewrite of a stored delayed message: the swapped `x-delay` (null: leave the bytes alone). */
-function swapRecordHeader(props: Buffer, headersAt: number): Buffer | null {
-  if (headersAt < 0) return null
-  const delay = delayOf(decodeHeaders(props, headersAt)?.['x-delay'])
-  return delay === 0 ? null : editProperties(props, { setHeaders: { 'x-delay': -delay } })
 }
 
 /**

@@ -16,7 +16,6 @@
  * stores the AMQP properties the same way).
  */
 import { Message } from '../message.js'
-import { summarizeProperties, type PropertySummary } from '../wire/properties.js'
 
 const VERSION = 1
 /** Record flag: the message was persistent in a durable queue (recovered at boot). */
@@ -86,38 +85,6 @@ export function decodeMessage(buf: Buffer, start: number, len: number): Message 
     buf.readInt32LE(start + 22),
     buf.readDoubleLE(start + 6),
   )
-}
-
-/** Rewrites a record's property bytes (with the offset of their headers table, or -1); null keeps them. */
-export type PropertyRewrite = (props: Buffer, headersAt: number) => Buffer | null
-
-const summary: PropertySummary = { deliveryMode: 0, priority: 0, expiration: undefined, headersAt: -1 }
-
-/**
- * Rebuilds the message of a record with its properties passed through `rewrite` and a new
- * timestamp, copying the body once (a delayed message routed when due: core/delayed).
- */
-export function decodeMessageRewritten(buf: Buffer, start: number, len: number, rewrite: PropertyRewrite, timestamp: number): Message {
-  if (len < MESSAGE_RECORD_FIXED || buf[start] !== VERSION) throw new RangeError('not a version 1 message record')
-  const ex = buf[start + 4]
-  const rk = buf[start + 5]
-  let p = start + MESSAGE_RECORD_FIXED
-  const exchange = ex === 0 ? '' : buf.toString('utf8', p, p + ex)
-  p += ex
-  const routingKey = rk === 0 ? '' : buf.toString('utf8', p, p + rk)
-  p += rk
-  const propsLen = buf.readUInt32LE(start + 26)
-  const end = start + len
-  if (p + propsLen > end) throw new RangeError('message record too short')
-  const props = buf.subarray(p, p + propsLen)
-  let headersAt = buf.readInt32LE(start + 22)
-  const edited = rewrite(props, headersAt)
-  const newProps = edited ?? props
-  if (edited !== null) headersAt = summarizeProperties(edited, summary).headersAt
-  const data = Buffer.allocUnsafe(newProps.length + end - p - propsLen)
-  newProps.copy(data, 0)
-  buf.copy(data, newProps.length, p + propsLen, end)
-  return new Message(exchange, routingKey, data, newProps.length, buf[start + 2], buf[start + 3], buf.readDoubleLE(start + 14), headersAt, timestamp)
 }
 
 /** Record flags (REC_PERSISTENT), read without decoding the message. */

@@ -297,14 +297,6 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
     return decodeMessage(v, 0, v.length)
   }
 
-  /**
-   * The record at `ref` as stored, CRC-checked: valid only until the next read from this store
-   * (throws RangeError or CorruptRecordError).
-   */
-  view(ref: number): Buffer {
-    return this.segLog.view(ref)
-  }
-
   /** The timestamp field of the record at `ref`, without decoding the message (a delayed message's due time). */
   recordTimestamp(ref: number): number {
     return recordTimestamp(this.segLog.view(ref))

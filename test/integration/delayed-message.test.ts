@@ -1,7 +1,8 @@
 /**
  * The x-delayed-message exchange (rabbitmq-delayed-message-exchange's interface) with real clients:
- * declaration errors as the plugin words them, delays by `x-delay` with the header swapped to
- * minus the delay on delivery, routing by `x-delayed-type` with the bindings of delivery time,
+ * declaration errors as the plugin words them, delays by `x-delay` (the header delivered as
+ * published, as RabbitMQ 3.10.8 with the plugin does), routing by `x-delayed-type` with the bindings
+ * of delivery time, no second delay through an exchange-to-exchange binding,
  * mandatory returns, confirms, the management API, deletion, and persistence across a clean
  * restart and a kill -9.
  */
@@ -54,7 +55,7 @@ describe('declaring', () => {
 })
 
 describe('routing', () => {
-  it('holds a message for x-delay ms and delivers it with x-delay negated; others go at once', async () => {
+  it('holds a message for x-delay ms and delivers it with its x-delay header as published; others go at once', async () => {
     const { ch } = await s.amqplibChannel()
     const x = uniq('x')
     await ch.assertExchange(x, 'x-delayed-message', delayed('direct'))
@@ -76,8 +77,8 @@ describe('routing', () => {
     expect(got[1].delay).toBe(-5)
     const d100 = got.find((g) => g.body === 'd100s')!
     const d300 = got.find((g) => g.body === 'd300')!
-    expect(d100.delay).toBe(-100)
-    expect(d300.delay).toBe(-300)
+    expect(d100.delay).toBe('100')
+    expect(d300.delay).toBe(300)
     expect(d300.at - t0).toBeGreaterThanOrEqual(300)
     expect(d100.at - t0).toBeGreaterThanOrEqual(100)
     expect(got.indexOf(d100)).toBeLessThan(got.indexOf(d300))
@@ -97,8 +98,25 @@ describe('routing', () => {
     await ch.queueBind(late, x, '#.b')
     const m = await waitFor(async () => (await ch.basicGet(late, { noAck: true })) ?? false, 3000)
     expect(m.bodyToString()).toBe('late-bound')
-    expect(m.properties.headers?.['x-delay']).toBe(-200)
+    expect(m.properties.headers?.['x-delay']).toBe(200)
     expect(await ch.basicGet(early, { noAck: true })).toBeNull()
+  })
+
+  it('delays once: a due message passing through another delayed exchange goes straight on', async () => {
+    const { ch } = await s.amqplibChannel()
+    const [a, b2] = [uniq('xa'), uniq('xb')]
+    await ch.assertExchange(a, 'x-delayed-message', delayed('fanout'))
+    await ch.assertExchange(b2, 'x-delayed-message', delayed('fanout'))
+    await ch.bindExchange(b2, a, '')
+    const { queue: q } = await ch.assertQueue('', { exclusive: true })
+    await ch.bindQueue(q, b2, '')
+    const t0 = Date.now()
+    ch.publish(a, '', Buffer.from('once'), { headers: { 'x-delay': 400 } })
+    const m = await waitFor(async () => (await ch.get(q, { noAck: true })) || false, 3000)
+    const took = Date.now() - t0
+    expect(took).toBeGreaterThanOrEqual(400)
+    expect(took).toBeLessThan(790)
+    expect(m.properties.headers?.['x-delay']).toBe(400)
   })
 
   it('returns a delayed mandatory message with 312 NO_ROUTE at once and still delivers it (as the plugin)', async () => {

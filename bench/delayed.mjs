@@ -7,7 +7,9 @@
 // falls due. The broker's RSS is read from /proc/<pid>/status (minimum of 250 ms samples over 3 s)
 // before publishing and with everything pending. A consumer (no-ack) takes the messages as they
 // are routed; each body carries its due time, so lateness = arrival at the consumer − due time
-// (it includes the queue and the client: an upper bound on the exchange's own lateness).
+// (it includes the queue and the client: an upper bound on the exchange's own lateness). For
+// Warren the exchange's own figures (how late routing started, from the management API's
+// delayed_lateness_ms, log2 buckets) are printed too.
 //
 //   node bench/delayed.mjs                       (after npm run build)
 //   DELAY_COUNT=100000 DELAY_LEAD_MS=20000 node bench/delayed.mjs
@@ -17,6 +19,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { AMQPClient } from '@cloudamqp/amqp-client'
 import amqp from 'amqplib'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -30,21 +33,23 @@ async function startBroker() {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-delaybench-'))
   const child = spawn(
     process.execPath,
-    [join(root, 'dist/transport/cli.js'), '--amqp-port', '0', '--http-port', '-1', '--prometheus-port', '-1', '--data-dir', dataDir, '--log-level', 'info'],
+    [join(root, 'dist/transport/cli.js'), '--amqp-port', '0', '--http-port', '0', '--prometheus-port', '-1', '--data-dir', dataDir, '--log-level', 'info'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
-  const port = await new Promise((resolve, reject) => {
+  const [port, httpPort] = await new Promise((resolve, reject) => {
     let buf = ''
     child.stdout.on('data', (d) => {
       buf += d
       const m = buf.match(/"protocol":"amqp","port":(\d+)/)
-      if (m) resolve(Number(m[1]))
+      const h = buf.match(/"protocol":"http","port":(\d+)/)
+      if (m && h) resolve([Number(m[1]), Number(h[1])])
     })
     child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
   })
   child.stdout.resume()
   return {
     url: `amqp://guest:guest@127.0.0.1:${port}`,
+    api: `http://127.0.0.1:${httpPort}`,
     pid: child.pid,
     async stop() {
       child.kill('SIGTERM')
@@ -90,17 +95,13 @@ try {
   let received = 0
   let finished
   const done = new Promise((r) => (finished = r))
-  const cconn = await amqp.connect(broker.url)
-  const cch = await cconn.createChannel()
-  await cch.consume(
-    'bench.delayed.out',
-    (m) => {
-      if (m === null) return
-      lateness[received++] = Date.now() - m.content.readDoubleLE(0)
-      if (received === COUNT) finished()
-    },
-    { noAck: true },
-  )
+  // the consumer: @cloudamqp/amqp-client, lighter than amqplib on a busy machine
+  const cconn = await new AMQPClient(broker.url).connect()
+  const cch = await cconn.channel()
+  await cch.basicConsume('bench.delayed.out', { noAck: true }, (m) => {
+    lateness[received++] = Date.now() - Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength).readDoubleLE(0)
+    if (received === COUNT) finished()
+  })
 
   const t0 = Date.now()
   const start = t0 + LEAD
@@ -144,11 +145,19 @@ try {
     rss_before_kb: rssBefore,
     rss_pending_kb: rssPending,
     rss_bytes_per_pending_msg: Math.round(((rssPending - rssBefore) * 1024) / COUNT),
+    load_average: (await import('node:os')).loadavg().map((l) => +l.toFixed(1)),
+  }
+  if (broker.api) {
+    const r = await fetch(`${broker.api}/api/exchanges/%2F/bench.delayed`, { headers: { authorization: 'Basic ' + Buffer.from('guest:guest').toString('base64') } })
+    const x = await r.json()
+    result.exchange_lateness_ms = x.delayed_lateness_ms
   }
   console.log(
     `${COUNT} persistent delayed messages (due within ${WINDOW / 1000} s): published ${result.published_per_s}/s; ` +
       `RSS ${rssBefore} -> ${rssPending} kB with all pending (${result.rss_bytes_per_pending_msg} B/msg); ` +
-      `received ${got}; lateness p50 ${result.lateness_ms.p50} ms, p99 ${result.lateness_ms.p99} ms, p99.9 ${result.lateness_ms.p999} ms, max ${result.lateness_ms.max} ms`,
+      `received ${got}; lateness at the consumer p50 ${result.lateness_ms.p50} ms, p99 ${result.lateness_ms.p99} ms, p99.9 ${result.lateness_ms.p999} ms, max ${result.lateness_ms.max} ms` +
+      (result.exchange_lateness_ms ? `; routing started late by p50 ≤ ${result.exchange_lateness_ms.p50} ms, p99 ≤ ${result.exchange_lateness_ms.p99} ms, max ${result.exchange_lateness_ms.max} ms` : '') +
+      `; load average ${result.load_average.join(' ')}`,
   )
   console.log(JSON.stringify(result))
   await cconn.close()

@@ -122,7 +122,8 @@ export class Broker {
     for (const q of [...v.queues.values()]) v.removeQueue(q)
     // exchanges that hold something (delayed messages) let it go with the vhost
     for (const x of v.exchanges.values()) {
-      x.router.dispose?.()
+      if (x.router.dispose === undefined) continue
+      x.router.dispose()
       this.storage?.exchangeRemoved(v, x)
     }
     this.vhostMetadata.delete(name)

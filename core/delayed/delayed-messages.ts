@@ -69,11 +69,26 @@ export interface DelayedStats {
   routed: number
   /** largest lateness seen (ms after the due time when routing started) */
   maxLatenessMs: number
+  /** lateness histogram: bucket 0 is < 1 ms, bucket k is [2^(k-1), 2^k) ms */
+  lateness: Uint32Array
+}
+
+const LATENESS_BUCKETS = 32
+
+/** The lateness (ms) under which fraction `q` of the routed messages were: a bucket's upper bound, at most the largest seen. */
+export function latenessQuantile(stats: DelayedStats, q: number): number {
+  const want = Math.ceil(stats.routed * q)
+  let seen = 0
+  for (let k = 0; k < LATENESS_BUCKETS; k++) {
+    seen += stats.lateness[k]
+    if (seen >= want && want > 0) return Math.min(k === 0 ? 1 : 2 ** k, stats.maxLatenessMs)
+  }
+  return 0
 }
 
 /** See the file comment. One per delayed exchange. */
 export class DelayedMessages {
-  readonly stats: DelayedStats = { routed: 0, maxLatenessMs: 0 }
+  readonly stats: DelayedStats = { routed: 0, maxLatenessMs: 0, lateness: new Uint32Array(LATENESS_BUCKETS) }
   private readonly heap = new DelayHeap()
   private readonly ram: Map<number, Message> | null
   private nextSlot = 1
@@ -179,6 +194,7 @@ export class DelayedMessages {
         const due = heap.pop()
         const late = now - due
         if (late > this.stats.maxLatenessMs) this.stats.maxLatenessMs = late
+        this.stats.lateness[late < 1 ? 0 : Math.min(LATENESS_BUCKETS - 1, 32 - Math.clz32(late))]++
         const ref = heap.poppedRef
         const size = heap.poppedSize
         this.pendingBytes -= size

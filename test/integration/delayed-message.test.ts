@@ -51,6 +51,8 @@ describe('declaring', () => {
       return e.body.messages_delayed === 1 && e
     })
     expect(r.body.arguments).toEqual({ 'x-delayed-type': 'direct' })
+    expect(r.body.delayed_routed).toBe(0)
+    expect(r.body.delayed_lateness_ms).toEqual({ p50: 0, p99: 0, max: 0 })
   })
 })
 
@@ -82,6 +84,9 @@ describe('routing', () => {
     expect(d300.at - t0).toBeGreaterThanOrEqual(300)
     expect(d100.at - t0).toBeGreaterThanOrEqual(100)
     expect(got.indexOf(d100)).toBeLessThan(got.indexOf(d300))
+    const info = (await apiClient(s.b).get(`/api/exchanges/%2F/${x}`)).body
+    expect(info.delayed_routed).toBe(2)
+    expect(info.delayed_lateness_ms.max).toBeGreaterThanOrEqual(0)
   })
 
   it('routes by x-delayed-type with the bindings of delivery time (topic, amqp-client)', async () => {

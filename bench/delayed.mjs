@@ -165,3 +165,5 @@ try {
 } finally {
   await broker.stop()
 }
+// the consumer's socket may keep the loop alive a moment longer
+process.exit(0)

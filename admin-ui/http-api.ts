@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { AmqpError } from '../core/errors.js'
+import { registerBacklog } from './api/backlog.js'
 import { registerBindings } from './api/bindings.js'
 import { registerChannels } from './api/channels.js'
 import { registerConnections } from './api/connections.js'
@@ -75,6 +76,7 @@ export function buildRouter(): Router {
     registerConsumers,
     registerExchanges,
     registerQueues,
+    registerBacklog,
     registerBindings,
     registerDefinitions,
     registerPolicies,

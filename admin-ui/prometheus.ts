@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http'
 import { gzipSync } from 'node:zlib'
 import type { ApiContext } from './context.js'
+import { backlogFamilies } from './prometheus-backlog.js'
 import { MESSAGE_SIZE_BOUNDS } from '../core/message-sizes.js'
 import { CLUSTER_FAMILIES, DEFAULT_FAMILIES, FAMILIES, type Scope } from './prometheus-families.js'
 import { Exposition, type Labels } from './prometheus-text.js'
@@ -120,6 +121,7 @@ export function metricsText(api: ApiContext, path: string, query = new URLSearch
   totals(e, api)
   globalFamilies(e, api)
   messageSizes(e, api)
+  backlogFamilies(e, api, scope.perObject)
   identity(e, api, endpoint)
   return e.text()
 }

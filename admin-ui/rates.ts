@@ -9,6 +9,7 @@
  * (churn; objects that live shorter than one interval are not seen).
  */
 import type { Broker } from '../core/broker.js'
+import { BacklogTracker } from './backlog.js'
 import { channelMessageStats, type ChannelInfo, type ChannelMessageStats, type ConnectionInfo } from '../core/connections.js'
 import type { Exchange } from '../core/exchange.js'
 import type { Queue } from '../core/queue.js'
@@ -125,11 +126,15 @@ export class Sampler {
   private readonly vhostTick = new Map<string, VHostRates>()
   private lastTick = Date.now()
   private timer: NodeJS.Timeout | null = null
+  /** smoothed backlog figures per queue (admin-ui/backlog.ts), sampled with the rates */
+  readonly backlog: BacklogTracker
 
   constructor(
     private readonly broker: Broker,
     readonly intervalMs: number,
-  ) {}
+  ) {
+    this.backlog = new BacklogTracker(broker)
+  }
 
   start(): void {
     if (this.timer !== null) return
@@ -277,6 +282,7 @@ export class Sampler {
     for (const k of Object.keys(cr) as (keyof Churn)[]) cr[k] = rate(this.churn[k], this.tickChurn[k])
     this.churnRates = cr
     this.tickChurn = { ...this.churn }
+    this.backlog.sample(now, this.intervalMs)
     for (const x of [...this.exchanges.keys()]) {
       const live = this.broker.vhosts.get(x.vhost.name) === x.vhost && x.vhost.exchanges.get(x.name) === x
       if (!live) this.exchanges.delete(x)

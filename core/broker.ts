@@ -139,6 +139,12 @@ export class Broker {
     this.vhosts.delete(name)
     for (const c of [...this.connections]) if (c.vhostName === name) c.forceClose(`vhost '${name}' is deleted`)
     for (const q of [...v.queues.values()]) v.removeQueue(q)
+    // exchanges that hold something (delayed messages) let it go with the vhost
+    for (const x of v.exchanges.values()) {
+      if (x.router.dispose === undefined) continue
+      x.router.dispose()
+      this.storage?.exchangeRemoved(v, x)
+    }
     this.vhostMetadata.delete(name)
     this.users.deleteVHostPermissions(name)
     this.policies.deleteVHost(name)

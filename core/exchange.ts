@@ -35,6 +35,18 @@ export interface ExchangeRouter {
   unbind(binding: Binding): void
   /** Adds every destination whose binding matches the message. */
   route(message: Message, routingKey: string, out: RouteTarget): void
+  /** The exchange is gone (deleted, or its vhost): stop timers, drop what it holds. */
+  dispose?(): void
+  /** x-delayed-message: the messages waiting for their time (management API) */
+  readonly delayed?: DelayedInfo
+}
+
+/** What an x-delayed-message exchange tells the management API. */
+export interface DelayedInfo {
+  readonly pending: number
+  readonly bytes: number
+  /** routed messages, and how late their routing started (ms after the due time) */
+  readonly stats: { readonly routed: number; readonly maxLatenessMs: number; readonly lateness: Uint32Array }
 }
 
 export type RouterFactory = (exchange: Exchange, vhost: VHost) => ExchangeRouter

@@ -4,6 +4,7 @@
  * (a publish, an ack, a new consumer, a drained socket) calls `drain()`. Queue arguments (TTL, length
  * limits, dead-lettering, delivery limit, priorities, single active consumer) are applied here.
  */
+import type { BacklogAlert, BacklogSource } from './backlog.js'
 import type { Consumer } from './consumer.js'
 import { queueDedupHeader } from './dedup/dedup-settings.js'
 import { QueueDedup } from './dedup/queue-dedup.js'
@@ -91,7 +92,7 @@ export interface FlowWaiter {
   resumeFlow(): void
 }
 
-export class Queue {
+export class Queue implements BacklogSource {
   readonly kind = 'queue' as const
   /** what arguments and policies ask for; replaced (never mutated) when the policies change */
   settings: QueueSettings
@@ -122,6 +123,8 @@ export class Queue {
   readonly stats = { publish: 0, deliver: 0, deliverNoAck: 0, get: 0, getNoAck: 0, getEmpty: 0, ack: 0, redeliver: 0, deadLettered: 0 }
   /** last time the queue was used (consume, get, declare), for x-expires */
   lastUsed = Date.now()
+  /** backlog alert thresholds (core/backlog.ts), null when none are set */
+  backlogAlert: BacklogAlert | null = null
 
   private nextSeq = 0
   private rr = 0
@@ -189,6 +192,26 @@ export class Queue {
   }
   get consumerCount(): number {
     return this.consumers.length
+  }
+
+  // ---- backlog figures (core/backlog.ts), read by the management sampler ---------------------
+
+  get backlogDepth(): number {
+    return this.messageCount + this.unackedCount
+  }
+  get backlogBytes(): number {
+    return this.readyBytes
+  }
+  get backlogIn(): number {
+    return this.stats.publish
+  }
+  get backlogOut(): number {
+    const s = this.stats
+    return s.ack + s.deliverNoAck + s.getNoAck
+  }
+  /** The head's arrival time: a message's timestamp is when it entered this queue's store, or its publish time. */
+  backlogOldest(): number {
+    return this.messageCount === 0 ? -1 : (this.ready.peek()?.message.timestamp ?? -1)
   }
   /** the consumer that receives when x-single-active-consumer is on */
   get activeConsumer(): Consumer | undefined {

@@ -7,6 +7,10 @@
  * redeclared while the deleted one's store is still closing never shares its files). The
  * directory is recorded in the queue's definition.
  *
+ * A durable `x-delayed-message` exchange keeps its pending messages in a MessageStore of its own
+ * at `<data>/vhosts/<hash(vhost)>/delayed/<hash(exchange)>-<random>`, recorded in its definition
+ * (core/delayed/delayed-messages.ts).
+ *
  * A durable priority queue keeps one store per priority level in subdirectories of its directory
  * (store/priority-store.ts). A transient queue that grows deep pages its backlog to a transient
  * store under `<data>/paging/` (store/paged-list.ts): wiped at every start, never synced.
@@ -20,6 +24,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import type { BacklogAlert } from './backlog.js'
 import type { Broker, VHostMetadata } from './broker.js'
 import { DedupLog } from './dedup/dedup-log.js'
 import type { DedupWindow } from './dedup/dedup-window.js'
@@ -38,6 +43,7 @@ import {
   putQueue,
   splitDefinitions,
   type BindingDefinition,
+  type ExchangeDefinition,
   type QueueDefinition,
 } from './store/definitions.js'
 import { newLogStats, type LogStats } from './store/group-commit.js'
@@ -54,9 +60,22 @@ const INIT_KEY = '["init"]'
 const USERS_KEY = '["users"]'
 const vhostKey = (name: string): string => JSON.stringify(['v', name])
 
-/** A queue definition with the directory of its store. */
+/** A queue definition with the directory of its store and its backlog alert thresholds. */
 interface StoredQueue extends QueueDefinition {
   dir?: string
+  backlogAlert?: BacklogAlert
+}
+
+/** An exchange definition with the directory of its delayed-message store (x-delayed-message). */
+interface StoredExchange extends ExchangeDefinition {
+  dir?: string
+}
+
+/** The store of a durable delayed exchange and how to stop its owner before it closes. */
+interface DelayedStore {
+  store: MessageStore
+  rel: string
+  stop: () => void
 }
 
 interface UsersDefinition {
@@ -102,6 +121,8 @@ export class Storage {
   private readonly dirs = new Map<Queue, string>()
   /** the window logs of durable deduplicating exchanges, by file */
   private readonly dedupLogs = new Map<string, DedupLog>()
+  /** stores of durable delayed-message exchanges */
+  private readonly delayed = new Map<Exchange, DelayedStore>()
 
   constructor(readonly dir: string, private readonly log: Logger) {
     this.defs = DefinitionsLog.open({ file: path.join(dir, 'definitions.log'), log })
@@ -140,6 +161,23 @@ export class Storage {
     const list = maxPriority > 0 ? new PriorityStoreList(dir, maxPriority, (_, d) => open(d)) : open(dir)
     this.lists.set(q, list)
     return list
+  }
+
+  /**
+   * The store of a durable x-delayed-message exchange (null for a transient one: RAM only).
+   * `stop` is called before the store closes (shutdown) or is deleted (exchange deleted).
+   */
+  openDelayedStore(x: Exchange, stop: () => void): MessageStore | null {
+    if (this.closed || !x.durable) return null
+    const vhost = x.vhost.name
+    const rec = this.recovering ? this.defs.get<StoredExchange>(definitionKey.exchange(vhost, x.name)) : undefined
+    const rel = rec?.dir ?? path.join('vhosts', hash(vhost), 'delayed', `${hash(x.name)}-${randomBytes(6).toString('hex')}`)
+    const log = this.log.child({ exchange: x.name, vhost })
+    // read back by due time, not in log order: a small read-ahead
+    const store = MessageStore.open({ dir: path.join(this.dir, rel), log, stats: this.stats, readBlock: 4096 })
+    this.delayed.set(x, { store, rel, stop })
+    if (store.count > 0) log.info({ messages: store.count }, 'recovered delayed messages')
+    return store
   }
 
   private openPager(q: Queue): StoredList {
@@ -181,14 +219,17 @@ export class Storage {
 
   exchangeAdded(v: VHost, x: Exchange): void {
     if (!x.durable || x.name === '' || x.name.startsWith('amq.')) return
-    putExchange(this.defs, {
+    const def: StoredExchange = {
       vhost: v.name,
       name: x.name,
       type: x.type,
       autoDelete: x.autoDelete,
       internal: x.internal,
       arguments: encodeArguments(x.arguments),
-    })
+    }
+    const d = this.delayed.get(x)
+    if (d !== undefined) def.dir = d.rel
+    putExchange(this.defs, def)
   }
 
   exchangeRemoved(v: VHost, x: Exchange): void {
@@ -198,12 +239,29 @@ export class Storage {
       this.dedupLogs.delete(log.file)
       log.destroy()
     }
+    const d = this.delayed.get(x)
+    if (d !== undefined) {
+      this.delayed.delete(x)
+      d.stop()
+      this.track(d.store.destroy(), d.store.dir)
+    }
   }
 
   queueAdded(v: VHost, q: Queue): void {
     if (!q.durable || q.exclusive) return
+    if (this.recovering) {
+      // thresholds set through the management API (core/backlog.ts) come back with the queue
+      const rec = this.defs.get<StoredQueue>(definitionKey.queue(v.name, q.name))
+      if (rec?.backlogAlert !== undefined) q.backlogAlert = rec.backlogAlert
+    }
     const def: StoredQueue = { vhost: v.name, name: q.name, autoDelete: q.autoDelete, arguments: encodeArguments(q.arguments), dir: this.dirs.get(q) }
+    if (q.backlogAlert !== null) def.backlogAlert = q.backlogAlert
     putQueue(this.defs, def)
+  }
+
+  /** Records a change to what the queue's definition keeps besides its arguments (backlog alert). */
+  queueChanged(v: VHost, q: Queue): void {
+    this.queueAdded(v, q)
   }
 
   /** Forgets the queue and deletes its store (in the background; close() waits for it). */
@@ -409,10 +467,11 @@ export class Storage {
     }
     const live = new Set<string>()
     for (const list of this.lists.values()) live.add(list.dir)
+    for (const d of this.delayed.values()) live.add(d.store.dir)
     const root = path.join(this.dir, 'vhosts')
     if (!existsSync(root)) return
-    for (const v of readdirSync(root)) {
-      const qroot = path.join(root, v, 'queues')
+    for (const v of readdirSync(root)) for (const kind of ['queues', 'delayed']) {
+      const qroot = path.join(root, v, kind)
       if (!existsSync(qroot)) continue
       for (const q of readdirSync(qroot)) {
         const dir = path.join(qroot, q)
@@ -434,10 +493,14 @@ export class Storage {
     this.pagers.clear()
     const dedupLogs = [...this.dedupLogs.values()]
     this.dedupLogs.clear()
+    const delayed = [...this.delayed.values()]
+    this.delayed.clear()
+    for (const d of delayed) d.stop()
     await Promise.all([
       ...lists.map((l) => l.close()),
       ...pagers.map((p) => p.destroy()),
       ...dedupLogs.map((d) => d.close()),
+      ...delayed.map((d) => d.store.close()),
       ...this.closing,
     ])
     this.defs.close()

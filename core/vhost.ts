@@ -217,6 +217,7 @@ export class VHost {
 
   private removeExchange(x: Exchange): void {
     this.exchanges.delete(x.name)
+    x.router.dispose?.()
     for (const b of [...x.bindings.values()]) this.removeBinding(b, false)
     for (const b of [...x.incoming.values()]) this.removeBinding(b, true)
     this.storage?.exchangeRemoved(this, x)

@@ -3,6 +3,7 @@
  * with PUT (201 new, 204 identical, 400 inequivalent), delete (?if-unused=true), the bindings on
  * either side, and publishing a message. Declaration goes through the same VHost methods as AMQP.
  */
+import { latenessQuantile } from '../../core/delayed/delayed-messages.js'
 import type { Exchange } from '../../core/exchange.js'
 import type { VHost } from '../../core/vhost.js'
 import { listedVHosts, requestVHost } from '../auth.js'
@@ -33,6 +34,15 @@ export function exchangeJson(sampler: Sampler, x: Exchange): Record<string, unkn
   }
   // rabbit_exchange:info policy: shown only when one applies
   if (x.policy !== null) out.policy = x.policy.name
+  // x-delayed-message: the plugin's messages_delayed info item (a Warren addition to 3.10's JSON),
+  // and how late due messages were routed (Warren's own)
+  const delayed = x.router.delayed
+  if (delayed !== undefined) {
+    out.messages_delayed = delayed.pending
+    const st = delayed.stats
+    out.delayed_routed = st.routed
+    out.delayed_lateness_ms = { p50: latenessQuantile(st, 0.5), p99: latenessQuantile(st, 0.99), max: st.maxLatenessMs }
+  }
   if (x.publishIn > 0 || x.publishOut > 0) {
     const r = sampler.exchangeRates(x)
     out.message_stats = messageStats(

@@ -16,6 +16,7 @@ const EXCHANGE_TYPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   topic: 'AMQP topic exchange, as per the AMQP specification',
   'x-consistent-hash': 'Consistent Hashing Exchange',
   'x-message-deduplication': 'Message Deduplication Exchange.',
+  'x-delayed-message': 'Delayed Message Exchange.',
 }
 
 const OVERVIEW_STATS = [

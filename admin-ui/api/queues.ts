@@ -15,6 +15,7 @@ import { objectNotFound } from '../http-errors.js'
 import { queueCounters } from '../rates.js'
 import { accessFor } from '../resource-access.js'
 import type { Router } from '../router.js'
+import { backlogJson } from './backlog.js'
 import { queueBindings } from './bindings.js'
 import { messageStats, QUEUE_STATS_KEYS, queueStatsCounts } from './common.js'
 import { consumerJson } from './consumers.js'
@@ -31,6 +32,8 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
   const out: Record<string, unknown> = {
     arguments: tableJson(q.arguments),
     auto_delete: q.autoDelete,
+    // a Warren addition: growth, consume rate, time to drain, oldest message, alert (api/backlog.ts)
+    backlog: backlogJson(ctx, q),
     backing_queue_status: { mode: 'default', len: ready, version: 2 },
     consumer_capacity: q.consumerCount > 0 ? 1 : 0,
     consumer_utilisation: q.consumerCount > 0 ? 1 : 0,

@@ -96,3 +96,8 @@ export function recordFlags(buf: Buffer, start: number): number {
 export function recordBodySize(buf: Buffer, start: number, len: number): number {
   return len - MESSAGE_RECORD_FIXED - buf[start + 4] - buf[start + 5] - buf.readUInt32LE(start + 26)
 }
+
+/** The timestamp field of a record (the queue's arrival time; a delayed message's due time). */
+export function recordTimestamp(buf: Buffer, start = 0): number {
+  return buf.readDoubleLE(start + 6)
+}

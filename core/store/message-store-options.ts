@@ -25,6 +25,8 @@ export interface MessageStoreOptions {
   stats?: LogStats
   /** asynchronous write/fdatasync of the segment log (tests inject failures here) */
   io?: BatchIo
+  /** bytes read ahead when reading a message back (default 64 KiB; small for stores read out of order) */
+  readBlock?: number
   /** recovered messages to list in takeRecoveredExpiring() (default none) */
   expiring?: ExpiringMode
 }

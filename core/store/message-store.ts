@@ -26,7 +26,7 @@ import { Deque } from '../deque.js'
 import type { Message } from '../message.js'
 import { AckLog } from './ack-log.js'
 import { DeliveryCounts } from './delivery-counts.js'
-import { decodeMessage, encodeMessage, messageRecordSize } from './message-codec.js'
+import { decodeMessage, encodeMessage, messageRecordSize, recordTimestamp } from './message-codec.js'
 import { FLAG_PERSISTENT, FLAG_REDELIVERED, RefIndex, type RefEntry } from './ref-index.js'
 import type { DurableWaiter, MessageStoreOptions } from './message-store-options.js'
 import { LogUnavailableError, SegmentLog, locSegment, type RecordEncoder, type SegmentLogListener } from './segment-log.js'
@@ -88,7 +88,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
     const delivered = this.acks?.loadDelivered() ?? -1
     const rec = new StoreRecoverer(this.ready, this.segs, this.acks, delivered, this.recovery, loaded, o.expiring)
     this.segLog = SegmentLog.open(
-      { dir, log, segmentSize: o.segmentSize, batchBytes: o.batchBytes, sync: this.durable, stats: o.stats, io: o.io },
+      { dir, log, segmentSize: o.segmentSize, batchBytes: o.batchBytes, sync: this.durable, stats: o.stats, io: o.io, readBlock: o.readBlock },
       rec,
     )
     this.segLog.setListener(this)
@@ -295,6 +295,11 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   read(ref: number): Message {
     const v = this.segLog.view(ref)
     return decodeMessage(v, 0, v.length)
+  }
+
+  /** The timestamp field of the record at `ref`, without decoding the message (a delayed message's due time). */
+  recordTimestamp(ref: number): number {
+    return recordTimestamp(this.segLog.view(ref))
   }
 
   private tryRead(ref: number): Message | undefined {

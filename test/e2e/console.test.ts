@@ -232,6 +232,32 @@ describe.skipIf(!hasChromium)(`web console (headless Chromium at ${CHROMIUM}; sk
     await page.close()
   }, 60_000)
 
+  it('shows the backlog worst first and raises an alert set from the page', async () => {
+    const cp = await consolePage(browser)
+    const { page } = cp
+    await signIn(cp)
+    await page.locator('nav a', { hasText: 'Backlog' }).click()
+    await page.locator('h1', { hasText: 'Backlog' }).waitFor()
+    // e2e.dlq holds two dead letters and has no consumer
+    await waitForText(page.locator('section[aria-label=Backlog] table'), 'e2e.dlq')
+    await page.locator('#backlog-alert summary').click()
+    const form = page.locator('form[aria-label="Backlog alert thresholds"]')
+    await form.locator('select[name=queue]').selectOption({ label: 'e2e.dlq (/)' })
+    await form.locator('input[name=max_messages]').fill('1')
+    await form.getByRole('button', { name: 'Save thresholds' }).click()
+    await waitForText(form, "Thresholds of 'e2e.dlq' saved.")
+    const first = page.locator('section[aria-label=Backlog] tbody tr').first()
+    await waitForText(first, 'ALERT: max_messages')
+    expect(await first.textContent()).toContain('e2e.dlq')
+    const r = await api.get('/api/queues/%2F/e2e.dlq')
+    expect(r.body.backlog.alert_thresholds.max_messages).toBe(1)
+    await cp.screenshot('backlog')
+    await form.getByRole('button', { name: 'Clear' }).click()
+    await waitForText(form, "Thresholds of 'e2e.dlq' cleared.")
+    expect(cp.unexpected()).toEqual([])
+    await page.close()
+  }, 30_000)
+
   it("shows the API's reason when a form fails, and checks input before sending", async () => {
     const cp = await consolePage(browser)
     const { page } = cp

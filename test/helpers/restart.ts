@@ -2,9 +2,11 @@
  * Restart tests: brokers started and stopped on one data directory (a temp dir removed after the
  * test), and small amqplib helpers to publish and drain.
  */
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import amqp, { type ChannelModel, type GetMessage } from 'amqplib'
 import { afterEach } from 'vitest'
 import type { StartOptions } from '../../transport/server.js'
@@ -13,9 +15,12 @@ import { startTestBroker, type TestBroker } from './broker.js'
 const dirs: string[] = []
 const running: TestBroker[] = []
 const conns: ChannelModel[] = []
+const children: ChildProcess[] = []
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'transport', 'cli.js')
 
 afterEach(async () => {
   for (const c of conns.splice(0)) await c.close().catch(() => undefined)
+  for (const c of children.splice(0)) c.kill('SIGKILL')
   for (const b of running.splice(0)) await b.stop().catch(() => undefined)
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
@@ -77,4 +82,40 @@ export async function drain(b: TestBroker, q: string, ack = true): Promise<GetMe
 /** Message bodies as strings. */
 export function bodies(ms: GetMessage[]): string[] {
   return ms.map((m) => m.content.toString())
+}
+
+/**
+ * The real CLI (dist/, built by the global setup) in a child process on `dir`, for kill -9 tests;
+ * killed after the test. Resolves once it listens, with its AMQP URL.
+ */
+export function spawnBroker(dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const args = [CLI, '--amqp-port', '0', '--http-port', '-1', '--prometheus-port', '-1', '--bind', '127.0.0.1', '--data-dir', dir]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  return new Promise((ok, fail) => {
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /"protocol":"amqp","port":(\d+)/.exec(out)
+      if (m !== null) ok({ child, url: `amqp://guest:guest@127.0.0.1:${m[1]}` })
+    })
+    child.on('exit', (code) => fail(new Error(`broker exited with ${code}: ${out}`)))
+  })
+}
+
+/** Kills a spawned broker with SIGKILL and waits for it to be gone. */
+export async function kill9(child: ChildProcess): Promise<void> {
+  for (const c of conns.splice(0)) c.close().catch(() => undefined)
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise<void>((ok) => child.once('exit', () => ok()))
+  child.kill('SIGKILL')
+  await gone
+}
+
+/** An amqplib connection to a URL, closed after the test. */
+export async function connectUrl(url: string): Promise<ChannelModel> {
+  const c = await amqp.connect(url)
+  c.on('error', () => undefined)
+  conns.push(c)
+  return c
 }

@@ -60,7 +60,7 @@ describe('overview, whoami, nodes', () => {
     })
     expect(body.warren_version).toMatch(/^\d+\.\d+\.\d+/)
     expect(body.message_stats.publish_details).toEqual({ rate: expect.any(Number) })
-    expect(body.exchange_types.map((t: any) => t.name)).toEqual(['direct', 'fanout', 'headers', 'topic', 'x-consistent-hash', 'x-message-deduplication'])
+    expect(body.exchange_types.map((t: any) => t.name)).toEqual(['direct', 'fanout', 'headers', 'topic', 'x-consistent-hash', 'x-delayed-message', 'x-message-deduplication'])
     expect(body.listeners).toContainEqual(expect.objectContaining({ protocol: 'amqp', port: b.amqpPort }))
     expect(body.listeners).toContainEqual(expect.objectContaining({ protocol: 'http', port: b.httpPort }))
   })

@@ -12,6 +12,7 @@ import exchange from './pages/exchange.js'
 import queues from './pages/queues.js'
 import queue from './pages/queue.js'
 import deadLetters from './pages/dead-letters.js'
+import backlog from './pages/backlog.js'
 import topology from './pages/topology.js'
 import routeTester from './pages/route-tester.js'
 import trace from './pages/trace.js'
@@ -25,6 +26,7 @@ const ROUTES = [
   { path: ['exchanges', ':vhost', ':name'], page: exchange, key: 'exchanges' },
   { path: ['queues'], page: queues, nav: 'Queues', key: 'queues' },
   { path: ['queues', ':vhost', ':name'], page: queue, key: 'queues' },
+  { path: ['backlog'], page: backlog, nav: 'Backlog', key: 'backlog' },
   { path: ['dead-letters'], page: deadLetters, nav: 'Dead letters', key: 'dead-letters' },
   { path: ['topology'], page: topology, nav: 'Topology', key: 'topology' },
   { path: ['route-tester'], page: routeTester, nav: 'Route tester', key: 'route-tester' },

@@ -51,7 +51,7 @@ describe.skipIf(!hasChromium)(`console admin and layout at 1024 px (headless Chr
   it('shows every navigation link at 1024 px, node health, whole-byte rates and connection names', async () => {
     const { cp, page } = await open()
     const links = page.locator('nav#nav a')
-    expect(await links.allTextContents()).toEqual(['Overview', 'Connections', 'Channels', 'Exchanges', 'Queues', 'Dead letters', 'Topology', 'Route tester', 'Trace', 'Admin'])
+    expect(await links.allTextContents()).toEqual(['Overview', 'Connections', 'Channels', 'Exchanges', 'Queues', 'Backlog', 'Dead letters', 'Topology', 'Route tester', 'Trace', 'Admin'])
     const navBox = (await page.locator('nav#nav').boundingBox())!
     for (const link of await links.all()) {
       const box = (await link.boundingBox())!

@@ -22,7 +22,7 @@ import { Queue, FLOW_CHECK, FLOW_CHECK_BYTES, type FlowWaiter, type QueueOptions
 import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
 import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
 import type { Storage } from './storage.js'
-import type { MessageStore } from './store/message-store.js'
+import type { DurableSource } from './store/message-store-options.js'
 import { storeFlow } from './store/stored-list.js'
 import type { TraceOrigin, Tracer } from './trace.js'
 
@@ -61,7 +61,7 @@ export class VHost {
    */
   storage: Storage | null = null
   /** stores that took a persistent message in the current publish(): its confirm waits for them */
-  readonly durableTouched: MessageStore[] = []
+  readonly durableTouched: DurableSource[] = []
   /** waiting direct reply-to consumers; the Broker shares one registry among its vhosts */
   replyTo = new DirectReplyTo()
   /** the firehose (core/trace.ts) while tracing is on, else null: one check per publish and delivery */

@@ -5,10 +5,10 @@
  * last append), and commit-oks go out in commit order: a later commit that needs nothing still
  * waits for an earlier one. One waiter per channel, registered once per store per batch.
  */
-import type { DurableWaiter, MessageStore } from '../core/store/message-store.js'
+import type { DurableSource, DurableWaiter } from '../core/store/message-store-options.js'
 
 /** Stores and the append sequence number a commit must see durable in each. */
-export type CommitNeeds = Map<MessageStore, number>
+export type CommitNeeds = Map<DurableSource, number>
 
 interface PendingCommit {
   need: CommitNeeds
@@ -18,7 +18,7 @@ interface PendingCommit {
 /** The commits of one channel waiting for their stores (see the file comment). */
 export class DurableCommits implements DurableWaiter {
   private readonly pending: PendingCommit[] = []
-  private readonly registered = new Set<MessageStore>()
+  private readonly registered = new Set<DurableSource>()
 
   /** Calls `done` once every store in `need` is durable up to its sequence number, in commit order. */
   add(need: CommitNeeds, done: (err: Error | null) => void): void {
@@ -27,13 +27,13 @@ export class DurableCommits implements DurableWaiter {
   }
 
   /** DurableWaiter: a batch of `store` is on disk. */
-  storeDurable(store: MessageStore): void {
+  storeDurable(store: DurableSource): void {
     this.registered.delete(store)
     this.release()
   }
 
   /** DurableWaiter: `store` can no longer write: every waiting commit fails, in order. */
-  storeFailed(store: MessageStore, err: Error): void {
+  storeFailed(store: DurableSource, err: Error): void {
     this.registered.delete(store)
     for (const p of this.pending.splice(0)) p.done(err)
   }

@@ -9,7 +9,7 @@
  * storeDurable() once per completed batch; the entries it satisfied are released from the head
  * and the channel acks up to the last fully durable tag in one basic.ack(multiple).
  */
-import type { DurableWaiter, MessageStore } from '../core/store/message-store.js'
+import type { DurableSource, DurableWaiter } from '../core/store/message-store-options.js'
 
 /** Entry sequence number of a basic.nack waiting for its turn. */
 const NACK = -1
@@ -27,11 +27,11 @@ export interface ConfirmSink {
 /** One channel's confirms waiting for durability (see the file comment). */
 export class DurableConfirms implements DurableWaiter {
   private tags: number[] = []
-  private stores: (MessageStore | null)[] = []
+  private stores: (DurableSource | null)[] = []
   private seqs: number[] = []
   private head = 0
   /** per store, the highest sequence number an entry waits for */
-  private readonly need = new Map<MessageStore, number>()
+  private readonly need = new Map<DurableSource, number>()
 
   constructor(private readonly sink: ConfirmSink) {}
 
@@ -41,7 +41,7 @@ export class DurableConfirms implements DurableWaiter {
   }
 
   /** Publish `tag` was enqueued; `touched` are the stores it must be durable in (maybe none). */
-  add(tag: number, touched: readonly MessageStore[]): void {
+  add(tag: number, touched: readonly DurableSource[]): void {
     let waits = false
     for (const s of touched) {
       const seq = s.lastSeq
@@ -62,14 +62,14 @@ export class DurableConfirms implements DurableWaiter {
     if (this.head === this.tags.length - 1) this.release()
   }
 
-  private push(tag: number, store: MessageStore | null, seq: number): void {
+  private push(tag: number, store: DurableSource | null, seq: number): void {
     this.tags.push(tag)
     this.stores.push(store)
     this.seqs.push(seq)
   }
 
   /** DurableWaiter: a batch of `store` is on disk. */
-  storeDurable(store: MessageStore, durableSeq: number): void {
+  storeDurable(store: DurableSource, durableSeq: number): void {
     const need = this.need.get(store)
     if (need !== undefined) {
       // the waiter is one-shot: entries appended after that batch started wait for the next one
@@ -80,7 +80,7 @@ export class DurableConfirms implements DurableWaiter {
   }
 
   /** DurableWaiter: the store can no longer write; nothing waiting on it will ever be durable. */
-  storeFailed(store: MessageStore): void {
+  storeFailed(store: DurableSource): void {
     this.need.delete(store)
     if (!this.sink.confirmsOpen) return
     // nack everything still waiting (RabbitMQ nacks on a queue failure), in tag order

@@ -3,7 +3,6 @@
  * (kept apart from message-store.ts so that file stays about the store itself).
  */
 import type { Logger } from 'pino'
-import type { MessageStore } from './message-store.js'
 import type { BatchIo, LogStats } from './segment-log.js'
 import type { ExpiringMode } from './store-recovery.js'
 
@@ -31,6 +30,17 @@ export interface MessageStoreOptions {
 
 /** A publisher (channel) waiting for durability; called once per registration. */
 export interface DurableWaiter {
-  storeDurable(store: MessageStore, durableSeq: number): void
-  storeFailed(store: MessageStore, err: Error): void
+  storeDurable(store: DurableSource, durableSeq: number): void
+  storeFailed(store: DurableSource, err: Error): void
+}
+
+/**
+ * Something a publish may have to wait for before its confirm: a queue's MessageStore or a stream's
+ * log (core/stream/stream-log.ts). `lastSeq` after the append is the number to wait for.
+ */
+export interface DurableSource {
+  readonly lastSeq: number
+  readonly durableSeq: number
+  /** `w` is called once, when the batch in progress is durable (or failed) */
+  addWaiter(w: DurableWaiter): void
 }

@@ -25,6 +25,7 @@ import type { Message } from '../message.js'
 import { effectiveTtl } from '../queue-settings.js'
 import type { Envelope, FlowWaiter } from '../queue.js'
 import type { DurableWaiter, MessageStore } from './message-store.js'
+import type { DurableSource } from './message-store-options.js'
 import { storeFlow, type StoredList } from './stored-list.js'
 
 /** Builds the envelope of a message read back from the store (ref, redelivered flag, return count). */
@@ -47,7 +48,7 @@ export class StoreList implements StoredList, DurableWaiter {
      * stores that took a persistent message during the current publish (the vhost's list, read
      * by the channel to hold the publisher confirm until they are durable)
      */
-    private readonly touched: MessageStore[],
+    private readonly touched: DurableSource[],
     /** keep the envelopes of messages with an expiry in memory (see the file comment) */
     private readonly pinExpiring = false,
   ) {}

@@ -24,7 +24,7 @@ export interface QueueSettings {
   maxPriority: number
   singleActiveConsumer: boolean
   /** x-queue-type as declared ('classic' when absent) */
-  type: 'classic' | 'quorum'
+  type: 'classic' | 'quorum' | 'stream'
   /** add x-delivery-count to redeliveries (quorum queues, and any queue with a delivery limit) */
   trackDeliveryCount: boolean
 }
@@ -36,7 +36,8 @@ function num(v: FieldValue | undefined): number {
 }
 
 export function queueSettings(args: FieldTable): QueueSettings {
-  const type = args['x-queue-type'] === 'quorum' ? 'quorum' : 'classic'
+  const t = args['x-queue-type']
+  const type = t === 'quorum' || t === 'stream' ? t : 'classic'
   const deliveryLimit = num(args['x-delivery-limit'])
   const overflow = args['x-overflow']
   return {

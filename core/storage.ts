@@ -62,6 +62,12 @@ interface UsersDefinition {
   permissions: Permission[]
 }
 
+/** A stream's files as Storage closes or deletes them (core/stream/stream-queue.ts). */
+export interface StreamFiles {
+  close(): Promise<void>
+  destroyFiles(): Promise<void>
+}
+
 /** What recover() found, as logged at startup. */
 export interface RecoverySummary {
   vhosts: number
@@ -87,6 +93,8 @@ export class Storage {
   private readonly closing = new Set<Promise<void>>()
   private recovering = false
   private closed = false
+  /** the files of each stream queue */
+  private readonly streams = new Map<Queue, { dir: string; files: StreamFiles }>()
   /** store directory of each durable queue, relative to the data dir */
   private readonly dirs = new Map<Queue, string>()
 
@@ -127,6 +135,16 @@ export class Storage {
     const list = maxPriority > 0 ? new PriorityStoreList(dir, maxPriority, (_, d) => open(d)) : open(dir)
     this.lists.set(q, list)
     return list
+  }
+
+  /** The directory of a stream's log (core/stream/); a recovered stream keeps its own. */
+  openStreamDir(q: Queue, files: StreamFiles): string {
+    const rec = this.recovering ? this.defs.get<StoredQueue>(definitionKey.queue(q.vhost.name, q.name)) : undefined
+    const rel = rec?.dir ?? this.newQueueDir(q.vhost.name, q.name)
+    this.dirs.set(q, rel)
+    const dir = path.join(this.dir, rel)
+    this.streams.set(q, { dir, files })
+    return dir
   }
 
   private openPager(q: Queue): StoredList {
@@ -185,6 +203,12 @@ export class Storage {
     if (!q.durable || q.exclusive) return
     deleteQueue(this.defs, v.name, q.name)
     this.dirs.delete(q)
+    const stream = this.streams.get(q)
+    if (stream !== undefined) {
+      this.streams.delete(q)
+      this.track(stream.files.destroyFiles(), stream.dir)
+      return
+    }
     const list = this.lists.get(q)
     if (list === undefined) return
     this.lists.delete(q)
@@ -308,6 +332,7 @@ export class Storage {
   private removeOrphans(): void {
     const live = new Set<string>()
     for (const list of this.lists.values()) live.add(list.dir)
+    for (const s of this.streams.values()) live.add(s.dir)
     const root = path.join(this.dir, 'vhosts')
     if (!existsSync(root)) return
     for (const v of readdirSync(root)) {
@@ -331,7 +356,9 @@ export class Storage {
     const pagers = [...this.pagers.values()]
     for (const p of pagers) p.detached = true
     this.pagers.clear()
-    await Promise.all([...lists.map((l) => l.close()), ...pagers.map((p) => p.destroy()), ...this.closing])
+    const streams = [...this.streams.values()].map((s) => s.files.close())
+    this.streams.clear()
+    await Promise.all([...lists.map((l) => l.close()), ...pagers.map((p) => p.destroy()), ...streams, ...this.closing])
     this.defs.close()
     // the group-commit figures of the run (fdatasyncs per message is what confirms cost)
     this.log.info({ ...this.stats, queues: lists.length }, 'queue stores closed')

@@ -20,6 +20,7 @@ import { Exchange, type Binding, type Destination, type ExchangeOptions, type Ex
 import type { Message } from './message.js'
 import { Queue, FLOW_CHECK, FLOW_CHECK_BYTES, type FlowWaiter, type QueueOptions } from './queue.js'
 import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
+import { newQueue } from './stream/stream-queue.js'
 import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
 import type { Storage } from './storage.js'
 import type { DurableSource } from './store/message-store-options.js'
@@ -223,7 +224,7 @@ export class VHost {
       return { queue: existing, messageCount: existing.messageCount, consumerCount: existing.consumerCount }
     }
     validateQueueArguments(name, this.name, options)
-    const q = new Queue(this, name, options)
+    const q = newQueue(this, name, options)
     this.queues.set(name, q)
     this.storage?.queueAdded(this, q)
     // RabbitMQ: every queue is bound to the default exchange by its name (implicitly).

@@ -66,6 +66,8 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableSour
   readonly segments: StreamSegment[] = []
   /** offset the next message gets */
   nextOffset = 0
+  /** the last applyRetention() stopped at a segment still being written */
+  retentionBlocked = false
   private readonly seg: SegmentLog
   private index: IndexWriter | null = null
   private encoding: Message | null = null
@@ -259,6 +261,7 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableSour
    * only messages older than `maxAgeMs` (-1: none). Returns how many messages went.
    */
   applyRetention(maxBytes: number, maxAgeMs: number, now: number): number {
+    this.retentionBlocked = false
     let dropped = 0
     let total = this.bytes
     while (this.segments.length > 1) {
@@ -266,7 +269,11 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableSour
       const tooBig = maxBytes >= 0 && total > maxBytes
       const tooOld = maxAgeMs >= 0 && s.lastTs < now - maxAgeMs
       if (!tooBig && !tooOld) break
-      if (!this.seg.deleteSegment(s.id)) break
+      if (!this.seg.deleteSegment(s.id)) {
+        // still being written by the group commit: try again once it is on disk
+        this.retentionBlocked = true
+        break
+      }
       rmSync(indexFileOf(path.join(this.o.dir, segmentFileName(s.id))), { force: true })
       this.segments.shift()
       total -= s.bytes

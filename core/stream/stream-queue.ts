@@ -32,6 +32,8 @@ const MAX_SEGMENT = 2 ** 30
 const DRAIN_BUDGET = 2048
 /** How often x-max-age is checked between segment rolls. */
 const RETENTION_MS = 1000
+/** Retry of a retention pass that met a segment still being written. */
+const RETRY_MS = 50
 
 /** A delivery from a stream: its offset is `seq`; `end` is the stream position after it. */
 export class StreamEnvelope extends Envelope {
@@ -81,6 +83,7 @@ export class StreamQueue extends Queue {
   private readonly groupEnds = new Map<string, number>()
   private streamDraining = false
   private retentionTimer: NodeJS.Timeout | null = null
+  private retryTimer: NodeJS.Timeout | null = null
 
   constructor(vhost: VHost, name: string, options: QueueOptions) {
     super(vhost, name, options)
@@ -131,6 +134,13 @@ export class StreamQueue extends Queue {
     if (this.maxBytes < 0 && this.maxAgeMs < 0) return
     const dropped = this.streamLog.applyRetention(this.maxBytes, this.maxAgeMs, now)
     if (dropped > 0) this.vhost.log.debug({ queue: this.name, dropped, first: this.streamLog.firstOffset }, 'stream retention deleted segments')
+    if (this.streamLog.retentionBlocked && this.retryTimer === null && !this.deleted) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null
+        this.guard(() => this.retain(Date.now()))
+      }, RETRY_MS)
+      this.retryTimer.unref()
+    }
   }
 
   // ---- consuming ------------------------------------------------------------------------------
@@ -315,6 +325,7 @@ export class StreamQueue extends Queue {
     const n = this.messageCount
     this.deleted = true
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer)
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     this.offsets.discard()
     for (const m of this.members.values()) m.reader.release()
     this.members.clear()
@@ -337,6 +348,7 @@ export class StreamQueue extends Queue {
   /** Flushes the committed offsets and closes the files (broker shutdown). */
   async close(): Promise<void> {
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer)
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     this.offsets.close()
     await this.streamLog.close()
   }

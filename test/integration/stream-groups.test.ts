@@ -4,12 +4,10 @@
  * member per name is active with x-single-active-consumer and the next takes over at the committed
  * offset; offsets, messages and retention survive a restart and a kill -9 of the real CLI.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import amqp, { type Channel, type ConsumeMessage } from 'amqplib'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/broker.js'
+import { exited, startChild } from '../helpers/cli-child.js'
 import { apiClient } from '../helpers/http.js'
 import { boot, connect, dataDir, halt } from '../helpers/restart.js'
 import { brokerSuite } from '../helpers/suite.js'
@@ -138,33 +136,10 @@ describe('restart', () => {
 })
 
 describe('kill -9', () => {
-  const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'transport', 'cli.js')
-  const children: ChildProcess[] = []
-  afterEach(() => {
-    for (const c of children.splice(0)) c.kill('SIGKILL')
-  })
-
-  function start(dir: string): Promise<{ child: ChildProcess; url: string; http: number }> {
-    const child = spawn(process.execPath, [CLI, '--amqp-port', '0', '--http-port', '0', '--prometheus-port', '-1', '--bind', '127.0.0.1', '--data-dir', dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    children.push(child)
-    return new Promise((resolve, reject) => {
-      let out = ''
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString()
-        const m = /"protocol":"amqp","port":(\d+)/.exec(out)
-        const h = /"protocol":"http","port":(\d+)/.exec(out)
-        if (m !== null && h !== null) resolve({ child, url: `amqp://guest:guest@127.0.0.1:${m[1]}`, http: Number(h[1]) })
-      })
-      child.on('exit', (code) => reject(new Error(`broker exited with ${code}: ${out}`)))
-    })
-  }
-
   it('confirmed messages, retention and committed offsets survive kill -9', async () => {
     const dir = dataDir()
-    const first = await start(dir)
-    const conn = await amqp.connect(first.url)
+    const first = await startChild(dir, true)
+    const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${first.port}`)
     conn.on('error', () => undefined)
     const pub = await conn.createConfirmChannel()
     pub.on('error', () => undefined)
@@ -173,7 +148,7 @@ describe('kill -9', () => {
     for (let i = 0; i < 300; i++) pub.sendToQueue('k9', Buffer.from(`m${i}`.padEnd(100, '.')))
     await pub.waitForConfirms()
     // retention deletes the segments it may once they are on disk
-    const api = apiClient({ httpPort: first.http })
+    const api = apiClient({ httpPort: first.httpPort })
     await waitFor(async () => (await api.get('/api/queues/%2F/k9')).body.first_offset > 0, 5000, 'retention')
     const ch = await conn.createChannel()
     ch.on('error', () => undefined)
@@ -185,9 +160,9 @@ describe('kill -9', () => {
     // commits reach the disk within 100 ms
     await new Promise((r) => setTimeout(r, 400))
     first.child.kill('SIGKILL')
-    await new Promise((r) => first.child.once('exit', r))
-    const second = await start(dir)
-    const c2 = await amqp.connect(second.url)
+    await exited(first.child)
+    const second = await startChild(dir)
+    const c2 = await amqp.connect(`amqp://guest:guest@127.0.0.1:${second.port}`)
     c2.on('error', () => undefined)
     const ch2 = await c2.createChannel()
     await ch2.prefetch(500)

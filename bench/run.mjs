@@ -185,7 +185,7 @@ async function main() {
     }
     // streams (bench/streams.mjs): rates always, the memory comparison when asked for by name
     const streams = await import('./streams.mjs')
-    if (filter.includes('stream')) await streams.streamScenarios(url, startBroker)
+    if (filter.includes('stream')) await streams.streamScenarios(url)
     else if (filter === '') await streams.streamRates(url)
   } finally {
     await broker.stop()

@@ -1,12 +1,17 @@
 // Stream queue scenarios of `npm run bench` (also `node bench/streams.mjs` after a build):
 // - publish with confirms into a stream (a window of 1000 unconfirmed), 16-byte bodies;
 // - 3 independent readers from `first` over the whole stream, at the same time (each reader's rate);
-// - the broker's resident memory with a stream of STREAM_SMALL messages vs one of STREAM_BIG
-//   (a fresh broker each, measured after the publish, /proc/<pid>/status VmRSS).
+// - the broker's memory with a stream of STREAM_SMALL messages vs one of STREAM_BIG: a fresh broker
+//   each, in this process (so that a full GC can be forced), live heap + external memory after GC
+//   and the process's RSS (the RSS also holds what V8 and malloc keep after a burst of publishes).
 //
 //   STREAM_COUNT=1000000 STREAM_SMALL=10000 STREAM_BIG=10000000 node bench/streams.mjs
 //   STREAM_URL=amqp://guest:guest@127.0.0.1:5682 node bench/streams.mjs   (rates against another broker)
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runInNewContext } from 'node:vm'
+import { setFlagsFromString } from 'node:v8'
 import amqp from 'amqplib'
 
 const COUNT = Number(process.env.STREAM_COUNT ?? 1_000_000)
@@ -82,9 +87,14 @@ async function remove(url, queue) {
   await conn.close()
 }
 
-function rssMiB(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m === null ? NaN : Number(m[1]) / 1024
+const MiB = 1024 * 1024
+
+/** A full GC (gc() without --expose-gc on the command line) */
+function fullGc() {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc')
+  gc()
+  gc()
 }
 
 /** The rate scenarios against the broker at `url`; prints one line each. */
@@ -98,28 +108,34 @@ export async function streamRates(url, count = COUNT) {
   await remove(url, queue)
 }
 
-/** RSS of a fresh broker (from `start`) holding one stream of `count` messages. */
-export async function streamMemory(start, count) {
-  const b = await start()
+/** Memory of a fresh in-process broker (dist/) holding one stream of `count` messages. */
+export async function streamMemory(count) {
+  const { startBroker } = await import('../dist/transport/server.js')
+  const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-mem-'))
+  const b = await startBroker({ amqpPort: 0, dataDir, logLevel: 'warn' })
   try {
-    const url = `amqp://guest:guest@127.0.0.1:${b.port}`
-    await declare(url, 'bench-stream-mem')
-    const base = rssMiB(b.pid)
-    await publishStream(url, 'bench-stream-mem', count)
-    // let the group commit and the allocator settle
-    await new Promise((r) => setTimeout(r, 2000))
-    return { base, after: rssMiB(b.pid) }
+    await declare(b.url, 'bench-stream-mem')
+    fullGc()
+    const before = process.memoryUsage()
+    await publishStream(b.url, 'bench-stream-mem', count)
+    await new Promise((r) => setTimeout(r, 500))
+    fullGc()
+    const after = process.memoryUsage()
+    const live = (m) => (m.heapUsed + m.external) / MiB
+    return { liveBefore: live(before), liveAfter: live(after), rssBefore: before.rss / MiB, rssAfter: after.rss / MiB }
   } finally {
-    await b.stop()
+    await b.close()
+    rmSync(dataDir, { recursive: true, force: true })
   }
 }
 
 /** Every stream scenario: rates on the running broker, memory on fresh ones. */
-export async function streamScenarios(url, start) {
+export async function streamScenarios(url) {
   await streamRates(url)
   for (const n of [SMALL, BIG]) {
-    const m = await streamMemory(start, n)
-    console.log(`${`stream RSS with ${n} messages (MiB: empty → after)`.padEnd(58)} ${`${m.base.toFixed(1)} → ${m.after.toFixed(1)}`.padStart(14)}`)
+    const m = await streamMemory(n)
+    const f = (a, b) => `${a.toFixed(1)} → ${b.toFixed(1)}`
+    console.log(`${`stream of ${n}: live heap+external MiB, RSS MiB`.padEnd(58)} ${f(m.liveBefore, m.liveAfter).padStart(14)}   ${f(m.rssBefore, m.rssAfter)}`)
   }
 }
 
@@ -129,7 +145,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const { startBroker } = await import('./run.mjs')
     const b = await startBroker()
     try {
-      await streamScenarios(`amqp://guest:guest@127.0.0.1:${b.port}`, startBroker)
+      await streamScenarios(`amqp://guest:guest@127.0.0.1:${b.port}`)
     } finally {
       await b.stop()
     }

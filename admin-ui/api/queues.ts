@@ -96,6 +96,7 @@ function streamJson(q: StreamQueue, out: Record<string, unknown>): void {
   out.message_bytes = bytes
   out.message_bytes_ready = bytes
   out.message_bytes_ram = 0
+  out.message_bytes_unacknowledged = 0
   out.memory = 0
   out.first_offset = log.firstOffset
   out.next_offset = log.nextOffset

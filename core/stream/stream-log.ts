@@ -68,6 +68,8 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableSour
   nextOffset = 0
   /** the last applyRetention() stopped at a segment still being written */
   retentionBlocked = false
+  /** told after every batch that reached the disk (the stream's publisher flow control) */
+  onDurable: (() => void) | null = null
   private readonly seg: SegmentLog
   private index: IndexWriter | null = null
   private encoding: Message | null = null
@@ -290,6 +292,7 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableSour
 
   /** @internal SegmentLogListener */
   logDurable(durableSeq: number): void {
+    this.onDurable?.()
     if (this.waiters.size === 0) return
     const ws = this.waiters
     this.waiters = new Set()

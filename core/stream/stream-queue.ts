@@ -13,8 +13,9 @@ import path from 'node:path'
 import type { Consumer } from '../consumer.js'
 import { ConnectionError, ReplyCode, preconditionFailed } from '../errors.js'
 import type { Message } from '../message.js'
-import { Envelope, Queue, type QueueOptions } from '../queue.js'
+import { Queue, type Envelope, type FlowWaiter, type QueueOptions } from '../queue.js'
 import { storeCannotWrite } from '../store/segment-log.js'
+import { storeFlow } from '../store/stored-list.js'
 import type { TraceOrigin } from '../trace.js'
 import type { VHost } from '../vhost.js'
 import type { FieldTable } from '../wire/field-table.js'
@@ -24,6 +25,7 @@ import { GroupOffsets } from './group-offsets.js'
 import { parseInterval, parseOffsetSpec, type OffsetSpec } from './offset-spec.js'
 import { StreamLog } from './stream-log.js'
 import { StreamReader } from './stream-reader.js'
+import { StreamEnvelope, StreamMember, type GroupInfo } from './stream-member.js'
 
 /** RabbitMQ's default x-stream-max-segment-size-bytes (500 MB). */
 const DEFAULT_SEGMENT = 500_000_000
@@ -34,38 +36,6 @@ const DRAIN_BUDGET = 2048
 const RETENTION_MS = 1000
 /** Retry of a retention pass that met a segment still being written. */
 const RETRY_MS = 50
-
-/** A delivery from a stream: its offset is `seq`; `end` is the stream position after it. */
-export class StreamEnvelope extends Envelope {
-  constructor(message: Message, queue: Queue, offset: number, readonly end: number, readonly member: StreamMember) {
-    super(message, queue, offset, 0)
-  }
-}
-
-/** One consumer's reading state. */
-export class StreamMember {
-  /** offsets delivered and not acked yet, in delivery order, from `head` */
-  readonly out: number[] = []
-  head = 0
-  readonly acked = new Set<number>()
-  constructor(
-    readonly consumer: Consumer,
-    readonly reader: StreamReader,
-    readonly spec: OffsetSpec,
-    readonly group: ConsumerGroup<StreamMember> | null,
-    public active: boolean,
-  ) {}
-}
-
-/** What the management API shows per consumer group. */
-export interface GroupInfo {
-  name: string
-  committed_offset: number | null
-  lag_messages: number
-  lag_bytes: number
-  consumers: number
-  active_consumer: string | null
-}
 
 /** The stream's "rs" as RabbitMQ prints it in reply texts. */
 function rs(q: Queue): string {
@@ -84,6 +54,8 @@ export class StreamQueue extends Queue {
   private streamDraining = false
   private retentionTimer: NodeJS.Timeout | null = null
   private retryTimer: NodeJS.Timeout | null = null
+  /** publishers paused while the log's unwritten batches are over storeFlow.high */
+  private writeWaiters: Set<FlowWaiter> | null = null
 
   constructor(vhost: VHost, name: string, options: QueueOptions) {
     super(vhost, name, options)
@@ -98,6 +70,7 @@ export class StreamQueue extends Queue {
     const log = vhost.log.child({ stream: name })
     this.streamLog = new StreamLog({ dir, log, segmentSize, sync: storage !== null, stats: storage?.stats })
     this.offsets = new GroupOffsets(dir, log, storage !== null)
+    this.streamLog.onDurable = () => this.written()
     this.retain(Date.now())
     if (this.maxAgeMs >= 0) {
       this.retentionTimer = setInterval(() => this.guard(() => this.retain(Date.now())), RETENTION_MS)
@@ -125,9 +98,32 @@ export class StreamQueue extends Queue {
     }
     this.vhost.durableTouched.push(log)
     this.stats.publish++
+    // what VHost.publish compares with FLOW_CHECK_BYTES: the bytes not on disk yet (see throttle)
+    this.readyBytes = log.pendingBytes
     if (log.segments.length !== segments) this.retain(now)
     if (this.consumers.length > 0) this.drain()
     return true
+  }
+
+  /**
+   * Called by VHost.publish when readyBytes (the log's unwritten bytes) passed FLOW_CHECK_BYTES:
+   * past storeFlow.high the publisher is paused until the group commit is back under storeFlow.low,
+   * as a queue store pauses its publishers (store/stored-list.ts).
+   */
+  override throttle(publisher: FlowWaiter): void {
+    if (this.streamLog.pendingBytes <= storeFlow.high) return
+    const ws = (this.writeWaiters ??= new Set())
+    if (ws.has(publisher)) return
+    ws.add(publisher)
+    publisher.blockFlow()
+  }
+
+  private written(): void {
+    this.readyBytes = this.streamLog.pendingBytes
+    const ws = this.writeWaiters
+    if (ws === null || this.readyBytes > storeFlow.low) return
+    this.writeWaiters = null
+    for (const w of ws) w.resumeFlow()
   }
 
   private retain(now: number): void {
@@ -327,6 +323,9 @@ export class StreamQueue extends Queue {
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer)
     if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     this.offsets.discard()
+    const ws = this.writeWaiters
+    this.writeWaiters = null
+    if (ws !== null) for (const w of ws) w.resumeFlow()
     for (const m of this.members.values()) m.reader.release()
     this.members.clear()
     const consumers = this.consumers.splice(0)

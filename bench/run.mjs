@@ -9,6 +9,7 @@
 //   npm run bench                 all scenarios
 //   npm run bench -- 16B          only scenarios whose name contains "16B"
 //   BENCH_COUNT=50000 npm run bench
+//   npm run bench -- stream       the stream scenarios (bench/streams.mjs), memory ones included
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,7 +33,7 @@ const scenarios = [
   { name: 'publish+consume 16B amqp-client WebSocket', size: 16, transport: 'ws' },
 ].filter((s) => s.name.includes(filter))
 
-async function startBroker() {
+export async function startBroker() {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'))
   const child = spawn(
     process.execPath,
@@ -170,17 +171,27 @@ async function runAmqpClient(s, count) {
   return { publishRate: count / (Number(tPublished - t0) / 1e9), consumeRate: count / (Number(tDone - t0) / 1e9) }
 }
 
-const broker = await startBroker()
-const wsUrl = `ws://127.0.0.1:${broker.httpPort}/ws/amqp`
-const url = `amqp://guest:guest@127.0.0.1:${broker.port}`
-console.log(`Warren benchmark: ${COUNT} messages per scenario, amqplib client unless named, broker pid ${broker.pid}`)
-console.log(`${'scenario'.padEnd(58)} ${'publish msg/s'.padStart(14)} ${'end-to-end msg/s'.padStart(17)}`)
-try {
-  await run(url, scenarios[0] ?? { size: 16, confirm: false }, Math.min(COUNT, 20_000)) // warm-up
-  for (const s of scenarios) {
-    const r = s.transport === undefined ? await run(url, s, COUNT) : await runAmqpClient(s, COUNT)
-    console.log(`${s.name.padEnd(58)} ${Math.round(r.publishRate).toString().padStart(14)} ${Math.round(r.consumeRate).toString().padStart(17)}`)
+async function main() {
+  const broker = await startBroker()
+  wsUrl = `ws://127.0.0.1:${broker.httpPort}/ws/amqp`
+  url = `amqp://guest:guest@127.0.0.1:${broker.port}`
+  console.log(`Warren benchmark: ${COUNT} messages per scenario, amqplib client unless named, broker pid ${broker.pid}`)
+  console.log(`${'scenario'.padEnd(58)} ${'publish msg/s'.padStart(14)} ${'end-to-end msg/s'.padStart(17)}`)
+  try {
+    await run(url, scenarios[0] ?? { size: 16, confirm: false }, Math.min(COUNT, 20_000)) // warm-up
+    for (const s of scenarios) {
+      const r = s.transport === undefined ? await run(url, s, COUNT) : await runAmqpClient(s, COUNT)
+      console.log(`${s.name.padEnd(58)} ${Math.round(r.publishRate).toString().padStart(14)} ${Math.round(r.consumeRate).toString().padStart(17)}`)
+    }
+    // streams (bench/streams.mjs): rates always, the memory comparison when asked for by name
+    const streams = await import('./streams.mjs')
+    if (filter.includes('stream')) await streams.streamScenarios(url)
+    else if (filter === '') await streams.streamRates(url)
+  } finally {
+    await broker.stop()
   }
-} finally {
-  await broker.stop()
 }
+
+let wsUrl = ''
+let url = ''
+if (import.meta.url === `file://${process.argv[1]}`) await main()

@@ -4,6 +4,7 @@
  */
 import { preconditionFailed } from './errors.js'
 import { MAX_EXPIRY } from './message.js'
+import { parseInterval } from './stream/offset-spec.js'
 import type { QueueOptions } from './queue.js'
 import { fieldValuesEqual, type FieldTable, type FieldValue } from './wire/field-table.js'
 
@@ -22,9 +23,46 @@ const EQUIVALENCE_ARGS = [
   'x-delivery-limit',
 ] as const
 
+/**
+ * What a stream compares on redeclare: its queue type's arguments (rabbit_stream_queue capabilities),
+ * plus x-single-active-consumer, which Warren's streams accept for consumer groups.
+ */
+const STREAM_EQUIVALENCE_ARGS = [
+  'x-max-length-bytes',
+  'x-max-age',
+  'x-stream-max-segment-size-bytes',
+  'x-initial-cluster-size',
+  'x-queue-leader-locator',
+  'x-single-active-consumer',
+] as const
+
+/**
+ * Queue arguments RabbitMQ 3.10 knows for other queue types and refuses on a stream
+ * (rabbit_amqqueue:check_arguments_key): `invalid arg 'x-message-ttl' for queue 's' in vhost '/' of
+ * queue type rabbit_stream_queue`. x-single-active-consumer is allowed (consumer groups, as in 3.11).
+ */
+const STREAM_REFUSED = new Set([
+  'x-expires',
+  'x-message-ttl',
+  'x-dead-letter-exchange',
+  'x-dead-letter-routing-key',
+  'x-dead-letter-strategy',
+  'x-max-length',
+  'x-max-priority',
+  'x-overflow',
+  'x-queue-mode',
+  'x-queue-version',
+  'x-queue-master-locator',
+  'x-delivery-limit',
+  'x-max-in-memory-length',
+  'x-max-in-memory-bytes',
+  'x-quorum-initial-group-size',
+])
+
 /** Returns the first argument that differs between a redeclare and the existing queue, or undefined. */
 export function queueArgumentsEquivalent(received: FieldTable, current: FieldTable): string | undefined {
-  for (const k of EQUIVALENCE_ARGS) {
+  const names = current['x-queue-type'] === 'stream' ? STREAM_EQUIVALENCE_ARGS : EQUIVALENCE_ARGS
+  for (const k of names) {
     if (!fieldValuesEqual(received[k], current[k])) return k
   }
   // x-queue-type: leaving it out on redeclare is fine (RabbitMQ 3.10+), naming another type is not.
@@ -89,10 +127,16 @@ const CHECK_LIST: Record<string, Check> = {
 }
 /** A Map: an argument named `__proto__` or `constructor` is unknown, not Object.prototype's. */
 const CHECKS = new Map(Object.entries(CHECK_LIST))
+/** Arguments only streams take (left alone on other queues, as Warren ignores unknown ones). */
+const STREAM_CHECKS = new Map<string, Check>([
+  ['x-max-age', (v) => (typeof v !== 'string' ? `{unacceptable_type,${typeName(v)}}` : parseInterval(v) < 0 ? 'invalid_max_age' : undefined)],
+  ['x-stream-max-segment-size-bytes', nonNegInt],
+])
 
 /** Throws 406 for a queue argument RabbitMQ would refuse. */
 export function validateQueueArguments(queue: string, vhost: string, o: QueueOptions): void {
   const where = `for queue '${queue}' in vhost '${vhost}'`
+  if (o.arguments['x-queue-type'] === 'stream') return validateStream(where, o)
   for (const [k, v] of Object.entries(o.arguments)) {
     const check = CHECKS.get(k)
     const problem = check?.(v)
@@ -103,14 +147,34 @@ export function validateQueueArguments(queue: string, vhost: string, o: QueueOpt
       `invalid arg 'x-dead-letter-routing-key' ${where}: {missing_dead_letter_exchange}`,
     )
   }
-  const type = o.arguments['x-queue-type']
-  if (type === 'stream') {
-    throw preconditionFailed(`invalid arg 'x-queue-type' ${where}: streams are not supported by Warren yet`)
+  if (o.arguments['x-queue-type'] === 'quorum') durableOnly(where, o)
+}
+
+/** RabbitMQ: quorum queues and streams are always durable and never exclusive or auto-delete (in this order). */
+function durableOnly(where: string, o: QueueOptions): void {
+  if (o.autoDelete) throw preconditionFailed(`invalid property 'auto-delete' ${where}`)
+  if (o.exclusiveOwner !== null) throw preconditionFailed(`invalid property 'exclusive-owner' ${where}`)
+  if (!o.durable) throw preconditionFailed(`invalid property 'non-durable' ${where}`)
+}
+
+/**
+ * A stream's arguments as rabbit_amqqueue:check_declare_arguments and rabbit_stream_queue:declare
+ * check them: values of its own arguments, then arguments of other queue types (refused), then
+ * the properties, then the segment size limit.
+ */
+function validateStream(where: string, o: QueueOptions): void {
+  const args = o.arguments
+  for (const [k, v] of Object.entries(args)) {
+    if (STREAM_REFUSED.has(k)) continue
+    const problem = (STREAM_CHECKS.get(k) ?? CHECKS.get(k))?.(v)
+    if (problem !== undefined) throw preconditionFailed(`invalid arg '${k}' ${where}: ${problem}`)
   }
-  if (type === 'quorum') {
-    // RabbitMQ: quorum queues are always durable and never exclusive or auto-delete (checked in this order).
-    if (o.autoDelete) throw preconditionFailed(`invalid property 'auto-delete' ${where}`)
-    if (o.exclusiveOwner !== null) throw preconditionFailed(`invalid property 'exclusive-owner' ${where}`)
-    if (!o.durable) throw preconditionFailed(`invalid property 'non-durable' ${where}`)
+  for (const k of Object.keys(args)) {
+    if (STREAM_REFUSED.has(k)) throw preconditionFailed(`invalid arg '${k}' ${where} of queue type rabbit_stream_queue`)
+  }
+  durableOnly(where, o)
+  const seg = args['x-stream-max-segment-size-bytes']
+  if (seg !== undefined && Number(seg) > 3_000_000_000) {
+    throw preconditionFailed('Exceeded max value for x-stream-max-segment-size-bytes')
   }
 }

@@ -32,7 +32,7 @@ export interface QueueSettings {
   maxPriority: number
   singleActiveConsumer: boolean
   /** x-queue-type as declared ('classic' when absent) */
-  type: 'classic' | 'quorum'
+  type: 'classic' | 'quorum' | 'stream'
   /** add x-delivery-count to redeliveries (quorum queues, and any queue with a delivery limit) */
   trackDeliveryCount: boolean
 }
@@ -61,7 +61,8 @@ function text(args: FieldTable, policy: FieldTable, key: string, policyFirst = f
 
 /** The settings of a queue with these arguments under `policy` (the merged effective policy definition). */
 export function queueSettings(args: FieldTable, policy: FieldTable = {}): QueueSettings {
-  const type = args['x-queue-type'] === 'quorum' ? 'quorum' : 'classic'
+  const t = args['x-queue-type']
+  const type = t === 'quorum' || t === 'stream' ? t : 'classic'
   const deliveryLimit = lower(args, policy, 'delivery-limit')
   const overflow = text(args, policy, 'overflow', type === 'quorum')
   return {

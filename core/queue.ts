@@ -154,7 +154,8 @@ export class Queue implements BacklogSource {
     this.settings = queueSettings(options.arguments, mergeDefinitions(this.policy, this.operatorPolicy))
     const dedupHeader = queueDedupHeader(options.arguments)
     this.dedup = dedupHeader === null ? null : new QueueDedup(dedupHeader)
-    this.store = vhost.storage?.openQueueStore(this) ?? null
+    // a stream keeps its own log (core/stream/stream-queue.ts)
+    this.store = this.settings.type === 'stream' ? null : (vhost.storage?.openQueueStore(this) ?? null)
     this.ready = this.store ?? (this.settings.maxPriority > 0 ? new PriorityList(this.settings.maxPriority) : new FifoList())
     if (this.store !== null && this.store.length > 0) this.recovered(this.store)
     if (this.settings.expires > 0) this.armExpires()
@@ -592,6 +593,9 @@ export class Queue implements BacklogSource {
   }
 
   // ---- consumers and lifecycle --------------------------------------------------------------
+
+  /** basic.consume checks of the queue type (a stream's need a prefetch and acks); none here. */
+  checkConsume(_noAck: boolean, _prefetch: number, _globalPrefetch: number, _args: FieldTable): void {}
 
   addConsumer(c: Consumer): void {
     // keep highest priority first, registration order within a priority; with a single active

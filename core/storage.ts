@@ -92,6 +92,12 @@ const globalKey = (name: string): string => JSON.stringify(['g', name])
 /** Record kinds that belong to one vhost (element 1 of the key is the vhost). */
 const VHOST_KINDS = new Set(['v', 'x', 'q', 'b', 'p'])
 
+/** A stream's files as Storage closes or deletes them (core/stream/stream-queue.ts). */
+export interface StreamFiles {
+  close(): Promise<void>
+  destroyFiles(): Promise<void>
+}
+
 /** What recover() found, as logged at startup. */
 export interface RecoverySummary {
   vhosts: number
@@ -117,6 +123,8 @@ export class Storage {
   private readonly closing = new Set<Promise<void>>()
   private recovering = false
   private closed = false
+  /** the files of each stream queue */
+  private readonly streams = new Map<Queue, { dir: string; files: StreamFiles }>()
   /** store directory of each durable queue, relative to the data dir */
   private readonly dirs = new Map<Queue, string>()
   /** the window logs of durable deduplicating exchanges, by file */
@@ -178,6 +186,16 @@ export class Storage {
     this.delayed.set(x, { store, rel, stop })
     if (store.count > 0) log.info({ messages: store.count }, 'recovered delayed messages')
     return store
+  }
+
+  /** The directory of a stream's log (core/stream/); a recovered stream keeps its own. */
+  openStreamDir(q: Queue, files: StreamFiles): string {
+    const rec = this.recovering ? this.defs.get<StoredQueue>(definitionKey.queue(q.vhost.name, q.name)) : undefined
+    const rel = rec?.dir ?? this.newQueueDir(q.vhost.name, q.name)
+    this.dirs.set(q, rel)
+    const dir = path.join(this.dir, rel)
+    this.streams.set(q, { dir, files })
+    return dir
   }
 
   private openPager(q: Queue): StoredList {
@@ -274,6 +292,12 @@ export class Storage {
     if (!q.durable || q.exclusive) return
     deleteQueue(this.defs, v.name, q.name)
     this.dirs.delete(q)
+    const stream = this.streams.get(q)
+    if (stream !== undefined) {
+      this.streams.delete(q)
+      this.track(stream.files.destroyFiles(), stream.dir)
+      return
+    }
     const list = this.lists.get(q)
     if (list === undefined) return
     this.lists.delete(q)
@@ -468,6 +492,7 @@ export class Storage {
     const live = new Set<string>()
     for (const list of this.lists.values()) live.add(list.dir)
     for (const d of this.delayed.values()) live.add(d.store.dir)
+    for (const s of this.streams.values()) live.add(s.dir)
     const root = path.join(this.dir, 'vhosts')
     if (!existsSync(root)) return
     for (const v of readdirSync(root)) for (const kind of ['queues', 'delayed']) {
@@ -496,11 +521,14 @@ export class Storage {
     const delayed = [...this.delayed.values()]
     this.delayed.clear()
     for (const d of delayed) d.stop()
+    const streams = [...this.streams.values()].map((s) => s.files.close())
+    this.streams.clear()
     await Promise.all([
       ...lists.map((l) => l.close()),
       ...pagers.map((p) => p.destroy()),
       ...dedupLogs.map((d) => d.close()),
       ...delayed.map((d) => d.store.close()),
+      ...streams,
       ...this.closing,
     ])
     this.defs.close()

@@ -26,6 +26,7 @@ import type { Policy, PolicyStore } from './policies.js'
 import { matchPolicy } from './policy-match.js'
 import { Queue, FLOW_CHECK, FLOW_CHECK_BYTES, type FlowWaiter, type QueueOptions } from './queue.js'
 import { validateQueueArguments, queueArgumentsEquivalent } from './arguments.js'
+import { newQueue } from './stream/stream-queue.js'
 import { encodeTable, fieldValuesEqual, type FieldTable } from './wire/field-table.js'
 import type { Storage } from './storage.js'
 import type { DurableLog } from './store/message-store.js'
@@ -277,7 +278,7 @@ export class VHost {
     // rabbit_queue_type:declare → check_vhost_queue_limit, for new queues only
     const maxQueues = this.parameters === null ? undefined : limitOf(vhostLimits(this.parameters, this.name), 'max-queues')
     if (maxQueues !== undefined && this.queues.size >= maxQueues) throw queueLimitError(name, this.name, maxQueues)
-    const q = new Queue(this, name, options)
+    const q = newQueue(this, name, options)
     this.queues.set(name, q)
     this.storage?.queueAdded(this, q)
     // RabbitMQ: every queue is bound to the default exchange by its name (implicitly).

@@ -468,6 +468,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
       throw new ChannelError(ReplyCode.ACCESS_REFUSED, `queue '${q.name}' in vhost '${this.vhost.name}' in exclusive use`)
     }
     const args = (a.arguments as FieldTable) ?? {}
+    q.checkConsume(a.noAck as boolean, this.prefetchCount, this.globalPrefetchCount, args)
     const prio = typeof args['x-priority'] === 'number' ? (args['x-priority'] as number) : 0
     const c = new ChannelConsumer(tag, q, this, a.noAck as boolean, exclusive, this.prefetchCount, args, prio)
     c.tagBytes = Buffer.from(tag)

@@ -6,6 +6,7 @@
 import type { ConnectionInfo } from '../../core/connections.js'
 import { mergeDefinitions } from '../../core/policies.js'
 import type { Queue } from '../../core/queue.js'
+import { StreamQueue } from '../../core/stream/stream-queue.js'
 import type { VHost } from '../../core/vhost.js'
 import { listedVHosts, requestVHost } from '../auth.js'
 import { bool, objectBody, shortName, toFieldTable } from '../coerce.js'
@@ -76,6 +77,7 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
   if (owner !== null && broker.connections.has(owner)) {
     out.owner_pid_details = { name: owner.name, peer_host: owner.peerHost, peer_port: owner.peerPort }
   }
+  if (q instanceof StreamQueue) streamJson(q, out)
   if (detailed) {
     out.consumer_details = q.consumers.map((c) => consumerJson(broker, c))
     out.deliveries = []
@@ -83,6 +85,27 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
     out.messages_persistent = persistentReady(q)
   }
   return out
+}
+
+/**
+ * A stream's figures: `messages` is what it keeps (consuming does not remove), its bytes are its
+ * segment files, and `consumer_groups` (Warren's) lists each x-stream-consumer-name with its
+ * committed offset and lag behind the tail.
+ */
+function streamJson(q: StreamQueue, out: Record<string, unknown>): void {
+  const log = q.streamLog
+  const bytes = log.bytes
+  out.messages = q.messageCount
+  out.messages_ram = 0
+  out.message_bytes = bytes
+  out.message_bytes_ready = bytes
+  out.message_bytes_ram = 0
+  out.message_bytes_unacknowledged = 0
+  out.memory = 0
+  out.first_offset = log.firstOffset
+  out.next_offset = log.nextOffset
+  out.segments = log.segments.length
+  out.consumer_groups = q.groupInfos()
 }
 
 function queueOf(req: ApiRequest, write = false): { v: VHost; q: Queue } {

@@ -3,7 +3,6 @@
  * (kept apart from message-store.ts so that file stays about the store itself).
  */
 import type { Logger } from 'pino'
-import type { MessageStore } from './message-store.js'
 import type { BatchIo, LogStats } from './segment-log.js'
 import type { ExpiringMode } from './store-recovery.js'
 
@@ -32,8 +31,8 @@ export interface MessageStoreOptions {
 }
 
 /**
- * Something a publisher confirm may wait for: a message store, or a deduplication window's log
- * (core/dedup/dedup-log.ts). Appends are numbered; `durableSeq` reaching `lastSeq` means on disk.
+ * Something a publisher confirm may wait for: a message store, a stream's log
+ * (core/stream/stream-log.ts) or a deduplication window's log (core/dedup/dedup-log.ts). Appends are numbered; `durableSeq` reaching `lastSeq` means on disk.
  */
 export interface DurableLog {
   /** sequence number of the last append */

@@ -362,6 +362,25 @@ export class SegmentLog implements BatchOwner {
     return b.subarray(start, start + len)
   }
 
+  /**
+   * Size of segment `id` (buffered appends included) and how much of it is in the file: bytes below
+   * `written` can be read with readAt, the rest only with view(). Both -1 for no such segment.
+   */
+  segmentExtent(id: number): { size: number; written: number } {
+    const seg = this.segments.get(id)
+    return seg === undefined ? { size: -1, written: -1 } : { size: seg.size, written: seg.written }
+  }
+
+  /**
+   * Reads up to `len` bytes of segment `id` from `off` into buf[at…] (stream readers, each with its
+   * own buffer), never past what is written to the file; returns the bytes read (0: nothing there).
+   */
+  readAt(id: number, off: number, buf: Buffer, at: number, len: number): number {
+    const seg = this.segments.get(id)
+    if (seg === undefined || off >= seg.written) return 0
+    return readFull(fileBudget.fd(seg.h), buf.subarray(at), Math.min(len, seg.written - off), off)
+  }
+
   /** Drops the read-ahead buffer (the owner reads from memory again for a while). */
   releaseReadBuffer(): void {
     this.rb = null

@@ -4,43 +4,18 @@
  * dir, and a drain: every confirmed message is there exactly once, in order; only an unconfirmed
  * tail may be missing. Repeated over several random kill points.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import amqp from 'amqplib'
 import { afterEach, expect, it } from 'vitest'
+import { exited, startChild } from '../helpers/cli-child.js'
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'transport', 'cli.js')
-const children: ChildProcess[] = []
 const dirs: string[] = []
 
 afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL')
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
-
-/** Starts the CLI on `dir` and resolves with its AMQP port (read from the listening log line). */
-function startChild(dir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [CLI, '--amqp-port', '0', '--http-port', '-1', '--prometheus-port', '-1', '--bind', '127.0.0.1', '--data-dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /"protocol":"amqp","port":(\d+)/.exec(out)
-      if (m !== null) resolve({ child, port: Number(m[1]) })
-    })
-    child.on('exit', (code) => reject(new Error(`broker exited with ${code}: ${out}`)))
-  })
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
-}
 
 it('keeps every confirmed message exactly once across kill -9', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'warren-crash-'))

@@ -3,7 +3,8 @@
  * test/integration/pika/client.py declares, publishes with every basic property, gets, consumes
  * with acks, nacks, uses publisher confirms (including a mandatory unroutable publish) and hits a
  * channel error, printing one JSON object per step; test/integration/pika/rpc.py runs pika's direct
- * reply-to RPC recipe (amq.rabbitmq.reply-to) with a responder on a second connection. Skipped
+ * reply-to RPC recipe (amq.rabbitmq.reply-to) with a responder on a second connection;
+ * test/integration/pika/stream.py reads a stream queue and resumes a consumer group. Skipped
  * when no python3 with pika is installed (`apt-get install -y python3-pika` or `pip install pika`;
  * WARREN_PYTHON picks the interpreter).
  */
@@ -164,6 +165,25 @@ describe.skipIf(found === null)(`pika ${found?.version ?? ''}: direct reply-to R
     expect(step('ack_mode')).toMatchObject({ code: 406, text: 'PRECONDITION_FAILED - reply consumer cannot acknowledge' })
     expect(step('no_consumer')).toMatchObject({ code: 406, text: 'PRECONDITION_FAILED - fast reply consumer does not exist' })
     expect(step('closed').ok).toBe(true)
+  })
+})
+
+describe.skipIf(found === null)(`pika ${found?.version ?? ''}: a stream queue`, () => {
+  let b: TestBroker
+  let steps: Map<string, Step>
+  beforeAll(async () => {
+    b = await startTestBroker()
+    steps = await runScript(path.join(path.dirname(SCRIPT), 'stream.py'), b)
+  }, 90_000)
+  afterAll(async () => b?.stop())
+  const step = (name: string): Step => steps.get(name) ?? { step: name }
+
+  it('reads from first with offsets in x-stream-offset, resumes a named group, needs a prefetch', () => {
+    const all = Array.from({ length: 10 }, (_, i) => [i, `s${i}`])
+    expect(step('first').got).toEqual(all)
+    // offsets 0..5 were acked: the group "py" resumes at 6
+    expect(step('resume').got).toEqual(all.slice(6))
+    expect(step('no_prefetch')).toMatchObject({ code: 406, text: "PRECONDITION_FAILED - consumer prefetch count is not set for 'queue 'pika-stream' in vhost '/''" })
   })
 })
 

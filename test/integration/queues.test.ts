@@ -198,7 +198,7 @@ describe('queue types', () => {
     expect(replyText(e4)).toBe('PRECONDITION_FAILED - Cannot declare a server-named queue for type rabbit_quorum_queue')
   })
 
-  it('x-queue-type classic is accepted; stream is refused with 406', async () => {
+  it('x-queue-type classic and stream are accepted; a non-durable stream is 406 (streams: streams.test.ts)', async () => {
     const c = await conn()
     const ch = await channel(c)
     const q = uniq('classic')
@@ -207,10 +207,12 @@ describe('queue types', () => {
     // a classic queue declared without the argument is equivalent to one declared with it
     await ch.assertQueue(q, { durable: false })
     const s = uniq('stream')
-    const err = await channelError(c, (x) => x.assertQueue(s, { durable: true, arguments: { 'x-queue-type': 'stream' } }))
+    const err = await channelError(c, (x) => x.assertQueue(s, { durable: false, arguments: { 'x-queue-type': 'stream' } }))
     expect(err.code).toBe(406)
-    expect(replyText(err)).toContain(`'x-queue-type' for queue '${s}' in vhost '/'`)
+    expect(replyText(err)).toBe(`PRECONDITION_FAILED - invalid property 'non-durable' for queue '${s}' in vhost '/'`)
     expect(queue(s)).toBeUndefined()
+    await ch.assertQueue(s, { durable: true, arguments: { 'x-queue-type': 'stream' } })
+    expect(queue(s)!.settings.type).toBe('stream')
   })
 })
 

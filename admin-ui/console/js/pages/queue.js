@@ -83,6 +83,22 @@ function consumersTable() {
   })
 }
 
+/** A stream's consumer groups (x-stream-consumer-name): committed offset and lag behind the tail. */
+function groupsTable() {
+  return dataTable({
+    rowKey: (g) => g.name,
+    empty: 'No consumer groups (consumers name one with the x-stream-consumer-name argument).',
+    columns: [
+      { label: 'Group', render: (g) => h('code', {}, g.name) },
+      { label: 'Committed offset', num: true, render: (g) => (g.committed_offset === null ? '–' : fmtNum(g.committed_offset)) },
+      { label: 'Lag (messages)', num: true, render: (g) => fmtNum(g.lag_messages) },
+      { label: 'Lag (bytes)', num: true, render: (g) => fmtBytes(g.lag_bytes) },
+      { label: 'Consumers', num: true, render: (g) => fmtNum(g.consumers) },
+      { label: 'Active consumer', render: (g) => (g.active_consumer === null ? '–' : h('code', {}, g.active_consumer)) },
+    ],
+  })
+}
+
 function deadLetterInfo(vhost, args) {
   const dlx = args?.['x-dead-letter-exchange']
   if (dlx === undefined) return h('span', { class: 'muted' }, 'none (rejected, expired and dropped messages are discarded)')
@@ -109,6 +125,8 @@ export default {
     const queuedChart = lineChart({ lines: QUEUED, title: 'Queued messages', format: fmtNum, height: 150, integer: true })
     const rateChart = lineChart({ lines: RATES, title: 'Message rates', format: fmtRate, height: 150 })
     const consumers = consumersTable()
+    const groups = groupsTable()
+    const groupsPanel = h('section', { class: 'panel', 'aria-labelledby': 'q-groups', hidden: true }, h('h2', { id: 'q-groups' }, 'Consumer groups'), groups.el)
     const bindings = bindingsTable({ vhost, side: 'destination', onChange: () => app.refresh() })
 
     const purgeBtn = h('button', { type: 'button', class: 'btn danger' }, 'Purge messages')
@@ -163,6 +181,7 @@ export default {
       ),
       h('div', { style: { height: '16px' } }),
       h('section', { class: 'panel', 'aria-labelledby': 'q-consumers' }, h('h2', { id: 'q-consumers' }, 'Consumers'), consumers.el),
+      groupsPanel,
       h('section', { class: 'panel', 'aria-labelledby': 'q-bindings' }, h('h2', { id: 'q-bindings' }, 'Bindings'), bindings.el),
       h('details', { class: 'panel', id: 'add-binding' }, h('summary', {}, 'Add binding to this queue'), addBindingForm({ vhost, queue: name, onAdded: () => app.refresh() })),
       h('details', { class: 'panel', id: 'get-messages', open: true }, h('summary', {}, 'Get messages'), getForm(vhost, name, () => app.refresh())),
@@ -201,6 +220,8 @@ export default {
         ]),
       )
       consumers.update(q.consumer_details ?? [])
+      groupsPanel.hidden = q.consumer_groups === undefined
+      if (q.consumer_groups !== undefined) groups.update(q.consumer_groups)
       bindings.update(b)
     })
   },

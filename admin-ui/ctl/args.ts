@@ -36,6 +36,7 @@ export const FLAGS: Readonly<Record<string, 'value' | 'switch'>> = {
   read: 'value',
   'apply-to': 'value',
   priority: 'value',
+  exchange: 'value',
   reason: 'value',
 }
 
@@ -66,7 +67,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       words.push(...argv.slice(i + 1))
       break
     }
-    if (!a.startsWith('-') || a === '-') {
+    // a negative number is a value (`set vhost-limit max-queues -1`), not an option
+    if (!a.startsWith('-') || a === '-' || /^-\d+$/.test(a)) {
       words.push(a)
       continue
     }

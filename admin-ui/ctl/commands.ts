@@ -7,16 +7,11 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { UsageError } from './args.js'
 import { seg } from './client.js'
 import { commandName, type Command, type CommandContext } from './command.js'
+import { deleteOne, done, intArg, jsonObjectArg, putOne, q } from './command-helpers.js'
 import { KINDS, onePath } from './kinds.js'
+import { ACCESS_COMMANDS } from './access-commands.js'
 import { STATUS_COMMAND } from './status.js'
-import { formatJson, formatTable, projectRows, safeText } from './table.js'
-
-const q = (s: string): string => `'${safeText(s)}'`
-
-/** One line to say what was done (table format only). */
-function done(c: CommandContext, text: string): void {
-  if (c.format === 'table') c.io.out(text + '\n')
-}
+import { formatJson, formatTable, projectRows } from './table.js'
 
 function listCommand(kind: string): Command {
   const k = KINDS[kind]
@@ -37,27 +32,6 @@ function listCommand(kind: string): Command {
       else c.io.out(formatTable(rows, columns))
     },
   }
-}
-
-/** PUT of one object of a kind with a JSON body. */
-function putOne(c: CommandContext, kind: string, vhost: string, name: string, body: unknown): Promise<unknown> {
-  return c.api.request('PUT', onePath(kind, vhost, name), { body: JSON.stringify(body) })
-}
-
-function deleteOne(c: CommandContext, kind: string, vhost: string, name: string, headers?: Record<string, string>): Promise<unknown> {
-  return c.api.request('DELETE', onePath(kind, vhost, name), { headers })
-}
-
-/** A JSON object from a command-line argument, or a usage error naming it. */
-function jsonObjectArg(text: string, what: string, command: string): Record<string, unknown> {
-  let v: unknown
-  try {
-    v = JSON.parse(text)
-  } catch (err) {
-    throw new UsageError(`${what} is not JSON: ${(err as Error).message}`, command)
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${what} must be a JSON object`, command)
-  return v as Record<string, unknown>
 }
 
 const USERS: Command[] = [
@@ -136,11 +110,7 @@ const USERS: Command[] = [
   },
 ]
 
-/**
- * `set|clear WORD` for a policy-shaped kind (name, pattern, definition, apply-to, priority). Operator
- * policies, once the API has them, are `...policyCommands('operator-policies', 'operator-policy')`
- * plus their entry in kinds.ts.
- */
+/** `set|clear WORD` for a policy-shaped kind (name, pattern, definition, apply-to, priority). */
 export function policyCommands(kind: string, word: string): Command[] {
   const what = word.replace('-', ' ')
   return [
@@ -159,10 +129,7 @@ export function policyCommands(kind: string, word: string): Command[] {
         const definition = jsonObjectArg(defText, 'DEFINITION', `set ${word}`)
         const body: Record<string, unknown> = { pattern, definition, 'apply-to': c.flags.get('apply-to') ?? 'all' }
         const priority = c.flags.get('priority')
-        if (priority !== undefined) {
-          if (!/^-?\d+$/.test(priority)) throw new UsageError(`--priority must be an integer, got '${priority}'`, `set ${word}`)
-          body.priority = Number(priority)
-        }
+        if (priority !== undefined) body.priority = intArg(priority, '--priority', `set ${word}`)
         await putOne(c, kind, c.vhost, name, body)
         done(c, `set ${what} ${q(name)} in vhost ${q(c.vhost)}`)
       },
@@ -252,6 +219,8 @@ export const COMMANDS: readonly Command[] = [
   ...Object.keys(KINDS).map(listCommand),
   ...USERS,
   ...policyCommands('policies', 'policy'),
+  ...policyCommands('operator-policies', 'operator-policy'),
+  ...ACCESS_COMMANDS,
   ...DEFINITIONS,
   ...ACTIONS,
   STATUS_COMMAND,

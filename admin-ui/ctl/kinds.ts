@@ -1,15 +1,8 @@
 /**
  * The object kinds `warren ctl` knows, each with its management API paths and default columns: the
  * one table to extend when the API grows. A kind here gets `list KIND` for free; with `one` it can
- * be the target of generic set/clear commands (see commands.ts). To add e.g. operator policies
- * after they exist in the API:
- *
- *   'operator-policies': { all: '/api/operator-policies', inVHost: (v) => `/api/operator-policies/${seg(v)}`,
- *     one: (v, n) => `/api/operator-policies/${seg(v)}/${seg(n)}`, columns: [...] },
- *
- * and `...policyCommands('operator-policies', 'operator-policy')` in commands.ts for set/clear
- * (likewise `limits` → /api/vhost-limits, `topic-permissions` → /api/topic-permissions, whose
- * set/clear commands take their own flags).
+ * be the target of generic set/clear commands (commands.ts: `policyCommands` for policy-shaped
+ * kinds; access-commands.ts for limits, topic permissions and parameters, whose paths differ).
  */
 import { seg } from './client.js'
 
@@ -68,6 +61,31 @@ export const KINDS: Readonly<Record<string, ObjectKind>> = {
     inVHost: (v) => `/api/policies/${seg(v)}`,
     one: (v, n) => `/api/policies/${seg(v)}/${seg(n)}`,
     columns: ['vhost', 'name', 'pattern', 'apply-to', 'priority', 'definition'],
+  },
+  'operator-policies': {
+    all: '/api/operator-policies',
+    inVHost: (v) => `/api/operator-policies/${seg(v)}`,
+    one: (v, n) => `/api/operator-policies/${seg(v)}/${seg(n)}`,
+    columns: ['vhost', 'name', 'pattern', 'apply-to', 'priority', 'definition'],
+  },
+  'vhost-limits': {
+    all: '/api/vhost-limits',
+    inVHost: (v) => `/api/vhost-limits/${seg(v)}`,
+    one: (v, n) => `/api/vhost-limits/${seg(v)}/${seg(n)}`,
+    columns: ['vhost', 'value'],
+  },
+  'user-limits': {
+    all: '/api/user-limits',
+    columns: ['user', 'value'],
+  },
+  'topic-permissions': {
+    all: '/api/topic-permissions',
+    inVHost: (v) => `/api/vhosts/${seg(v)}/topic-permissions`,
+    columns: ['user', 'vhost', 'exchange', 'write', 'read'],
+  },
+  parameters: {
+    all: '/api/parameters',
+    columns: ['vhost', 'component', 'name', 'value'],
   },
   permissions: {
     all: '/api/permissions',

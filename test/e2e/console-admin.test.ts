@@ -2,8 +2,9 @@
  * Issue 11 in the console, in headless Chromium at 1024 px wide: every navigation link is on
  * screen, the overview shows node health, byte rates are whole bytes, the Connections table shows
  * the client's connection_name and keeps names on one line, and the Admin pages create and delete
- * a user, a vhost, a permission and a policy (with the live preview of what its pattern matches).
- * Panels whose endpoint this branch does not serve yet say "not available".
+ * a user, a vhost, a permission and a policy (with the live preview of what its pattern matches),
+ * then an operator policy and a topic permission, and the queue page and queue list show the
+ * policy, operator policy and effective policy definition of a queue they apply to.
  *
  * Skipped, saying so, where /usr/bin/chromium is absent.
  */
@@ -198,6 +199,82 @@ describe.skipIf(!hasChromium)(`console admin and layout at 1024 px (headless Chr
     await page.locator('#confirm-ok').click()
     await waitFor(async () => (await api.get('/api/users/e2e-alice')).status === 404, 5000, 'the user to go')
     await waitFor(async () => (await page.locator('table').first().textContent())?.includes('e2e-alice') === false, 5000, 'the user to leave the list')
+    expect(cp.unexpected([])).toEqual([])
+  }, 90_000)
+
+  it('creates and deletes an operator policy and a topic permission; the queue page and list show the policies that apply', async () => {
+    const { cp, page } = await open()
+    // a policy through the API, the operator policy through the form: the queue gets both
+    expect((await api.put('/api/policies/%2F/e2e-pol-ttl', { pattern: '^e2e\\.pol\\.orders$', 'apply-to': 'queues', definition: { 'message-ttl': 60000 } })).status).toBe(201)
+    await page.locator('nav#nav a', { hasText: 'Admin' }).click()
+    await page.locator('.subnav a', { hasText: 'Policies' }).click()
+    const opForm = page.locator('form[aria-label="Add an operator policy"]')
+    await opForm.locator('select[name=policy-vhost]').selectOption('/')
+    await opForm.locator('input[name=policy-name]').fill('e2e-op-cap')
+    await opForm.locator('input[name=pattern]').fill('^e2e\\.pol\\.orders$')
+    await opForm.locator('select[name=apply-to]').selectOption('queues')
+    await waitForText(opForm.locator('.preview'), 'Matches 1 object')
+    await opForm.getByRole('button', { name: 'Max length', exact: true }).click()
+    await page.keyboard.type('100')
+    await opForm.getByRole('button', { name: 'Add operator policy' }).click()
+    await waitForText(opForm.locator('.form-ok'), "Operator policy 'e2e-op-cap' saved.")
+    expect((await api.get('/api/operator-policies/%2F/e2e-op-cap')).body).toEqual({
+      vhost: '/', name: 'e2e-op-cap', pattern: '^e2e\\.pol\\.orders$', 'apply-to': 'queues', definition: { 'max-length': 100 }, priority: 0,
+    })
+    await page.locator('#operator-policies tr', { hasText: 'e2e-op-cap' }).waitFor()
+    await cp.screenshot('admin-operator-policy')
+
+    // the queue page: Policy, Operator policy, Effective policy definition (RabbitMQ's rows)
+    expect((await api.get('/api/queues/%2F/e2e.pol.orders')).body).toMatchObject({ policy: 'e2e-pol-ttl', operator_policy: 'e2e-op-cap', effective_policy_definition: { 'message-ttl': 60000, 'max-length': 100 } })
+    await page.goto(`${origin}/#/queues/%2F/e2e.pol.orders`)
+    await waitForText(page.locator('#q-effective-policy'), 'max-length: 100')
+    const facts = async (): Promise<Record<string, string>> =>
+      (await page.evaluate(`Object.fromEntries([...document.querySelectorAll('dl.kv dt')].map((dt) => [dt.textContent, dt.nextElementSibling.textContent]))`)) as Record<string, string>
+    const f = await facts()
+    expect({ policy: f['Policy'], operator: f['Operator policy'] }).toEqual({ policy: 'e2e-pol-ttl', operator: 'e2e-op-cap' })
+    expect(f['Effective policy definition']).toContain('message-ttl: 60000')
+    expect(f['Effective policy definition']).toContain('max-length: 100')
+    await cp.screenshot('queue-policies')
+    // the queue list: the policies among the features, as RabbitMQ's
+    await page.locator('nav#nav a', { hasText: 'Queues' }).click()
+    const qRow = page.locator('tr', { hasText: 'e2e.pol.orders' })
+    await qRow.waitFor()
+    expect(await qRow.locator('.badge.policy').allTextContents()).toEqual(['e2e-pol-ttl', 'e2e-op-cap'])
+    expect(await page.locator('tr', { hasText: 'e2e.pol.invoices' }).locator('.badge.policy').count()).toBe(0)
+
+    // delete the operator policy from its row: the queue page says none
+    await page.locator('nav#nav a', { hasText: 'Admin' }).click()
+    await page.locator('.subnav a', { hasText: 'Policies' }).click()
+    await page.locator('#operator-policies tr', { hasText: 'e2e-op-cap' }).getByRole('button', { name: 'Delete operator policy e2e-op-cap' }).click()
+    await page.locator('#confirm-ok').click()
+    await waitFor(async () => (await api.get('/api/operator-policies/%2F/e2e-op-cap')).status === 404, 5000, 'the operator policy to go')
+    await page.goto(`${origin}/#/queues/%2F/e2e.pol.orders`)
+    await waitForText(page.locator('#q-effective-policy'), 'message-ttl: 60000')
+    await waitFor(async () => (await facts())['Operator policy'] === '–', 5000, 'the operator policy to leave the queue page')
+    expect((await facts())['Effective policy definition']).not.toContain('max-length')
+    expect((await api.del('/api/policies/%2F/e2e-pol-ttl')).status).toBe(204)
+
+    // a topic permission through the form, cleared from its row
+    await page.goto(`${origin}/#/admin/permissions`)
+    const tForm = page.locator('form[aria-label="Set topic permission"]')
+    await tForm.locator('select[name=topic-user]').selectOption('guest')
+    await tForm.locator('select[name=topic-vhost]').selectOption('/')
+    await tForm.locator('input[name=topic-exchange]').fill('amq.topic')
+    await tForm.locator('input[name=write]').fill('^(e2e')
+    await tForm.getByRole('button', { name: 'Set topic permission' }).click()
+    await waitForText(tForm.locator('.form-error'), 'write: not a valid regular expression.')
+    await tForm.locator('input[name=write]').fill('^e2e\\.')
+    await tForm.locator('input[name=read]').fill('.*')
+    await tForm.getByRole('button', { name: 'Set topic permission' }).click()
+    await waitForText(tForm.locator('.form-ok'), "Topic permission of 'guest' on 'amq.topic' set.")
+    expect((await api.get('/api/topic-permissions/%2F/guest')).body).toEqual([{ user: 'guest', vhost: '/', exchange: 'amq.topic', write: '^e2e\\.', read: '.*' }])
+    const tRow = page.locator('#topic-permissions tr', { hasText: 'amq.topic' })
+    await waitForText(tRow, '^e2e\\.')
+    await cp.screenshot('admin-topic-permission')
+    await tRow.getByRole('button', { name: 'Clear topic permissions of guest in /' }).click()
+    await page.locator('#confirm-ok').click()
+    await waitFor(async () => (await api.get('/api/topic-permissions/%2F/guest')).status === 404, 5000, 'the topic permission to go')
+    await waitForText(page.locator('#topic-permissions'), 'No topic permissions')
     expect(cp.unexpected([])).toEqual([])
   }, 90_000)
 })

@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { runCtl } from '../../admin-ui/ctl/main.js'
 import { startTestBroker, waitFor } from '../helpers/broker.js'
 import { apiClient } from '../helpers/http.js'
-import { brokerSuite } from '../helpers/suite.js'
+import { brokerSuite, channelError, replyText } from '../helpers/suite.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = path.join(ROOT, 'dist', 'transport', 'warren.js')
@@ -49,7 +49,11 @@ describe('usage', () => {
   it('--help lists every command; a command has its own help; both exit 0', async () => {
     const r = await ctl(['--help'])
     expect(r.code).toBe(0)
-    for (const c of ['list queues', 'list permissions', 'add user NAME', 'delete vhost NAME', 'set policy NAME PATTERN DEFINITION', 'export definitions FILE', 'import definitions FILE', 'close connection NAME', 'purge queue NAME', 'status']) {
+    for (const c of ['list queues', 'list permissions', 'add user NAME', 'delete vhost NAME', 'set policy NAME PATTERN DEFINITION', 'export definitions FILE', 'import definitions FILE', 'close connection NAME', 'purge queue NAME', 'status',
+      'list operator-policies', 'list vhost-limits', 'list user-limits', 'list topic-permissions', 'list parameters',
+      'set operator-policy NAME PATTERN DEFINITION', 'clear operator-policy NAME', 'set vhost-limit NAME VALUE', 'clear vhost-limit NAME',
+      'set user-limit USER NAME VALUE', 'clear user-limit USER NAME', 'set topic-permissions USER', 'clear topic-permissions USER',
+      'set parameter COMPONENT NAME VALUE', 'clear parameter COMPONENT NAME']) {
       expect(r.out).toContain(c)
     }
     expect(r.out).toContain('WARREN_URL')
@@ -57,6 +61,8 @@ describe('usage', () => {
     expect(add.code).toBe(0)
     expect(add.out).toMatch(/^Usage: warren ctl add user NAME --password P \[--tags LIST\]/)
     expect((await ctl(['help', 'set', 'permissions'])).out).toContain('--configure RE')
+    expect((await ctl(['set', 'topic-permissions', '--help'])).out).toMatch(/^Usage: warren ctl set topic-permissions USER --exchange X --write RE --read RE/)
+    expect((await ctl(['clear', 'topic-permissions', '--help'])).out).toMatch(/^Usage: warren ctl clear topic-permissions USER \[--exchange X\]/)
     const list = await ctl(['list', '--help'])
     expect(list.code).toBe(0)
     expect(list.out).toContain('list consumers')
@@ -78,6 +84,16 @@ describe('usage', () => {
       [['set', 'policy', 'p', '.*', '{nope'], /DEFINITION is not JSON/],
       [['set', 'policy', 'p', '.*', '[1]'], /DEFINITION must be a JSON object/],
       [['set', 'policy', 'p', '.*', '{}', '--priority', 'high'], /--priority must be an integer/],
+      [['set', 'operator-policy', 'p', '.*', '{nope'], /DEFINITION is not JSON/],
+      [['set', 'operator-policy', 'p', '.*', '{}', '--priority', '1.5'], /--priority must be an integer/],
+      [['set', 'vhost-limit', 'max-queues'], /'set vhost-limit' takes NAME VALUE/],
+      [['set', 'vhost-limit', 'max-queues', 'ten'], /VALUE must be an integer, got 'ten'/],
+      [['set', 'user-limit', 'bob', 'max-channels', '1e3'], /VALUE must be an integer/],
+      [['clear', 'user-limit', 'bob'], /'clear user-limit' takes USER NAME/],
+      [['set', 'topic-permissions', 'bob', '--exchange', 'amq.topic', '--write', '.*'], /needs --exchange, --write and --read/],
+      [['clear', 'topic-permissions', 'bob', '--write', '.*'], /'clear topic-permissions' takes no option '--write'/],
+      [['set', 'parameter', 'shovel', 'x', '{nope'], /VALUE is not JSON/],
+      [['clear', 'parameter', 'shovel'], /'clear parameter' takes COMPONENT NAME/],
       [['list', 'queues', '--format', 'yaml'], /--format must be table or json, got 'yaml'/],
       [['list', 'queues', '--url', 'ftp://x'], /--url 'ftp:\/\/x' is not an http/],
       [['list', 'queues', '--timeout', '-1'], /option '--timeout' needs a value|--timeout must be/],
@@ -202,9 +218,132 @@ describe('users, vhosts, permissions, policies', () => {
     expect(tableRows((await ctl(['list', 'policies'])).out)).toContainEqual(['/', name, '^tmp\\.', 'queues', '7', '{"message-ttl":60000}'])
     const bad = await ctl(['set', 'policy', name, '.*', '{}', '--apply-to', 'everything'])
     expect(bad.code).toBe(1)
-    expect(bad.err).toContain('apply-to must be one of')
+    expect(bad.err).toContain("apply-to 'everything' unrecognised; should be one of")
     expect((await ctl(['clear', 'policy', name])).code).toBe(0)
     expect((await ctl(['clear', 'policy', name])).code).toBe(1)
+  })
+})
+
+describe('operator policies, limits, topic permissions, parameters', () => {
+  const api = () => apiClient(s.b)
+
+  it('set/list/clear operator-policy; the queue shows it as operator_policy', async () => {
+    const name = s.uniq('op')
+    const qname = s.uniq('opq')
+    const r = await ctl(['set', 'operator-policy', name, `^${qname}$`, '{"max-length":5}', '--apply-to', 'queues', '--priority', '3'])
+    expect(r).toEqual({ code: 0, out: `set operator policy '${name}' in vhost '/'\n`, err: '' })
+    expect((await api().get(`/api/operator-policies/%2F/${name}`)).body).toEqual({
+      vhost: '/', name, pattern: `^${qname}$`, 'apply-to': 'queues', definition: { 'max-length': 5 }, priority: 3,
+    })
+    expect(tableRows((await ctl(['list', 'operator-policies', '--vhost', '/'])).out)).toContainEqual(['/', name, `^${qname}$`, 'queues', '3', '{"max-length":5}'])
+    const { ch } = await s.amqplibChannel()
+    await ch.assertQueue(qname, { durable: false })
+    expect((await api().get(`/api/queues/%2F/${qname}`)).body).toMatchObject({ operator_policy: name, effective_policy_definition: { 'max-length': 5 } })
+    // only operator policy keys: the API's refusal
+    const bad = await ctl(['set', 'operator-policy', name, '.*', '{"dead-letter-exchange":"x"}'])
+    expect(bad.code).toBe(1)
+    expect(bad.err).toMatch(/^warren ctl: set operator-policy .+ \(HTTP 400 bad_request\)\n$/)
+    expect(await ctl(['clear', 'operator-policy', name])).toEqual({ code: 0, out: `cleared operator policy '${name}' in vhost '/'\n`, err: '' })
+    expect((await api().get(`/api/operator-policies/%2F/${name}`)).status).toBe(404)
+    expect((await ctl(['clear', 'operator-policy', name])).err).toContain('HTTP 404')
+    await ch.deleteQueue(qname)
+  })
+
+  it('set/list/clear vhost-limit; max-queues refuses a queue.declare with RabbitMQ\'s 406', async () => {
+    const v = s.uniq('lim')
+    expect((await ctl(['add', 'vhost', v])).code).toBe(0)
+    const r = await ctl(['set', 'vhost-limit', 'max-queues', '1', '--vhost', v])
+    expect(r).toEqual({ code: 0, out: `set limit 'max-queues' of vhost '${v}' to 1\n`, err: '' })
+    expect((await ctl(['set', 'vhost-limit', 'max-connections', '-1', '--vhost', v])).code).toBe(0)
+    expect((await api().get(`/api/vhost-limits/${v}`)).body).toEqual([{ vhost: v, value: { 'max-queues': 1, 'max-connections': -1 } }])
+    expect(JSON.parse((await ctl(['list', 'vhost-limits', '--format', 'json'])).out)).toContainEqual({ vhost: v, value: { 'max-queues': 1, 'max-connections': -1 } })
+    expect(tableRows((await ctl(['list', 'vhost-limits', '--vhost', v])).out)).toEqual([['vhost', 'value'], [v, '{"max-queues":1,"max-connections":-1}']])
+
+    const conn = await amqp.connect(`${s.b.url}/${encodeURIComponent(v)}`)
+    s.cleanups.push(() => conn.close())
+    const ch = await conn.createChannel()
+    await ch.assertQueue('first')
+    const err = await channelError(conn, (c) => c.assertQueue('second'))
+    expect(err.code).toBe(406)
+    expect(replyText(err)).toBe(`PRECONDITION_FAILED - cannot declare queue 'second': queue limit in vhost '${v}' (1) is reached`)
+
+    const unknown = await ctl(['set', 'vhost-limit', 'max-bananas', '1', '--vhost', v])
+    expect(unknown.code).toBe(1)
+    expect(unknown.err).toContain('max-bananas')
+    expect(await ctl(['clear', 'vhost-limit', 'max-queues', '--vhost', v])).toEqual({ code: 0, out: `cleared limit 'max-queues' of vhost '${v}'\n`, err: '' })
+    await ch.assertQueue('second')
+    expect((await ctl(['clear', 'vhost-limit', 'max-queues', '--vhost', v])).err).toContain('HTTP 404')
+    await ctl(['delete', 'vhost', v])
+  })
+
+  it('set/list/clear user-limit; max-channels refuses a channel.open', async () => {
+    const u = s.uniq('ul')
+    await ctl(['add', 'user', u, '--password', 'p'])
+    await ctl(['set', 'permissions', u, '--configure', '.*', '--write', '.*', '--read', '.*'])
+    expect(await ctl(['set', 'user-limit', u, 'max-channels', '1'])).toEqual({ code: 0, out: `set limit 'max-channels' of user '${u}' to 1\n`, err: '' })
+    expect((await api().get(`/api/user-limits/${u}`)).body).toEqual([{ user: u, value: { 'max-channels': 1 } }])
+    expect(tableRows((await ctl(['list', 'user-limits'])).out)).toContainEqual([u, '{"max-channels":1}'])
+
+    const conn = await amqp.connect(s.b.url.replace('guest:guest', `${u}:p`))
+    conn.on('error', () => undefined)
+    const closed = new Promise<Error>((resolve) => conn.on('close', resolve))
+    await conn.createChannel()
+    await expect(conn.createChannel()).rejects.toThrow()
+    expect((await closed).message).toContain(`530 (NOT-ALLOWED) with message "NOT_ALLOWED - number of channels opened for user '${u}' has reached the maximum allowed user limit of (1)"`)
+    expect(await ctl(['clear', 'user-limit', u, 'max-channels'])).toEqual({ code: 0, out: `cleared limit 'max-channels' of user '${u}'\n`, err: '' })
+    expect((await api().get(`/api/user-limits/${u}`)).body).toEqual([])
+    expect((await ctl(['set', 'user-limit', 'no-such-user', 'max-channels', '1'])).err).toContain('HTTP 404')
+    await ctl(['delete', 'user', u])
+  })
+
+  it('set/list/clear topic-permissions; a publish with a key outside --write is refused', async () => {
+    const u = s.uniq('tp')
+    await ctl(['add', 'user', u, '--password', 'p'])
+    await ctl(['set', 'permissions', u, '--configure', '.*', '--write', '.*', '--read', '.*'])
+    const set = await ctl(['set', 'topic-permissions', u, '--exchange', 'amq.topic', '--write', '^ok\\.', '--read', '.*'])
+    expect(set).toEqual({ code: 0, out: `set topic permissions of user '${u}' on exchange 'amq.topic' in vhost '/'\n`, err: '' })
+    expect((await ctl(['set', 'topic-permissions', u, '--exchange', 'other', '--write', '.*', '--read', '.*'])).code).toBe(0)
+    expect((await api().get(`/api/topic-permissions/%2F/${u}`)).body).toEqual([
+      { user: u, vhost: '/', exchange: 'amq.topic', write: '^ok\\.', read: '.*' },
+      { user: u, vhost: '/', exchange: 'other', write: '.*', read: '.*' },
+    ])
+    expect(tableRows((await ctl(['list', 'topic-permissions', '--vhost', '/'])).out)).toContainEqual([u, '/', 'amq.topic', '^ok\\.', '.*'])
+
+    const conn = await amqp.connect(s.b.url.replace('guest:guest', `${u}:p`))
+    s.cleanups.push(() => conn.close())
+    const err = await channelError(conn, (ch) => {
+      ch.publish('amq.topic', 'bad.key', Buffer.from('x'))
+      return ch.checkExchange('amq.topic')
+    })
+    expect(err.code).toBe(403)
+    expect(replyText(err)).toBe(`ACCESS_REFUSED - access to topic 'bad.key' in exchange 'amq.topic' in vhost '/' refused for user '${u}'`)
+
+    const bad = await ctl(['set', 'topic-permissions', u, '--exchange', 'amq.topic', '--write', '(', '--read', ''])
+    expect(bad.err).toContain('HTTP 400')
+    expect((await ctl(['clear', 'topic-permissions', u, '--exchange', 'other'])).out).toBe(`cleared topic permissions of user '${u}' on exchange 'other' in vhost '/'\n`)
+    expect(((await api().get(`/api/topic-permissions/%2F/${u}`)).body as any[]).map((p) => p.exchange)).toEqual(['amq.topic'])
+    expect((await ctl(['clear', 'topic-permissions', u])).code).toBe(0)
+    expect((await api().get(`/api/topic-permissions/%2F/${u}`)).status).toBe(404)
+    expect((await ctl(['clear', 'topic-permissions', u])).err).toContain('HTTP 404')
+    await ctl(['delete', 'user', u])
+  })
+
+  it('set/list/clear parameter with any JSON value; components with their own endpoint are refused', async () => {
+    const name = s.uniq('up')
+    const value = { uri: 'amqp://127.0.0.1', 'prefetch-count': 10 }
+    const r = await ctl(['set', 'parameter', 'federation-upstream', name, JSON.stringify(value)])
+    expect(r).toEqual({ code: 0, out: `set parameter '${name}' of component 'federation-upstream' in vhost '/'\n`, err: '' })
+    expect((await api().get(`/api/parameters/federation-upstream/%2F/${name}`)).body).toEqual({ value, vhost: '/', component: 'federation-upstream', name })
+    expect((await ctl(['set', 'parameter', 'my-component', name, '42'])).code).toBe(0)
+    expect((await api().get(`/api/parameters/my-component/%2F/${name}`)).body).toMatchObject({ value: 42 })
+    expect(tableRows((await ctl(['list', 'parameters'])).out)).toContainEqual(['/', 'federation-upstream', name, JSON.stringify(value)])
+    const reserved = await ctl(['set', 'parameter', 'vhost-limits', 'limits', '{}'])
+    expect(reserved.code).toBe(1)
+    expect(reserved.err).toContain('has its own endpoint')
+    expect(await ctl(['clear', 'parameter', 'federation-upstream', name])).toEqual({ code: 0, out: `cleared parameter '${name}' of component 'federation-upstream' in vhost '/'\n`, err: '' })
+    expect((await api().get(`/api/parameters/federation-upstream/%2F/${name}`)).status).toBe(404)
+    expect((await ctl(['clear', 'parameter', 'federation-upstream', name])).err).toContain('HTTP 404')
+    await ctl(['clear', 'parameter', 'my-component', name])
   })
 })
 

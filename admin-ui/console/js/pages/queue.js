@@ -1,5 +1,5 @@
 /**
- * One queue: facts, its charts (queued messages, rates), consumers, bindings (add / remove), where
+ * One queue: facts (with the policy, operator policy and effective policy definition that apply), its charts (queued messages, rates), consumers, bindings (add / remove), where
  * its dead letters go, get messages, publish to it, purge, delete.
  */
 import { del, get, post, seg } from '../api.js'
@@ -114,6 +114,12 @@ function deadLetterInfo(vhost, args) {
   )
 }
 
+/** A policy's name, linked to the Admin › Policies page, or a dash when none applies. */
+function policyName(name) {
+  if (name === null || name === undefined || name === '') return h('span', { class: 'muted' }, '–')
+  return h('a', { class: 'name', href: href('admin', 'policies') }, name)
+}
+
 export default {
   title: 'Queue',
   async render(root, params, app) {
@@ -211,6 +217,10 @@ export default {
           ['Type', q.type ?? 'classic'],
           ['Features', h('span', {}, queueFeatures(q))],
           ['Arguments', argBadges(q.arguments)],
+          // as RabbitMQ's queue page: the policy and operator policy that apply, and what they set together
+          ['Policy', policyName(q.policy)],
+          ['Operator policy', policyName(q.operator_policy)],
+          ['Effective policy definition', h('span', { id: 'q-effective-policy' }, argBadges(q.effective_policy_definition))],
           ['Dead letters', deadLetterInfo(vhost, q.arguments)],
           ['Messages', h('span', { id: 'q-messages' }, `${fmtNum(q.messages ?? 0)} total · ${fmtNum(q.messages_ready ?? 0)} ready · ${fmtNum(q.messages_unacknowledged ?? 0)} unacked`)],
           ['Message bytes', h('span', { id: 'q-bytes' }, `${fmtBytes(q.message_bytes ?? 0)} total · ${fmtBytes(q.message_bytes_ready ?? 0)} ready · ${fmtBytes(q.message_bytes_unacknowledged ?? 0)} unacked`)],

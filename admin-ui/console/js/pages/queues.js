@@ -20,13 +20,15 @@ const SHORT = {
   'x-single-active-consumer': 'SAC',
 }
 
-/** D, AD, Excl and short argument badges, as RabbitMQ's "Features" column. */
+/** D, AD, Excl, short argument badges and the policies that apply, as RabbitMQ's "Features" column. */
 export function queueFeatures(q) {
   const args = q.arguments ?? {}
   return [
     q.durable ? h('span', { class: 'badge', title: 'durable' }, 'D') : null,
     q.auto_delete ? h('span', { class: 'badge', title: 'auto-delete' }, 'AD') : null,
     q.exclusive ? h('span', { class: 'badge', title: 'exclusive' }, 'Excl') : null,
+    q.policy ? h('span', { class: 'badge policy', title: `Policy: ${q.policy}` }, q.policy) : null,
+    q.operator_policy ? h('span', { class: 'badge policy', title: `Operator policy: ${q.operator_policy}` }, q.operator_policy) : null,
     ...Object.keys(args)
       .filter((k) => k !== 'x-queue-type')
       .map((k) => h('span', { class: `badge ${k.startsWith('x-dead-letter') ? 'danger' : 'accent'}`, title: `${k}: ${JSON.stringify(args[k])}` }, SHORT[k] ?? k)),

@@ -24,6 +24,7 @@ import { ConsumerGroup } from './consumer-group.js'
 import { GroupOffsets } from './group-offsets.js'
 import { parseInterval, parseOffsetSpec, type OffsetSpec } from './offset-spec.js'
 import { StreamLog } from './stream-log.js'
+import { streamDepth, streamDepthBytes, streamOldest } from './stream-backlog.js'
 import { StreamReader } from './stream-reader.js'
 import { StreamEnvelope, StreamMember, type GroupInfo } from './stream-member.js'
 
@@ -76,6 +77,20 @@ export class StreamQueue extends Queue {
       this.retentionTimer = setInterval(() => this.guard(() => this.retain(Date.now())), RETENTION_MS)
       this.retentionTimer.unref()
     }
+  }
+
+  /** backlog view (stream-backlog.ts): what the slowest reader has still to process */
+  override get backlogDepth(): number {
+    return streamDepth(this)
+  }
+  override get backlogBytes(): number {
+    return streamDepthBytes(this)
+  }
+  override backlogOldest(): number {
+    return streamOldest(this)
+  }
+  streamMembers(): IterableIterator<StreamMember> {
+    return this.members.values()
   }
 
   /** messages kept in the stream (what RabbitMQ lists as messages / messages_ready) */

@@ -20,13 +20,14 @@ import type { TraceOrigin } from '../trace.js'
 import type { VHost } from '../vhost.js'
 import type { FieldTable } from '../wire/field-table.js'
 import { editProperties } from '../wire/property-edit.js'
-import { ConsumerGroup } from './consumer-group.js'
+import { ConsumerGroup, memberRank } from './consumer-group.js'
 import { GroupOffsets } from './group-offsets.js'
 import { parseInterval, parseOffsetSpec, type OffsetSpec } from './offset-spec.js'
 import { StreamLog } from './stream-log.js'
 import { streamDepth, streamDepthBytes, streamOldest } from './stream-backlog.js'
 import { StreamReader } from './stream-reader.js'
 import { StreamEnvelope, StreamMember, type GroupInfo } from './stream-member.js'
+import { partitionIndexOf } from './super-stream.js'
 
 /** RabbitMQ's default x-stream-max-segment-size-bytes (500 MB). */
 const DEFAULT_SEGMENT = 500_000_000
@@ -37,6 +38,9 @@ const DRAIN_BUDGET = 2048
 const RETENTION_MS = 1000
 /** Retry of a retention pass that met a segment still being written. */
 const RETRY_MS = 50
+
+/** A group member's rank: its channel's (members are channels, consumer-group.ts). */
+const rankOf = (m: StreamMember): number => memberRank(m.consumer.sink)
 
 /** The stream's "rs" as RabbitMQ prints it in reply texts. */
 function rs(q: Queue): string {
@@ -179,16 +183,44 @@ export class StreamQueue extends Queue {
   override addConsumer(c: Consumer): void {
     const spec = parseOffsetSpec(c.args['x-stream-offset'], Date.now()) as OffsetSpec
     const name = c.args['x-stream-consumer-name']
+    const explicit = c.args['x-stream-offset'] !== undefined
     let group: ConsumerGroup<StreamMember> | null = null
     if (typeof name === 'string') {
       group = this.groups.get(name) ?? null
-      if (group === null) this.groups.set(name, (group = new ConsumerGroup(name, this.settings.singleActiveConsumer)))
+      if (group === null) this.groups.set(name, (group = new ConsumerGroup(name, this.settings.singleActiveConsumer, rankOf)))
     }
     const m = new StreamMember(c, new StreamReader(this.streamLog, 0), spec, group, false)
-    m.active = group === null ? true : group.join(m)
-    if (m.active) this.startAt(m, c.args['x-stream-offset'] !== undefined)
     this.members.set(c, m)
+    if (group === null) {
+      m.active = true
+      this.startAt(m, explicit)
+    } else {
+      const before = group.active
+      group.setPartition(partitionIndexOf(this))
+      group.join(m)
+      if (!group.singleActive) {
+        m.active = true
+        this.startAt(m, explicit)
+      } else this.handOver(group, before, m, explicit)
+    }
     super.addConsumer(c)
+  }
+
+  /**
+   * With single-active-consumer, makes the group's active member the one consumer-group.ts names
+   * after a join or leave: the one that was active stops receiving (its deliveries still in flight
+   * can be acked), the new one starts right after the committed offset (or where the joiner's
+   * explicit x-stream-offset says), so what the old one had not acked comes again.
+   */
+  private handOver(g: ConsumerGroup<StreamMember>, before: StreamMember | undefined, joined: StreamMember | null, explicit: boolean): void {
+    const now = g.active
+    if (now === before) return
+    if (before !== undefined) before.active = false
+    if (now !== undefined) {
+      now.active = true
+      this.startAt(now, now === joined && explicit)
+    }
+    this.scheduleDrain()
   }
 
   /**
@@ -216,14 +248,12 @@ export class StreamQueue extends Queue {
     if (m !== undefined) {
       this.members.delete(c)
       m.reader.release()
-      if (m.group !== null) {
-        const next = m.group.leave(m)
-        if (next !== undefined) {
-          // the next in line takes over at the committed offset (what the leaver did not ack comes again)
-          next.active = true
-          this.startAt(next, false)
-        }
-        if (m.group.members.length === 0) this.groups.delete(m.group.name)
+      const g = m.group
+      if (g !== null) {
+        const before = g.active
+        g.leave(m)
+        if (g.singleActive) this.handOver(g, before, null, false)
+        if (g.members.length === 0) this.groups.delete(g.name)
       }
     }
     super.removeConsumer(c)

@@ -36,13 +36,18 @@ export function partitionsOf(x: Exchange): Queue[] {
   return out.sort((a, b) => a.i - b.i).map((p) => p.q)
 }
 
-/** The partition index of stream `q` in a super stream, -1 when it is not a partition. */
-export function partitionIndexOf(q: Queue): number {
+/** The super stream `q` is a partition of, and its index there; null when it is not a partition. */
+export function partitionOf(q: Queue): { superStream: string; index: number } | null {
   for (const x of q.vhost.exchanges.values()) {
     if (!isSuperStream(x)) continue
-    for (const b of x.bindings.values()) if (b.destination === q) return order(b.arguments)
+    for (const b of x.bindings.values()) if (b.destination === q) return { superStream: x.name, index: order(b.arguments) }
   }
-  return -1
+  return null
+}
+
+/** The partition index of stream `q` in a super stream, -1 when it is not a partition. */
+export function partitionIndexOf(q: Queue): number {
+  return partitionOf(q)?.index ?? -1
 }
 
 export const partitionName = (name: string, i: number): string => `${name}-${i}`

@@ -50,7 +50,9 @@ describe('super streams API', () => {
     expect(x).toMatchObject({ type: 'x-consistent-hash', durable: true, arguments: { 'x-super-stream': true } })
     const binds = (await api().get(`/api/exchanges/%2F/${name}/bindings/source`)).body as { destination: string; routing_key: string; arguments: Record<string, unknown> }[]
     expect(binds.map((b) => [b.destination, b.routing_key, b.arguments['x-stream-partition-order']]).sort()).toEqual(parts.map((p, i) => [p, '1', i]))
-    for (const p of parts) expect((await api().get(`/api/queues/%2F/${p}`)).body).toMatchObject({ type: 'stream', durable: true })
+    for (const [i, p] of parts.entries()) {
+      expect((await api().get(`/api/queues/%2F/${p}`)).body).toMatchObject({ type: 'stream', durable: true, super_stream: name, partition: i })
+    }
 
     const ch = await s.confirmChannel()
     for (let n = 0; n < 3; n++) for (let k = 0; k < 200; k++) ch.publish(name, `key-${k}`, Buffer.from(`key-${k}:${n}`))

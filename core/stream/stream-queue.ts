@@ -4,7 +4,8 @@
  * gives credit back, as in RabbitMQ. Consumers named with `x-stream-consumer-name` form a group
  * whose committed offset (highest contiguously acked) the broker keeps (group-offsets.ts); with
  * `x-single-active-consumer` one member per name receives and the next takes over at the committed
- * offset. It plugs into the queue machinery (listings, delete, consumer counts) as a Queue whose
+ * offset; on a partition of a super stream the group spreads the partitions over its members
+ * (consumer-group.ts, super-stream.ts). It plugs into the queue machinery (listings, delete, consumer counts) as a Queue whose
  * delivery methods read the log (stream-log.ts) instead of a ready list.
  */
 import { mkdtempSync } from 'node:fs'
@@ -26,6 +27,7 @@ import { parseInterval, parseOffsetSpec, type OffsetSpec } from './offset-spec.j
 import { StreamLog } from './stream-log.js'
 import { streamDepth, streamDepthBytes, streamOldest } from './stream-backlog.js'
 import { StreamReader } from './stream-reader.js'
+import { groupInfos } from './stream-groups-info.js'
 import { StreamEnvelope, StreamMember, type GroupInfo } from './stream-member.js'
 import { partitionIndexOf } from './super-stream.js'
 
@@ -397,45 +399,11 @@ export class StreamQueue extends Queue {
     await this.streamLog.close()
   }
 
-  // ---- management -----------------------------------------------------------------------------
+  // ---- management (stream-groups-info.ts) -----------------------------------------------------
 
   /** Every group with a committed offset or a live member: offset and lag behind the tail. */
   groupInfos(): GroupInfo[] {
-    const log = this.streamLog
-    const names = new Set([...this.offsets.committed.keys(), ...this.groups.keys()])
-    const out: GroupInfo[] = []
-    for (const name of [...names].sort()) {
-      const committed = this.offsets.committed.get(name)
-      const g = this.groups.get(name)
-      const from = committed === undefined ? log.firstOffset : Math.max(committed + 1, log.firstOffset)
-      out.push({
-        name,
-        committed_offset: committed ?? null,
-        lag_messages: Math.max(0, log.nextOffset - from),
-        lag_bytes: this.lagBytes(name, committed),
-        consumers: g?.members.length ?? 0,
-        active_consumer: g?.active?.consumer.tag ?? null,
-      })
-    }
-    return out
-  }
-
-  private lagBytes(name: string, committed: number | undefined): number {
-    const log = this.streamLog
-    const first = log.segments[0]
-    const all = first === undefined ? 0 : log.tailPos - first.startPos
-    if (committed === undefined || committed < log.firstOffset) return all
-    if (committed + 1 >= log.nextOffset) return 0
-    let end = this.groupEnds.get(name) ?? -1
-    if (end < 0) {
-      // not known this run: read the committed record once to learn where it ends
-      const r = new StreamReader(log, committed)
-      if (r.read() === undefined) return all
-      end = r.lastEnd
-      r.release()
-      this.groupEnds.set(name, end)
-    }
-    return Math.max(0, log.tailPos - end)
+    return groupInfos(this, this.groups, this.groupEnds)
   }
 }
 

@@ -22,7 +22,7 @@ afterEach(async () => {
   for (const c of conns.splice(0)) await c.close().catch(() => undefined)
   for (const c of children.splice(0)) c.kill('SIGKILL')
   for (const b of running.splice(0)) await b.stop().catch(() => undefined)
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 })
 })
 
 /** A fresh data directory, deleted after the test. */

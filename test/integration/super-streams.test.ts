@@ -106,6 +106,30 @@ describe('super streams API', () => {
   })
 })
 
+describe('permissions', () => {
+  it('needs configure on the exchange and every partition, checked before anything is created', async () => {
+    const user = uniq('u')
+    const name = uniq('perm')
+    expect((await api().put(`/api/users/${user}`, { password: 'pw', tags: 'management' })).status).toBe(201)
+    // configure on the exchange and partition 0 only
+    await api().put(`/api/permissions/%2F/${user}`, { configure: `^${name}(-0)?$`, write: '.*', read: '.*' })
+    const as = apiClient(s.b, user, 'pw')
+    const r = await as.put(ss(name), { partitions: 2 })
+    expect(r.status).toBe(401)
+    expect(r.body.error).toBe('not_authorised')
+    expect(s.maybeQueue(`${name}-0`)).toBeUndefined()
+    expect((await api().get(`/api/exchanges/%2F/${name}`)).status).toBe(404)
+    await api().put(`/api/permissions/%2F/${user}`, { configure: `^${name}(-\\d+)?$`, write: '.*', read: '.*' })
+    expect((await as.put(ss(name), { partitions: 2 })).status).toBe(201)
+    // deleting needs the same
+    await api().put(`/api/permissions/%2F/${user}`, { configure: `^${name}$`, write: '.*', read: '.*' })
+    expect((await as.del(ss(name))).status).toBe(401)
+    expect(s.maybeQueue(`${name}-1`)).toBeDefined()
+    expect((await api().del(ss(name))).status).toBe(204)
+    await api().del(`/api/users/${user}`)
+  })
+})
+
 describe('consumer groups over partitions', () => {
   it('gives two members 2 partitions each; when one leaves the other takes all 4 at the committed offsets', async () => {
     const name = uniq('grp')

@@ -7,6 +7,7 @@ import type { ConnectionInfo } from '../../core/connections.js'
 import { mergeDefinitions } from '../../core/policies.js'
 import type { Queue } from '../../core/queue.js'
 import { StreamQueue } from '../../core/stream/stream-queue.js'
+import { partitionOf } from '../../core/stream/super-stream.js'
 import type { VHost } from '../../core/vhost.js'
 import { listedVHosts, requestVHost } from '../auth.js'
 import { bool, objectBody, shortName, toFieldTable } from '../coerce.js'
@@ -106,6 +107,12 @@ function streamJson(q: StreamQueue, out: Record<string, unknown>): void {
   out.next_offset = log.nextOffset
   out.segments = log.segments.length
   out.consumer_groups = q.groupInfos()
+  // a partition of a super stream (Warren's): its super stream and index
+  const part = partitionOf(q)
+  if (part !== null) {
+    out.super_stream = part.superStream
+    out.partition = part.index
+  }
 }
 
 function queueOf(req: ApiRequest, write = false): { v: VHost; q: Queue } {

@@ -1,39 +1,67 @@
 /**
- * The members of one named consumer group (`x-stream-consumer-name`) and which of them is active.
- * With single-active-consumer the first member to join is active and the next in line takes over
- * when it leaves (Kafka's "one partition, one consumer in a group"); without it every member is
- * active. Kept apart from streams on purpose: a super stream can give each member a set of
- * partitions by asking the same object who is active where.
+ * The members of one named consumer group (`x-stream-consumer-name`) on one stream and which of
+ * them is active. Without single-active-consumer every member is active. With it one member is:
+ * - on a plain stream, the first to join; the next in line takes over when it leaves (Kafka's "one
+ *   partition, one consumer in a group");
+ * - on partition i of a super stream (super-stream.ts), RabbitMQ's rule for super streams: the
+ *   member at position i mod (number of members), members ordered by their channel's rank (the
+ *   order in which channels first joined any group, the same on every partition). So members that
+ *   consume every partition get an even share of them, and a member joining or leaving moves
+ *   partitions between members. The stream moves a partition only at its committed offset.
  */
+
+/** A member's rank: the order its channel (any object standing for the member) first joined a group. */
+const ranks = new WeakMap<object, number>()
+let nextRank = 0
+export function memberRank(who: object): number {
+  let r = ranks.get(who)
+  if (r === undefined) ranks.set(who, (r = nextRank++))
+  return r
+}
+
 export class ConsumerGroup<M> {
-  /** members in joining order; with single-active the first one is the active one */
+  /** members in joining order (ordered by rank on a partition) */
   readonly members: M[] = []
+  /** partition index of the stream in its super stream, -1 when it is not a partition */
+  partition = -1
 
   constructor(
     readonly name: string,
     readonly singleActive: boolean,
+    /** the member's rank (memberRank of its channel) */
+    private readonly rank: (m: M) => number,
   ) {}
 
-  /** Adds a member; true when it is active right away. */
-  join(m: M): boolean {
+  /** Adds a member (call `active` before and after to learn what changed). */
+  join(m: M): void {
     this.members.push(m)
-    return !this.singleActive || this.members.length === 1
+    this.order()
   }
 
-  /** Removes a member; returns the member that became active because of it, if any. */
-  leave(m: M): M | undefined {
+  /** Removes a member. */
+  leave(m: M): void {
     const i = this.members.indexOf(m)
-    if (i < 0) return undefined
-    this.members.splice(i, 1)
-    return this.singleActive && i === 0 ? this.members[0] : undefined
+    if (i >= 0) this.members.splice(i, 1)
+  }
+
+  /** Sets the partition index (members are then ordered by rank). */
+  setPartition(i: number): void {
+    this.partition = i
+    this.order()
+  }
+
+  private order(): void {
+    if (this.partition >= 0) this.members.sort((a, b) => this.rank(a) - this.rank(b))
   }
 
   isActive(m: M): boolean {
-    return !this.singleActive || this.members[0] === m
+    return !this.singleActive || this.active === m
   }
 
   /** the active member (single-active), or the first member */
   get active(): M | undefined {
-    return this.members[0]
+    const n = this.members.length
+    if (n === 0) return undefined
+    return this.members[this.partition >= 0 && this.singleActive ? this.partition % n : 0]
   }
 }

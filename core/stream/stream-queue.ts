@@ -4,7 +4,8 @@
  * gives credit back, as in RabbitMQ. Consumers named with `x-stream-consumer-name` form a group
  * whose committed offset (highest contiguously acked) the broker keeps (group-offsets.ts); with
  * `x-single-active-consumer` one member per name receives and the next takes over at the committed
- * offset. It plugs into the queue machinery (listings, delete, consumer counts) as a Queue whose
+ * offset; on a partition of a super stream the group spreads the partitions over its members
+ * (consumer-group.ts, super-stream.ts). It plugs into the queue machinery (listings, delete, consumer counts) as a Queue whose
  * delivery methods read the log (stream-log.ts) instead of a ready list.
  */
 import { mkdtempSync } from 'node:fs'
@@ -20,12 +21,15 @@ import type { TraceOrigin } from '../trace.js'
 import type { VHost } from '../vhost.js'
 import type { FieldTable } from '../wire/field-table.js'
 import { editProperties } from '../wire/property-edit.js'
-import { ConsumerGroup } from './consumer-group.js'
+import { ConsumerGroup, memberRank } from './consumer-group.js'
 import { GroupOffsets } from './group-offsets.js'
 import { parseInterval, parseOffsetSpec, type OffsetSpec } from './offset-spec.js'
 import { StreamLog } from './stream-log.js'
+import { streamDepth, streamDepthBytes, streamOldest } from './stream-backlog.js'
 import { StreamReader } from './stream-reader.js'
+import { groupInfos } from './stream-groups-info.js'
 import { StreamEnvelope, StreamMember, type GroupInfo } from './stream-member.js'
+import { partitionIndexOf } from './super-stream.js'
 
 /** RabbitMQ's default x-stream-max-segment-size-bytes (500 MB). */
 const DEFAULT_SEGMENT = 500_000_000
@@ -36,6 +40,9 @@ const DRAIN_BUDGET = 2048
 const RETENTION_MS = 1000
 /** Retry of a retention pass that met a segment still being written. */
 const RETRY_MS = 50
+
+/** A group member's rank: its channel's (members are channels, consumer-group.ts). */
+const rankOf = (m: StreamMember): number => memberRank(m.consumer.sink)
 
 /** The stream's "rs" as RabbitMQ prints it in reply texts. */
 function rs(q: Queue): string {
@@ -76,6 +83,20 @@ export class StreamQueue extends Queue {
       this.retentionTimer = setInterval(() => this.guard(() => this.retain(Date.now())), RETENTION_MS)
       this.retentionTimer.unref()
     }
+  }
+
+  /** backlog view (stream-backlog.ts): what the slowest reader has still to process */
+  override get backlogDepth(): number {
+    return streamDepth(this)
+  }
+  override get backlogBytes(): number {
+    return streamDepthBytes(this)
+  }
+  override backlogOldest(): number {
+    return streamOldest(this)
+  }
+  streamMembers(): IterableIterator<StreamMember> {
+    return this.members.values()
   }
 
   /** messages kept in the stream (what RabbitMQ lists as messages / messages_ready) */
@@ -164,16 +185,44 @@ export class StreamQueue extends Queue {
   override addConsumer(c: Consumer): void {
     const spec = parseOffsetSpec(c.args['x-stream-offset'], Date.now()) as OffsetSpec
     const name = c.args['x-stream-consumer-name']
+    const explicit = c.args['x-stream-offset'] !== undefined
     let group: ConsumerGroup<StreamMember> | null = null
     if (typeof name === 'string') {
       group = this.groups.get(name) ?? null
-      if (group === null) this.groups.set(name, (group = new ConsumerGroup(name, this.settings.singleActiveConsumer)))
+      if (group === null) this.groups.set(name, (group = new ConsumerGroup(name, this.settings.singleActiveConsumer, rankOf)))
     }
     const m = new StreamMember(c, new StreamReader(this.streamLog, 0), spec, group, false)
-    m.active = group === null ? true : group.join(m)
-    if (m.active) this.startAt(m, c.args['x-stream-offset'] !== undefined)
     this.members.set(c, m)
+    if (group === null) {
+      m.active = true
+      this.startAt(m, explicit)
+    } else {
+      const before = group.active
+      group.setPartition(partitionIndexOf(this))
+      group.join(m)
+      if (!group.singleActive) {
+        m.active = true
+        this.startAt(m, explicit)
+      } else this.handOver(group, before, m, explicit)
+    }
     super.addConsumer(c)
+  }
+
+  /**
+   * With single-active-consumer, makes the group's active member the one consumer-group.ts names
+   * after a join or leave: the one that was active stops receiving (its deliveries still in flight
+   * can be acked), the new one starts right after the committed offset (or where the joiner's
+   * explicit x-stream-offset says), so what the old one had not acked comes again.
+   */
+  private handOver(g: ConsumerGroup<StreamMember>, before: StreamMember | undefined, joined: StreamMember | null, explicit: boolean): void {
+    const now = g.active
+    if (now === before) return
+    if (before !== undefined) before.active = false
+    if (now !== undefined) {
+      now.active = true
+      this.startAt(now, now === joined && explicit)
+    }
+    this.scheduleDrain()
   }
 
   /**
@@ -201,14 +250,12 @@ export class StreamQueue extends Queue {
     if (m !== undefined) {
       this.members.delete(c)
       m.reader.release()
-      if (m.group !== null) {
-        const next = m.group.leave(m)
-        if (next !== undefined) {
-          // the next in line takes over at the committed offset (what the leaver did not ack comes again)
-          next.active = true
-          this.startAt(next, false)
-        }
-        if (m.group.members.length === 0) this.groups.delete(m.group.name)
+      const g = m.group
+      if (g !== null) {
+        const before = g.active
+        g.leave(m)
+        if (g.singleActive) this.handOver(g, before, null, false)
+        if (g.members.length === 0) this.groups.delete(g.name)
       }
     }
     super.removeConsumer(c)
@@ -352,45 +399,11 @@ export class StreamQueue extends Queue {
     await this.streamLog.close()
   }
 
-  // ---- management -----------------------------------------------------------------------------
+  // ---- management (stream-groups-info.ts) -----------------------------------------------------
 
   /** Every group with a committed offset or a live member: offset and lag behind the tail. */
   groupInfos(): GroupInfo[] {
-    const log = this.streamLog
-    const names = new Set([...this.offsets.committed.keys(), ...this.groups.keys()])
-    const out: GroupInfo[] = []
-    for (const name of [...names].sort()) {
-      const committed = this.offsets.committed.get(name)
-      const g = this.groups.get(name)
-      const from = committed === undefined ? log.firstOffset : Math.max(committed + 1, log.firstOffset)
-      out.push({
-        name,
-        committed_offset: committed ?? null,
-        lag_messages: Math.max(0, log.nextOffset - from),
-        lag_bytes: this.lagBytes(name, committed),
-        consumers: g?.members.length ?? 0,
-        active_consumer: g?.active?.consumer.tag ?? null,
-      })
-    }
-    return out
-  }
-
-  private lagBytes(name: string, committed: number | undefined): number {
-    const log = this.streamLog
-    const first = log.segments[0]
-    const all = first === undefined ? 0 : log.tailPos - first.startPos
-    if (committed === undefined || committed < log.firstOffset) return all
-    if (committed + 1 >= log.nextOffset) return 0
-    let end = this.groupEnds.get(name) ?? -1
-    if (end < 0) {
-      // not known this run: read the committed record once to learn where it ends
-      const r = new StreamReader(log, committed)
-      if (r.read() === undefined) return all
-      end = r.lastEnd
-      r.release()
-      this.groupEnds.set(name, end)
-    }
-    return Math.max(0, log.tailPos - end)
+    return groupInfos(this, this.groups, this.groupEnds)
   }
 }
 

@@ -105,6 +105,17 @@ describe.skipIf(!hasChromium)(`web console (headless Chromium at ${CHROMIUM}; sk
     expect((await api.get('/api/queues/%2F/e2e.q')).body).toMatchObject({ durable: true, arguments: { 'x-max-length': 100 } })
     await cp.screenshot('queues')
 
+    // create a super stream: its partitions appear in the list with their P<i> badge
+    await page.locator('#add-super-stream summary').click()
+    const sForm = page.locator('form[aria-label="Add a new super stream"]')
+    await sForm.locator('input[name=name]').fill('e2e.ss')
+    await sForm.locator('input[name=partitions]').fill('2')
+    await sForm.getByRole('button', { name: 'Add super stream' }).click()
+    await waitForText(sForm.locator('.form-ok'), "Super stream 'e2e.ss' added with 2 partitions.")
+    await page.locator('table a.name', { hasText: 'e2e.ss-1' }).waitFor()
+    await page.locator('span.badge', { hasText: 'P1' }).waitFor()
+    expect((await api.get('/api/super-streams/%2F/e2e.ss')).body.partitions).toEqual(['e2e.ss-0', 'e2e.ss-1'])
+
     // bind them on the exchange page
     await page.locator('table a.name', { hasText: 'e2e.q' }).waitFor()
     await page.goto(`${origin}/#/exchanges/%2F/e2e.x`)

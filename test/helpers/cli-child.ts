@@ -11,9 +11,19 @@ import { afterEach } from 'vitest'
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'transport', 'cli.js')
 const children: ChildProcess[] = []
 
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL')
+afterEach(async () => {
+  // wait for each to be gone: a data directory is only deleted once no broker writes to it
+  await Promise.all(children.splice(0).map(killAndWait))
 })
+
+/** SIGKILLs a child process (unless it has exited) and resolves once it is gone. */
+export function killAndWait(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    c.once('exit', () => resolve())
+    c.kill('SIGKILL')
+  })
+}
 
 export interface ChildBroker {
   child: ChildProcess

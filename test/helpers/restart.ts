@@ -11,6 +11,7 @@ import amqp, { type ChannelModel, type GetMessage } from 'amqplib'
 import { afterEach } from 'vitest'
 import type { StartOptions } from '../../transport/server.js'
 import { startTestBroker, type TestBroker } from './broker.js'
+import { killAndWait } from './cli-child.js'
 
 const dirs: string[] = []
 const running: TestBroker[] = []
@@ -20,9 +21,9 @@ const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist',
 
 afterEach(async () => {
   for (const c of conns.splice(0)) await c.close().catch(() => undefined)
-  for (const c of children.splice(0)) c.kill('SIGKILL')
+  await Promise.all(children.splice(0).map(killAndWait))
   for (const b of running.splice(0)) await b.stop().catch(() => undefined)
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 })
 })
 
 /** A fresh data directory, deleted after the test. */

@@ -77,6 +77,47 @@ describe('figures', () => {
   })
 })
 
+describe('streams', () => {
+  it('reports what the slowest consumer group has not processed, and the age of its first message', async () => {
+    const { ch } = await s.amqplibChannel()
+    const name = uniq('stream')
+    await ch.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'stream' } })
+    try {
+      const t0 = Date.now()
+      for (let i = 0; i < 100; i++) ch.sendToQueue(name, Buffer.from(`m${i}`))
+      // nobody reads it: everything it keeps is backlog
+      const all = await waitFor(async () => {
+        const b = (await api().get(q(name))).body.backlog
+        return b?.messages === 100 && b.in_rate > 0 && b
+      }, 5000, 'the stream backlog')
+      expect(all.oldest_message_age_ms).toBeGreaterThanOrEqual(0)
+      expect(all.oldest_message_age_ms).toBeLessThanOrEqual(Date.now() - t0 + 5)
+      expect(all.message_bytes).toBeGreaterThan(0)
+      // a group that acks the first 60 leaves 40 behind it, however many it was sent
+      await ch.prefetch(100)
+      let seen = 0
+      const { consumerTag } = await ch.consume(
+        name,
+        (m) => {
+          if (m === null) return
+          if (seen++ < 60) ch.ack(m)
+        },
+        { arguments: { 'x-stream-consumer-name': 'g', 'x-stream-offset': 'first' } },
+      )
+      const part = await waitFor(async () => {
+        const b = (await api().get(q(name))).body.backlog
+        return b?.messages === 40 && b.consume_rate > 0 && b
+      }, 5000, 'the group lag as backlog')
+      expect(part.oldest_message_age_ms).not.toBeNull()
+      await ch.cancel(consumerTag)
+      // the committed group stays the slowest reader after its consumer went
+      expect((await api().get(q(name))).body.backlog.messages).toBe(40)
+    } finally {
+      await ch.deleteQueue(name)
+    }
+  })
+})
+
 describe('alerts', () => {
   it('raises the alert of a queue over its thresholds in the API, first in /api/backlog, and in Prometheus', async () => {
     const { ch } = await s.amqplibChannel()

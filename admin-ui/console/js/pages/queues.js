@@ -1,10 +1,12 @@
 /**
  * Queues: the list (regex filter, sort, server-side paging, ready / unacked / total, consumers,
- * rates) and the "Add a new queue" form with helpers for the common x-arguments.
+ * rates; partitions of a super stream carry a P<i> badge), the "Add a new queue" form with helpers
+ * for the common x-arguments, and the "Add a new super stream" form.
  */
 import { getPage, put, seg } from '../api.js'
 import { QUEUE_ARGUMENTS, argsEditor } from '../args.js'
 import { h, href, replace, fmtNum, fmtRate, rateOf, utf8Length } from '../dom.js'
+import { superStreamForm } from '../super-stream-form.js'
 import { busy, dataTable, filterBox, formMessage, formRow, invalid, pager, resetValidity, yesNo } from '../widgets.js'
 
 const SHORT = {
@@ -29,6 +31,7 @@ export function queueFeatures(q) {
     q.exclusive ? h('span', { class: 'badge', title: 'exclusive' }, 'Excl') : null,
     q.policy ? h('span', { class: 'badge policy', title: `Policy: ${q.policy}` }, q.policy) : null,
     q.operator_policy ? h('span', { class: 'badge policy', title: `Operator policy: ${q.operator_policy}` }, q.operator_policy) : null,
+    q.super_stream !== undefined ? h('span', { class: 'badge accent', title: `partition ${q.partition} of super stream ${q.super_stream}` }, `P${q.partition}`) : null,
     ...Object.keys(args)
       .filter((k) => k !== 'x-queue-type')
       .map((k) => h('span', { class: `badge ${k.startsWith('x-dead-letter') ? 'danger' : 'accent'}`, title: `${k}: ${JSON.stringify(args[k])}` }, SHORT[k] ?? k)),
@@ -129,6 +132,7 @@ export default {
       h('div', { class: 'page-head' }, h('h1', {}, 'Queues'), h('span', { class: 'muted' }, all ? 'all virtual hosts' : `virtual host ${app.vhost}`)),
       h('section', { class: 'panel', 'aria-label': 'Queues' }, h('div', { class: 'toolbar' }, filter.el), table.el, pg.el),
       h('details', { class: 'panel', id: 'add-queue' }, h('summary', {}, 'Add a new queue'), createForm(app, () => app.refresh())),
+      h('details', { class: 'panel', id: 'add-super-stream' }, h('summary', {}, 'Add a new super stream'), superStreamForm(app, () => app.refresh())),
     )
     await app.poll(load)
   },

@@ -21,7 +21,14 @@ async function main(): Promise<void> {
     process.stdout.write(helpText() + '\n')
     return
   }
-  const log = pino({ level: config.logLevel })
+  // logs go to stdout through a synchronous destination with an error listener: when nobody reads
+  // stdout any more (a supervisor or parent gone: EPIPE), logging stops instead of wedging the
+  // process — with pino's default destination, process.exit() then hung and SIGTERM never stopped us
+  const dest = pino.destination({ dest: 1, sync: true })
+  const log = pino({ level: config.logLevel }, dest)
+  dest.on('error', () => {
+    log.level = 'silent'
+  })
   // signal handlers go in before the listeners open: the listening log line comes out during
   // startBroker, and a SIGTERM right after it must still shut down cleanly (exit 0), not kill us
   let running: RunningBroker | undefined

@@ -250,6 +250,19 @@ describe('CLI', () => {
     expect((await b.exited).code).toBe(0)
   })
 
+  it('stops on SIGTERM after its stdout reader has gone (EPIPE), exit 0', async () => {
+    const b = startCli()
+    await b.amqpPort()
+    // the reader of the log pipe goes away, as when a supervisor or parent dies
+    b.child.stdout!.destroy()
+    await new Promise((r) => setTimeout(r, 100))
+    b.child.kill('SIGTERM')
+    const timeout = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 8000).unref())
+    const result = await Promise.race([b.exited, timeout])
+    if (result === 'hung') b.child.kill('SIGKILL')
+    expect(result).toEqual({ code: 0, signal: null })
+  })
+
   it('an idle broker stops promptly on SIGTERM', async () => {
     const b = startCli()
     await b.amqpPort()

@@ -11,10 +11,16 @@ import { afterEach } from 'vitest'
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'transport', 'cli.js')
 const children: ChildProcess[] = []
 
-afterEach(async () => {
-  // wait for each to be gone: a data directory is only deleted once no broker writes to it
+afterEach(killChildren)
+
+/**
+ * Kills the children still running and waits for each to be gone: a data directory is only
+ * deleted once no broker writes to it (restart.ts calls this before deleting its directories,
+ * whichever afterEach runs first).
+ */
+export async function killChildren(): Promise<void> {
   await Promise.all(children.splice(0).map(killAndWait))
-})
+}
 
 /** SIGKILLs a child process (unless it has exited) and resolves once it is gone. */
 export function killAndWait(c: ChildProcess): Promise<void> {

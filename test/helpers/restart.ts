@@ -11,7 +11,7 @@ import amqp, { type ChannelModel, type GetMessage } from 'amqplib'
 import { afterEach } from 'vitest'
 import type { StartOptions } from '../../transport/server.js'
 import { startTestBroker, type TestBroker } from './broker.js'
-import { killAndWait } from './cli-child.js'
+import { killAndWait, killChildren } from './cli-child.js'
 
 const dirs: string[] = []
 const running: TestBroker[] = []
@@ -22,6 +22,7 @@ const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist',
 afterEach(async () => {
   for (const c of conns.splice(0)) await c.close().catch(() => undefined)
   await Promise.all(children.splice(0).map(killAndWait))
+  await killChildren()
   for (const b of running.splice(0)) await b.stop().catch(() => undefined)
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 })
 })

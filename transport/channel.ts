@@ -39,6 +39,7 @@ import {
   queuePurge,
 } from './channel-topology.js'
 import { Transaction } from './transaction.js'
+import { HeldFrames } from './channel-hold.js'
 import { blockPool } from './block-pool.js'
 import { PooledDeliveries } from './pooled-deliveries.js'
 import { cancelReplies, consumeReplies, rewriteReplyTo, stopReplies, type ChannelReplyConsumer } from './direct-reply-to.js'
@@ -83,6 +84,10 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   private ackTimer: NodeJS.Timeout | null = null
   /** unacked deliveries whose body block goes back to the block pool once acked and written */
   private readonly pooled = new PooledDeliveries()
+  /** frames that arrived while an asynchronous step of a method runs (see hold) */
+  private held: HeldFrames | null = null
+  /** the held frames being replayed, adopted by a hold that starts during the replay */
+  private replaying: HeldFrames | null = null
 
   constructor(
     readonly conn: Connection,
@@ -115,6 +120,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
   // ---- dispatch -----------------------------------------------------------------------------
 
   dispatch(classId: number, methodId: number, buf: Buffer, start: number, end: number): void {
+    if (this.held !== null) return this.holdFrame(1, classId, methodId, buf, start, end)
     if (this.state !== 'open') return this.whileClosing(key(classId, methodId))
     try {
       const expect = this.content.expect
@@ -298,6 +304,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
 
   /** Content header and body frames. */
   onContent(type: number, buf: Buffer, start: number, end: number): void {
+    if (this.held !== null) return this.holdFrame(type, CLASS_BASIC, 40, buf, start, end)
     if (this.state !== 'open') return
     try {
       if (type === FRAME_HEADER) this.content.header(buf, start, end)
@@ -309,7 +316,58 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
 
   /** FrameReader: where a large body frame split across chunks may be copied to (see ContentAssembler). */
   bodyTarget(n: number): BodyTarget | null {
-    return this.state === 'open' ? this.content.bodyTarget(n) : null
+    return this.state === 'open' && this.held === null ? this.content.bodyTarget(n) : null
+  }
+
+  // ---- methods that finish later (transport/channel-hold.ts) --------------------------------
+
+  /**
+   * Runs the asynchronous step of a method (classId.methodId): the channel's later frames wait
+   * until it has settled, then `done` runs with its value (skipped when the channel closed
+   * meanwhile) and the waiting frames are replayed in order. A rejection, or a throw from `done`,
+   * is handled as the method's error (a channel or connection close). Not for the hot path.
+   */
+  hold<T>(step: Promise<T>, classId: number, methodId: number, done: (value: T) => void): void {
+    // a hold started while replaying keeps the frames not yet replayed in front of new ones
+    const held = (this.held = this.replaying ?? new HeldFrames())
+    step
+      .then((value) => {
+        if (this.state === 'open') done(value)
+      })
+      .catch((err: unknown) => {
+        if (this.state !== 'open') return
+        try {
+          this.handleError(err, classId, methodId)
+        } catch (hard) {
+          this.conn.fail(hard)
+        }
+      })
+      .finally(() => this.replay(held))
+  }
+
+  private holdFrame(type: number, classId: number, methodId: number, buf: Buffer, start: number, end: number): void {
+    if (this.held!.push(type, classId, methodId, buf, start, end)) this.conn.blockFlow()
+  }
+
+  private replay(q: HeldFrames): void {
+    if (this.held !== q) return
+    this.held = null
+    this.replaying = q
+    while (this.held === null && !q.empty && this.state !== 'closed') {
+      const f = q.shift()
+      try {
+        if (f.type === 1) this.dispatch(f.classId, f.methodId, f.buf, f.start, f.end)
+        else this.onContent(f.type, f.buf, f.start, f.end)
+      } catch (err) {
+        this.conn.fail(err)
+      }
+    }
+    this.replaying = null
+    // a hold that adopted q resumes reading when it is done with it
+    if (this.held !== q && q.paused) {
+      q.paused = false
+      this.conn.resumeFlow()
+    }
   }
 
   // AssembledSink
@@ -426,12 +484,14 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     if (this.tx === null) throw preconditionFailed('channel is not transactional')
     const need = this.tx.commit()
     this.globalCreditFreed()
-    // RabbitMQ: commit-ok means the committed persistent messages are on disk (durable-commits.ts)
-    this.tx.whenDurable(need, (err) => {
-      if (this.state !== 'open') return
-      if (err === null) this.writer.method(this.id, CLASS_TX, 21)
-      else this.closeWith(new ChannelError(ReplyCode.INTERNAL_ERROR, `tx.commit failed: ${err.message}`))
-    })
+    // RabbitMQ: commit-ok means the committed persistent messages are on disk (durable-commits.ts);
+    // the channel's later methods wait for it, so their replies follow commit-ok
+    if (need.size === 0) return this.writer.method(this.id, CLASS_TX, 21)
+    const tx = this.tx
+    const durable = new Promise<void>((resolve, reject) =>
+      tx.whenDurable(need, (err) => (err === null ? resolve() : reject(new ChannelError(ReplyCode.INTERNAL_ERROR, `tx.commit failed: ${err.message}`)))),
+    )
+    this.hold(durable, CLASS_TX, 20, () => this.writer.method(this.id, CLASS_TX, 21))
   }
 
   private txRollback(): void {

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino'
 import type { ConnectionInfo } from '../connections.js'
+import { Placement, type RemoteQueueOps } from './placement.js'
 
 /** What a node publishes about itself under /warren/<cluster>/nodes/<name> (JSON). */
 export interface MemberInfo {
@@ -31,13 +32,19 @@ export class ClusterState {
    * others), so client connections are closed and new ones refused until it has re-registered.
    */
   fenced = true
+  /** where each queue of the cluster lives (core/cluster/placement.ts) */
+  readonly placement: Placement
+  /** set by the node link once it runs: operations on queues homed on other nodes */
+  remoteOps: RemoteQueueOps | null = null
 
   constructor(
     readonly clusterName: string,
     readonly nodeName: string,
     private readonly connections: Set<ConnectionInfo>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.placement = new Placement(nodeName)
+  }
 
   /** Lease lost (or this node's key gone): stop serving at once. */
   fence(why: string): void {

@@ -5,7 +5,7 @@
 import { del, get, post, seg } from './api.js'
 import { argsEditor } from './args.js'
 import { h, href, exchangeLabel, exchangeUrlName, utf8Length } from './dom.js'
-import { argBadges, busy, confirmDialog, dataTable, formMessage, formRow, invalid, resetValidity, toast } from './widgets.js'
+import { argBadges, busy, confirmDialog, dataTable, formRow, invalid, resetValidity, submitForm, toast } from './widgets.js'
 
 function bindingUrl(vhost, b) {
   const kind = b.destination_type === 'exchange' ? 'e' : 'q'
@@ -117,17 +117,11 @@ export function addBindingForm({ vhost, source, queue, onAdded }) {
       source !== undefined
         ? `bindings/${seg(vhost)}/e/${seg(source)}/${destType.value}/${seg(target)}`
         : `bindings/${seg(vhost)}/e/${seg(target)}/q/${seg(queue)}`
-    busy(submit, async () => {
-      try {
-        await post(path, { routing_key: rk.value, arguments: a.value })
-        formMessage(form, 'Binding added.', 'ok')
-        name.value = ''
-        rk.value = ''
-        args.set({})
-        onAdded()
-      } catch (err) {
-        formMessage(form, err.message)
-      }
+    submitForm(form, submit, () => post(path, { routing_key: rk.value, arguments: a.value }), 'Binding added.', () => {
+      name.value = ''
+      rk.value = ''
+      args.set({})
+      onAdded()
     })
   })
   return form

@@ -6,7 +6,7 @@
 import { put, seg } from './api.js'
 import { argsEditor } from './args.js'
 import { h, utf8Length } from './dom.js'
-import { busy, formMessage, formRow, invalid, resetValidity } from './widgets.js'
+import { formRow, invalid, resetValidity, submitForm } from './widgets.js'
 
 const STREAM_ARGUMENTS = [
   { key: 'x-max-age', label: 'Max age', type: 'string', hint: 'messages older than this go (30s, 15m, 1h, 7D)' },
@@ -40,16 +40,11 @@ export function superStreamForm(app, onCreated) {
     const a = args.read()
     if (a.error) return invalid(a.input, a.error)
     const v = app.vhosts.length > 1 ? vhost.value : app.oneVhost
-    busy(submit, async () => {
-      try {
-        await put(`super-streams/${seg(v)}/${seg(n)}`, { partitions: count, arguments: a.value })
-        formMessage(form, `Super stream '${n}' added with ${count} partitions.`, 'ok')
-        name.value = ''
-        args.set({})
-        onCreated()
-      } catch (err) {
-        formMessage(form, err.message)
-      }
+    const body = { partitions: count, arguments: a.value }
+    submitForm(form, submit, () => put(`super-streams/${seg(v)}/${seg(n)}`, body), `Super stream '${n}' added with ${count} partitions.`, () => {
+      name.value = ''
+      args.set({})
+      onCreated()
     })
   })
   return form

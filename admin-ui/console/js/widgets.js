@@ -225,6 +225,19 @@ export async function busy(button, fn) {
   }
 }
 
+/** Runs a form's API call with the button disabled; success shows `okText` and calls `done`, a failure the API's reason. */
+export function submitForm(form, button, call, okText, done) {
+  return busy(button, async () => {
+    try {
+      await call()
+      formMessage(form, okText, 'ok')
+      done()
+    } catch (err) {
+      formMessage(form, err.message)
+    }
+  })
+}
+
 /** A labelled row in a `form.stacked`: [label, control, hint?]. */
 export function formRow(label, control, hint) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`

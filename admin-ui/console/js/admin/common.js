@@ -5,7 +5,9 @@
  */
 import { ApiError, del, get } from '../api.js'
 import { h } from '../dom.js'
-import { busy, confirmDialog, formMessage, toast } from '../widgets.js'
+import { busy, confirmDialog, toast } from '../widgets.js'
+
+export { submitForm as submit } from '../widgets.js'
 
 /** The list at `path`, or null when this broker does not serve it (404 or 405). */
 export async function optionalList(path) {
@@ -38,19 +40,6 @@ export function deleteButton(label, question, path, done) {
     })
   })
   return b
-}
-
-/** Runs a form's API call with the button disabled; success shows `okText` and calls `done`, a failure the API's reason. */
-export function submit(form, button, call, okText, done) {
-  return busy(button, async () => {
-    try {
-      await call()
-      formMessage(form, okText, 'ok')
-      done()
-    } catch (err) {
-      formMessage(form, err.message)
-    }
-  })
 }
 
 /** A select of names (vhosts, users). */

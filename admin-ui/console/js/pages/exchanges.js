@@ -5,7 +5,7 @@
 import { get, getPage, put, seg } from '../api.js'
 import { argsEditor } from '../args.js'
 import { h, href, replace, exchangeLabel, exchangeUrlName, fmtRate, rateOf, utf8Length } from '../dom.js'
-import { busy, dataTable, filterBox, formMessage, formRow, invalid, pager, resetValidity, yesNo } from '../widgets.js'
+import { dataTable, filterBox, formRow, invalid, pager, resetValidity, submitForm, yesNo } from '../widgets.js'
 
 /** D, AD, I and argument badges, as RabbitMQ's "Features" column. */
 export function exchangeFeatures(x) {
@@ -56,17 +56,11 @@ function createForm(app, onCreated, types) {
     if (ae.value.trim() !== '') a.value['alternate-exchange'] = ae.value.trim()
     const v = app.vhosts.length > 1 ? vhost.value : app.oneVhost
     const body = { type: type.value, durable: durable.value === 'true', auto_delete: autoDelete.value === 'true', internal: internal.value === 'true', arguments: a.value }
-    busy(submit, async () => {
-      try {
-        await put(`exchanges/${seg(v)}/${seg(n)}`, body)
-        formMessage(form, `Exchange '${n}' added.`, 'ok')
-        name.value = ''
-        ae.value = ''
-        args.set({})
-        onCreated()
-      } catch (err) {
-        formMessage(form, err.message)
-      }
+    submitForm(form, submit, () => put(`exchanges/${seg(v)}/${seg(n)}`, body), `Exchange '${n}' added.`, () => {
+      name.value = ''
+      ae.value = ''
+      args.set({})
+      onCreated()
     })
   })
   return form

@@ -7,7 +7,7 @@ import { getPage, put, seg } from '../api.js'
 import { QUEUE_ARGUMENTS, argsEditor } from '../args.js'
 import { h, href, replace, fmtNum, fmtRate, rateOf, utf8Length } from '../dom.js'
 import { superStreamForm } from '../super-stream-form.js'
-import { busy, dataTable, filterBox, formMessage, formRow, invalid, pager, resetValidity, yesNo } from '../widgets.js'
+import { dataTable, filterBox, formRow, invalid, pager, resetValidity, submitForm, yesNo } from '../widgets.js'
 
 const SHORT = {
   'x-message-ttl': 'TTL',
@@ -75,16 +75,11 @@ function createForm(app, onCreated) {
       }
     }
     const v = app.vhosts.length > 1 ? vhost.value : app.oneVhost
-    busy(submit, async () => {
-      try {
-        await put(`queues/${seg(v)}/${seg(n)}`, { durable: durable.value === 'true', auto_delete: autoDelete.value === 'true', arguments: a.value })
-        formMessage(form, `Queue '${n}' added.`, 'ok')
-        name.value = ''
-        args.set({})
-        onCreated()
-      } catch (err) {
-        formMessage(form, err.message)
-      }
+    const body = { durable: durable.value === 'true', auto_delete: autoDelete.value === 'true', arguments: a.value }
+    submitForm(form, submit, () => put(`queues/${seg(v)}/${seg(n)}`, body), `Queue '${n}' added.`, () => {
+      name.value = ''
+      args.set({})
+      onCreated()
     })
   })
   return form

@@ -14,15 +14,11 @@
 //   node bench/delayed.mjs                       (after npm run build)
 //   DELAY_COUNT=100000 DELAY_LEAD_MS=20000 node bench/delayed.mjs
 //   DELAY_URL=amqp://guest:guest@127.0.0.1:5673 DELAY_PID=1234 node bench/delayed.mjs   (another broker, e.g. RabbitMQ with the plugin)
-import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { AMQPClient } from '@cloudamqp/amqp-client'
 import amqp from 'amqplib'
+import { rssKb, startBroker as startWarren } from './broker.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const COUNT = Number(process.env.DELAY_COUNT ?? 1_000_000)
 const WINDOW = Number(process.env.DELAY_WINDOW_MS ?? 120_000)
 const LEAD = Number(process.env.DELAY_LEAD_MS ?? 240_000)
@@ -30,40 +26,9 @@ const SIZE = 100
 
 async function startBroker() {
   if (process.env.DELAY_URL) return { url: process.env.DELAY_URL, pid: Number(process.env.DELAY_PID ?? 0), stop: async () => {} }
-  const dataDir = mkdtempSync(join(tmpdir(), 'warren-delaybench-'))
-  const child = spawn(
-    process.execPath,
-    [join(root, 'dist/transport/cli.js'), '--amqp-port', '0', '--http-port', '0', '--prometheus-port', '-1', '--data-dir', dataDir, '--log-level', 'info'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  const [port, httpPort] = await new Promise((resolve, reject) => {
-    let buf = ''
-    child.stdout.on('data', (d) => {
-      buf += d
-      const m = buf.match(/"protocol":"amqp","port":(\d+)/)
-      const h = buf.match(/"protocol":"http","port":(\d+)/)
-      if (m && h) resolve([Number(m[1]), Number(h[1])])
-    })
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
-  })
-  child.stdout.resume()
-  return {
-    url: `amqp://guest:guest@127.0.0.1:${port}`,
-    api: `http://127.0.0.1:${httpPort}`,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM')
-      await new Promise((r) => child.once('exit', r))
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
+  return startWarren({ name: 'delaybench' })
 }
 
-function rssKb(pid) {
-  if (!pid) return 0
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Number(m[1]) : 0
-}
 
 async function settledRss(pid, seconds = 3) {
   let min = Infinity

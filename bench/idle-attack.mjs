@@ -11,14 +11,14 @@
 //   npm run build && node bench/idle-attack.mjs
 //   ATTACK_COUNT=20000 ATTACK_ADDRS=20 node bench/idle-attack.mjs   (spread over 20 addresses)
 //   WARREN_CLI=/path/to/other/dist/transport/cli.js node bench/idle-attack.mjs  (another build)
-import { fork, spawn } from 'node:child_process'
+import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import amqp from 'amqplib'
+import { startBroker as startWarren } from './broker.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const COUNT = Number(process.env.ATTACK_COUNT ?? 20_000)
@@ -66,36 +66,8 @@ function rssMiB(pid) {
   return m ? Math.round(Number(m[1]) / 1024) : NaN
 }
 
-async function startBroker() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'warren-attack-'))
-  const child = spawn(process.execPath, [CLI, '--amqp-port', '0', '--http-port', '0', '--prometheus-port', '-1', '--bind', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const warnLines = []
-  const ports = await new Promise((resolve, reject) => {
-    let buf = ''
-    const onData = (d) => {
-      buf += d
-      const a = buf.match(/"protocol":"amqp","port":(\d+)/)
-      const h = buf.match(/"protocol":"http","port":(\d+)/)
-      if (a && h) resolve({ port: Number(a[1]), httpPort: Number(h[1]) })
-    }
-    child.stdout.on('data', onData)
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
-  })
-  child.stdout.on('data', (d) => {
-    for (const l of String(d).split('\n')) if (l.includes('"level":40')) warnLines.push(l)
-  })
-  return {
-    ...ports,
-    pid: child.pid,
-    warnLines,
-    async stop() {
-      child.kill('SIGTERM')
-      await new Promise((r) => child.once('exit', r))
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
+function startBroker() {
+  return startWarren({ name: 'attack', cli: CLI })
 }
 
 async function legitimate(b) {

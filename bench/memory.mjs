@@ -12,50 +12,17 @@
 //   MEM_CASES=durable-priority,transient-priority npm run bench:memory   (x-max-priority 5)
 //
 // The RabbitMQ side-by-side uses amqp-perf --memload on the same load (see the README there).
-import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import amqp from 'amqplib'
+import { rssKb, startBroker as startWarren } from './broker.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const COUNT = Number(process.env.MEM_COUNT ?? 1_000_000)
 const SETTLE = Number(process.env.MEM_SETTLE ?? 5)
 const SIZE = 100
 
-async function startBroker() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'warren-membench-'))
-  const child = spawn(
-    process.execPath,
-    [join(root, 'dist/transport/cli.js'), '--amqp-port', '0', '--http-port', '-1', '--prometheus-port', '-1', '--data-dir', dataDir, '--log-level', 'info'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  const port = await new Promise((resolve, reject) => {
-    let buf = ''
-    child.stdout.on('data', (d) => {
-      buf += d
-      const m = buf.match(/"protocol":"amqp","port":(\d+)/)
-      if (m) resolve(Number(m[1]))
-    })
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
-  })
-  child.stdout.resume()
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM')
-      await new Promise((r) => child.once('exit', r))
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
+function startBroker() {
+  return startWarren({ name: 'membench', http: false })
 }
 
-function rssKb(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Number(m[1]) : 0
-}
 
 /** Minimum RSS over SETTLE seconds of 250 ms samples. */
 async function settledRss(pid) {

@@ -5,43 +5,16 @@
 // percentiles for both. The broker runs in a child process; both clients run in this one.
 //
 //   npm run build && node bench/rpc.mjs          (RPC_CALLS=5000 by default, RPC_ROUNDS=3)
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import amqp from 'amqplib'
+import { startBroker as startWarren } from './broker.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const CALLS = Number(process.env.RPC_CALLS ?? 5000)
 const ROUNDS = Number(process.env.RPC_ROUNDS ?? 3)
 const WARMUP = 200
 
-async function startBroker() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-rpc-'))
-  const child = spawn(
-    process.execPath,
-    [join(root, 'dist/transport/cli.js'), '--amqp-port', '0', '--bind', '127.0.0.1', '--http-port', '-1', '--prometheus-port', '-1', '--data-dir', dataDir, '--log-level', 'info'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  const port = await new Promise((resolve, reject) => {
-    let buf = ''
-    child.stdout.on('data', (d) => {
-      buf += d
-      const m = buf.match(/"protocol":"amqp","port":(\d+)/)
-      if (m) resolve(Number(m[1]))
-    })
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
-  })
-  child.stdout.resume()
-  return {
-    url: `amqp://guest:guest@127.0.0.1:${port}`,
-    async stop() {
-      child.kill('SIGTERM')
-      await new Promise((r) => child.once('exit', r))
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
+function startBroker() {
+  return startWarren({ name: 'bench-rpc', http: false })
 }
 
 /** The responder: echoes each request to its reply_to with the correlation id. */

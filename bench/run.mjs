@@ -10,16 +10,11 @@
 //   npm run bench -- 16B          only scenarios whose name contains "16B"
 //   BENCH_COUNT=50000 npm run bench
 //   npm run bench -- stream       the stream scenarios (bench/streams.mjs), memory ones included
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { AMQPClient, AMQPWebSocketClient } from '@cloudamqp/amqp-client'
 import amqp from 'amqplib'
 import { WebSocket } from 'ws'
+import { startBroker as startWarren } from './broker.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const COUNT = Number(process.env.BENCH_COUNT ?? 200_000)
 const filter = process.argv[2] ?? ''
 
@@ -33,34 +28,8 @@ const scenarios = [
   { name: 'publish+consume 16B amqp-client WebSocket', size: 16, transport: 'ws' },
 ].filter((s) => s.name.includes(filter))
 
-export async function startBroker() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'))
-  const child = spawn(
-    process.execPath,
-    [join(root, 'dist/transport/cli.js'), '--amqp-port', '0', '--http-port', '0', '--prometheus-port', '-1', '--data-dir', dataDir, '--log-level', 'info'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  // the listeners log {"protocol":"amqp","port":…} and {"protocol":"http","port":…}
-  const ports = await new Promise((resolve, reject) => {
-    let buf = ''
-    child.stdout.on('data', (d) => {
-      buf += d
-      const amqpPort = buf.match(/"protocol":"amqp","port":(\d+)/)
-      const httpPort = buf.match(/"protocol":"http","port":(\d+)/)
-      if (amqpPort && httpPort) resolve({ port: Number(amqpPort[1]), httpPort: Number(httpPort[1]) })
-    })
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
-  })
-  child.stdout.resume()
-  return {
-    ...ports,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM')
-      await new Promise((r) => child.once('exit', r))
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
+export function startBroker() {
+  return startWarren({ name: 'bench' })
 }
 
 async function run(url, s, count) {

@@ -14,7 +14,8 @@ import type { Logger } from 'pino'
 import type { Broker } from '../../core/broker.js'
 import { ClusterState, type MemberInfo } from '../../core/cluster/cluster-state.js'
 import type { BrokerConfig } from '../../core/config.js'
-import { Membership } from './membership.js'
+import { DefinitionsStore } from './definitions-store.js'
+import { LEASE_TTL_S, Membership } from './membership.js'
 
 /** ms to reach etcd and register at start before giving up (exit code 1 from the CLI). */
 const JOIN_TIMEOUT_MS = 15_000
@@ -65,14 +66,17 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     started: broker.startedAt,
   }
   const membership = new Membership(etcd, state, self, clog, leaseTtl)
+  const definitions = new DefinitionsStore(etcd, broker, state, clog, leaseTtl ?? LEASE_TTL_S)
   let timer: NodeJS.Timeout | undefined
   try {
     // the etcd client retries an unreachable endpoint on its own: bound the whole join
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer in ${JOIN_TIMEOUT_MS} ms`)), JOIN_TIMEOUT_MS)
     })
-    await Promise.race([membership.start(), timeout])
+    // definitions first: a node is a member (and waited for by declares) once it has applied them
+    await Promise.race([definitions.start().then(() => membership.start()), timeout])
   } catch (err) {
+    void definitions.close()
     void membership.close()
     server.close()
     etcd.close()
@@ -85,6 +89,7 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     state,
     clusterPort,
     async close() {
+      await definitions.close()
       await membership.close()
       etcd.close()
       await new Promise<void>((resolve) => server.close(() => resolve()))

@@ -1,0 +1,470 @@
+/**
+ * Cluster-wide definitions in etcd (issue 13; key layout in definitions-keys.ts). etcd is the source
+ * of truth: every node loads the defs/ prefix at start (reconciling its local definitions log, a
+ * cache, to it), then applies every change from a watch (definitions-apply.ts) and fills the
+ * Placement with each queue record.
+ *
+ * Writes: local changes reach us through the DefinitionsObserver hooks (AMQP, the management API,
+ * auto-delete, exclusive owners gone, x-expires) and are batched into one etcd transaction per
+ * tick, committed in order. New queues are claimed first (claimQueue: a transaction on the record's
+ * absence, so two nodes declaring one queue at once get one record and one home; the loser sees the
+ * winner's record). Vhosts, users, permissions, policies and parameters change only through the
+ * management API: after each of its writes (settled()) they are compared with etcd's view and the
+ * differences written.
+ *
+ * "Visible on every node before declare-ok": each node writes the defs/ revision it has applied to
+ * /warren/<cluster>/applied/<node>, on a lease of its own (gone with the node). A reply waits until
+ * every live member (ClusterState.members) has applied the write's revision, at most BARRIER_MS; a
+ * member that is slow past that is logged and not waited for, a dead one leaves the members when
+ * its lease expires.
+ */
+import type { Etcd3, IKeyValue, IWatchResponse, Lease, Watcher } from 'etcd3'
+import type { Logger } from 'pino'
+import type { Broker } from '../../core/broker.js'
+import type { ClusterState } from '../../core/cluster/cluster-state.js'
+import type { ClusterDefinitions, RemoteBinding } from '../../core/cluster/definitions.js'
+import type { QueueHome } from '../../core/cluster/placement.js'
+import type { Binding, Exchange } from '../../core/exchange.js'
+import type { Queue } from '../../core/queue.js'
+import { decodeArguments, encodeArguments } from '../../core/store/definitions.js'
+import type { VHost } from '../../core/vhost.js'
+import { DefinitionsApplier } from './definitions-apply.js'
+import {
+  bindingRecord,
+  decodeHome,
+  DefinitionKeys,
+  encodeHome,
+  exchangeRecord,
+  queueHome,
+  SECTION_KINDS,
+  sectionSnapshot,
+  topologySnapshot,
+  type BindingRecord,
+} from './definitions-keys.js'
+
+/** Longest wait for the other members to apply a write before a reply goes anyway (logged). */
+export const BARRIER_MS = 5000
+/** etcd's default limit of operations in one transaction is 128. */
+const TXN_OPS = 100
+
+interface Op {
+  key: string
+  /** null: delete */
+  value: string | null
+}
+
+interface Waiter {
+  rev: bigint
+  deadline: number
+  resolve: () => void
+}
+
+export class DefinitionsStore implements ClusterDefinitions {
+  readonly keys: DefinitionKeys
+  /** etcd's defs/ prefix as this node has applied it */
+  private readonly cache = new Map<string, string>()
+  private readonly applier: DefinitionsApplier
+  /** >0 while applying etcd's records (or creating a claimed queue): hooks write nothing */
+  private suppress = 0
+  private ops: Op[] = []
+  private flushScheduled = false
+  private commitTail: Promise<unknown> = Promise.resolve()
+  private last: Promise<void> | null = null
+  private inflight = 0
+  private readonly claims = new Map<string, Promise<QueueHome>>()
+  /** defs/ revision this node has applied */
+  private appliedRev = 0n
+  private appliedWritten = 0n
+  private appliedWriting = false
+  private readonly appliedBy = new Map<string, bigint>()
+  private waiters: Waiter[] = []
+  private ticker: NodeJS.Timeout | null = null
+  private watcher: Watcher | null = null
+  private appliedWatcher: Watcher | null = null
+  private lease: Lease | null = null
+  private closed = false
+
+  constructor(
+    private readonly etcd: Etcd3,
+    private readonly broker: Broker,
+    private readonly state: ClusterState,
+    private readonly log: Logger,
+    private readonly ttl: number,
+  ) {
+    this.keys = new DefinitionKeys(state.clusterName)
+    const claimed = (vhost: string, name: string): boolean => this.claims.has(`${vhost}\u0000${name}`)
+    this.applier = new DefinitionsApplier(broker, this.keys, this.cache, state.placement, state.nodeName, log, claimed)
+  }
+
+  private get self(): string {
+    return this.state.nodeName
+  }
+
+  get busy(): boolean {
+    return this.ops.length > 0 || this.inflight > 0
+  }
+
+  // ---- start and stop ------------------------------------------------------------------------
+
+  /**
+   * Loads etcd's definitions (seeding an empty cluster from this node's), makes the local model
+   * equal to them, drops this node's transient and exclusive queues (they did not survive its
+   * restart) and watches from the loaded revision on. Runs before the node registers as a member.
+   */
+  async start(): Promise<void> {
+    await this.grantLease()
+    const applied = await this.etcd.getAll().prefix(this.keys.applied).exec()
+    for (const kv of applied.kvs) this.onApplied(kv, true)
+    this.appliedWatcher = await this.etcd.watch().prefix(this.keys.applied).startRevision((BigInt(applied.header.revision) + 1n).toString()).create()
+    this.appliedWatcher.on('put', (kv) => this.onApplied(kv, true))
+    this.appliedWatcher.on('delete', (kv) => this.onApplied(kv, false))
+    let all = await this.etcd.getAll().prefix(this.keys.defs).exec()
+    if (all.kvs.length === 0 && (await this.seed())) all = await this.etcd.getAll().prefix(this.keys.defs).exec()
+    for (const kv of all.kvs) this.cache.set(kv.key.toString(), kv.value.toString())
+    const rev = BigInt(all.header.revision)
+    this.suppressed(() => this.applier.reconcile())
+    this.appliedRev = rev
+    this.watcher = await this.etcd.watch().prefix(this.keys.defs).startRevision((rev + 1n).toString()).create()
+    this.watcher.on('data', (res) => this.onWatch(res))
+    this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'etcd definitions watch error'))
+    this.state.definitions = this
+    for (const v of this.broker.vhosts.values()) v.definitions = this
+    // RabbitMQ: a node's non-durable (and exclusive) queues do not survive it
+    for (const [k, value] of this.cache) {
+      if (this.keys.kindOf(k) !== 'queues') continue
+      const h = decodeHome(value)
+      if (h.node === this.self && (!h.durable || h.exclusive)) this.deleteQueueRecord(h.vhost, h.name)
+    }
+    await this.writeApplied()
+    if (this.ops.length > 0) await this.flush()
+    this.log.info({ revision: rev.toString(), records: this.cache.size }, 'cluster definitions loaded from etcd')
+  }
+
+  /** An empty cluster takes this node's definitions (once: the defs-seeded key is created with them). */
+  private async seed(): Promise<boolean> {
+    const all = [...sectionSnapshot(this.broker, this.keys), ...topologySnapshot(this.broker, this.keys, this.self)]
+    const puts = all.map(([key, value]) => this.etcd.put(key).value(value))
+    const first = await this.etcd
+      .if(this.keys.seeded, 'Create', '==', 0)
+      .then(this.etcd.put(this.keys.seeded).value(this.self), ...puts.slice(0, TXN_OPS))
+      .commit()
+    if (!first.succeeded) return true
+    for (let i = TXN_OPS; i < puts.length; i += TXN_OPS) await this.txn(all.slice(i, i + TXN_OPS).map(([key, value]) => ({ key, value })))
+    this.log.info({ records: all.length }, 'seeded an empty cluster with this node\'s definitions')
+    return true
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.ticker !== null) clearInterval(this.ticker)
+    for (const w of this.waiters) w.resolve()
+    this.waiters = []
+    await this.watcher?.cancel().catch(() => undefined)
+    await this.appliedWatcher?.cancel().catch(() => undefined)
+    await this.commitTail.catch(() => undefined)
+    await this.lease?.revoke().catch(() => undefined)
+  }
+
+  private async grantLease(): Promise<void> {
+    const lease = this.etcd.lease(this.ttl)
+    lease.on('lost', () => {
+      if (this.closed || this.lease !== lease) return
+      this.lease = null
+      this.appliedWritten = 0n
+      void this.grantLease()
+        .then(() => this.writeApplied())
+        .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'cannot grant the applied-revision lease'))
+    })
+    await lease.grant()
+    this.lease = lease
+  }
+
+  // ---- applying etcd's changes ---------------------------------------------------------------
+
+  private suppressed<T>(f: () => T): T {
+    this.suppress++
+    try {
+      return f()
+    } finally {
+      this.suppress--
+    }
+  }
+
+  private onWatch(res: IWatchResponse): void {
+    let rev = this.appliedRev
+    this.suppressed(() => {
+      for (const ev of res.events) {
+        const key = ev.kv.key.toString()
+        if (ev.type === 'Put') {
+          const value = ev.kv.value.toString()
+          this.cache.set(key, value)
+          this.applier.put(key, value)
+        } else {
+          const old = this.cache.get(key)
+          this.cache.delete(key)
+          if (old !== undefined) this.applier.delete(key, old)
+        }
+        const r = BigInt(ev.kv.mod_revision)
+        if (r > rev) rev = r
+      }
+    })
+    this.appliedRev = rev
+    void this.writeApplied()
+    this.checkWaiters()
+  }
+
+  // ---- the applied-revision barrier ----------------------------------------------------------
+
+  private onApplied(kv: IKeyValue, put: boolean): void {
+    const node = decodeURIComponent(kv.key.toString().slice(this.keys.applied.length))
+    if (put) this.appliedBy.set(node, BigInt(kv.value.toString()))
+    else this.appliedBy.delete(node)
+    this.checkWaiters()
+  }
+
+  private async writeApplied(): Promise<void> {
+    const lease = this.lease
+    if (this.appliedWriting || lease === null || this.appliedRev <= this.appliedWritten) return
+    this.appliedWriting = true
+    const rev = this.appliedRev
+    try {
+      await lease.put(this.keys.applied + encodeURIComponent(this.self)).value(rev.toString()).exec()
+      this.appliedWritten = rev
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot write the applied revision')
+      await new Promise((r) => setTimeout(r, 500).unref())
+    } finally {
+      this.appliedWriting = false
+    }
+    if (!this.closed && this.appliedRev > this.appliedWritten) void this.writeApplied()
+  }
+
+  private lagging(rev: bigint): string[] {
+    const out: string[] = []
+    for (const m of this.state.members.keys()) {
+      const r = m === this.self ? this.appliedRev : (this.appliedBy.get(m) ?? 0n)
+      if (r < rev) out.push(m)
+    }
+    return out
+  }
+
+  /** Resolves once every live member has applied `rev` (or after BARRIER_MS). */
+  private waitApplied(rev: bigint): Promise<void> {
+    if (rev === 0n || this.closed || this.lagging(rev).length === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.waiters.push({ rev, resolve, deadline: Date.now() + BARRIER_MS })
+      // membership changes (a dead member's lease expiring) are seen by polling
+      this.ticker ??= setInterval(() => this.checkWaiters(), 50).unref()
+    })
+  }
+
+  private checkWaiters(): void {
+    if (this.waiters.length === 0) return
+    const now = Date.now()
+    this.waiters = this.waiters.filter((w) => {
+      const lag = this.lagging(w.rev)
+      if (lag.length > 0 && now < w.deadline) return true
+      if (lag.length > 0) this.log.warn({ revision: w.rev.toString(), lagging: lag }, `members did not apply a definition change within ${BARRIER_MS} ms; answering anyway`)
+      w.resolve()
+      return false
+    })
+    if (this.waiters.length === 0 && this.ticker !== null) {
+      clearInterval(this.ticker)
+      this.ticker = null
+    }
+  }
+
+  // ---- writing -------------------------------------------------------------------------------
+
+  private write(key: string, value: string | null): void {
+    this.ops.push({ key, value })
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => {
+      this.flushScheduled = false
+      if (this.ops.length > 0) void this.flush().catch(() => undefined)
+    })
+  }
+
+  /** Commits the pending ops (after any earlier commit) and waits until they are visible everywhere. */
+  private flush(): Promise<void> {
+    const ops = this.ops
+    this.ops = []
+    this.inflight++
+    const committed = this.commitTail.then(() => this.txn(ops))
+    this.commitTail = committed.catch(() => undefined)
+    const done = committed.then((rev) => this.waitApplied(rev))
+    const last = done.finally(() => {
+      this.inflight--
+      if (this.last === last) this.last = null
+    })
+    last.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'cannot write cluster definitions to etcd'))
+    this.last = last
+    return last
+  }
+
+  /** One or more transactions of unconditional puts and deletes; the revision to wait for (0n: nothing changed). */
+  private async txn(ops: Op[]): Promise<bigint> {
+    let rev = 0n
+    for (let i = 0; i < ops.length; i += TXN_OPS) {
+      const chunk = ops.slice(i, i + TXN_OPS)
+      const res = await this.etcd.kv.txn({
+        compare: [],
+        success: chunk.map((o) =>
+          o.value === null ? { request_delete_range: { key: Buffer.from(o.key) } } : { request_put: { key: Buffer.from(o.key), value: Buffer.from(o.value) } },
+        ),
+        failure: [],
+      })
+      const changed = chunk.some((o, j) => o.value !== null || Number(res.responses[j]?.response_delete_range?.deleted ?? 0) > 0)
+      if (changed) rev = BigInt(res.header.revision)
+    }
+    return rev
+  }
+
+  settled(): Promise<void> {
+    this.syncSections()
+    if (this.ops.length > 0) return this.flush()
+    return this.last ?? Promise.resolve()
+  }
+
+  /** Writes the differences between the local vhosts/users/permissions/parameters and etcd's. */
+  private syncSections(): void {
+    const local = sectionSnapshot(this.broker, this.keys)
+    for (const [k, v] of local) if (this.cache.get(k) !== v) this.ops.push({ key: k, value: v })
+    for (const [k, old] of this.cache) {
+      const kind = this.keys.kindOf(k)
+      if (!SECTION_KINDS.has(kind) || local.has(k)) continue
+      this.ops.push({ key: k, value: null })
+      if (kind === 'vhosts') this.deleteVHostRecords((JSON.parse(old) as { name: string }).name)
+    }
+  }
+
+  /** A deleted vhost takes every record in it along. */
+  private deleteVHostRecords(vhost: string): void {
+    const v = encodeURIComponent(vhost)
+    const prefixes = ['exchanges', 'queues', 'bindings', 'permissions', 'topic-permissions', 'parameters'].map((k) => `${this.keys.defs}${k}/${v}/`)
+    for (const k of this.cache.keys()) if (prefixes.some((p) => k.startsWith(p))) this.ops.push({ key: k, value: null })
+  }
+
+  /** The queue's record and every binding to it. */
+  private deleteQueueRecord(vhost: string, name: string): void {
+    this.write(this.keys.queue(vhost, name), null)
+    this.deleteBindingsWhere(vhost, (b) => b.destinationType === 'queue' && b.destination === name)
+  }
+
+  private deleteBindingsWhere(vhost: string, match: (b: BindingRecord) => boolean): void {
+    const prefix = `${this.keys.defs}bindings/${encodeURIComponent(vhost)}/`
+    for (const [k, value] of this.cache) if (k.startsWith(prefix) && match(JSON.parse(value) as BindingRecord)) this.write(k, null)
+  }
+
+  // ---- DefinitionsObserver: local changes ----------------------------------------------------
+
+  exchangeAdded(v: VHost, x: Exchange): void {
+    if (this.suppress === 0) this.write(this.keys.exchange(v.name, x.name), JSON.stringify(exchangeRecord(v, x)))
+  }
+
+  exchangeRemoved(v: VHost, x: Exchange): void {
+    if (this.suppress > 0) return
+    this.write(this.keys.exchange(v.name, x.name), null)
+    this.deleteBindingsWhere(v.name, (b) => b.source === x.name || (b.destinationType === 'exchange' && b.destination === x.name))
+  }
+
+  queueAdded(v: VHost, q: Queue): void {
+    // a queue made outside claimQueue (the management API, definitions import): claim it now
+    if (this.suppress === 0) void this.claimQueue(queueHome(v, q, this.self), null).then((h) => this.lostClaim(v, q, h), () => undefined)
+  }
+
+  /** A queue created here whose name another node had claimed first goes: etcd's record wins. */
+  private lostClaim(v: VHost, q: Queue, winner: QueueHome): void {
+    if (winner.node === this.self || v.queues.get(q.name) !== q) return
+    this.log.warn({ vhost: v.name, queue: q.name, node: winner.node }, 'queue declared here was claimed by another node first; removed here')
+    this.suppressed(() => v.removeQueue(q))
+  }
+
+  queueRemoved(v: VHost, q: Queue): void {
+    if (this.suppress > 0) return
+    const h = this.state.placement.home(v.name, q.name)
+    if (h !== undefined && h.node !== this.self) return
+    this.deleteQueueRecord(v.name, q.name)
+  }
+
+  bindingAdded(v: VHost, b: Binding): void {
+    if (this.suppress > 0) return
+    const r = bindingRecord(v, b)
+    this.write(this.keys.binding(r), JSON.stringify(r))
+  }
+
+  bindingRemoved(v: VHost, b: Binding): void {
+    if (this.suppress === 0) this.write(this.keys.binding(bindingRecord(v, b)), null)
+  }
+
+  // ---- ClusterDefinitions: operations that go to etcd first ----------------------------------
+
+  claiming(vhost: string, name: string): Promise<unknown> | undefined {
+    return this.claims.get(`${vhost}\u0000${name}`)
+  }
+
+  claimQueue(home: QueueHome, createLocal: (() => void) | null): Promise<QueueHome> {
+    const id = `${home.vhost}\u0000${home.name}`
+    const key = this.keys.queue(home.vhost, home.name)
+    // this node's pending writes (a delete of the same name) are committed first
+    if (this.ops.length > 0) void this.flush().catch(() => undefined)
+    this.inflight++
+    const claimed = this.commitTail.then(() => this.claimTxn(key, home, createLocal))
+    this.commitTail = claimed.catch(() => undefined)
+    const done = claimed
+      .then(async (r) => {
+        await this.waitApplied(r.rev)
+        return r.home
+      })
+      .finally(() => {
+        this.inflight--
+        if (this.claims.get(id) === done) this.claims.delete(id)
+      })
+    this.claims.set(id, done)
+    return done
+  }
+
+  private async claimTxn(key: string, home: QueueHome, createLocal: (() => void) | null): Promise<{ rev: bigint; home: QueueHome }> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(encodeHome(home))).else(this.etcd.get(key)).commit()
+      if (res.succeeded) {
+        try {
+          if (createLocal !== null) this.suppressed(createLocal)
+        } catch (err) {
+          await this.etcd.delete().key(key).exec()
+          throw err
+        }
+        return { rev: BigInt(res.header.revision), home }
+      }
+      const kv = res.responses[0]?.response_range?.kvs[0]
+      if (kv !== undefined) return { rev: BigInt(kv.mod_revision), home: decodeHome(kv.value.toString()) }
+      // deleted between the compare and the read: try again
+      if (attempt > 3) throw new Error(`queue '${home.name}' record keeps changing in etcd`)
+    }
+  }
+
+  deleteRemoteQueue(vhost: string, name: string): Promise<void> {
+    this.deleteQueueRecord(vhost, name)
+    return this.flush()
+  }
+
+  bindRemote(b: RemoteBinding, bind: boolean): Promise<void> {
+    const r: BindingRecord = { vhost: b.vhost, source: b.source, destinationType: 'queue', destination: b.queue, routingKey: b.routingKey, arguments: encodeArguments(b.arguments) }
+    this.write(this.keys.binding(r), bind ? JSON.stringify(r) : null)
+    return this.flush()
+  }
+
+  remoteBindings(vhost: string): RemoteBinding[] {
+    const v = this.broker.vhost(vhost)
+    const prefix = `${this.keys.defs}bindings/${encodeURIComponent(vhost)}/`
+    const out: RemoteBinding[] = []
+    for (const [k, value] of this.cache) {
+      if (!k.startsWith(prefix)) continue
+      const r = JSON.parse(value) as BindingRecord
+      if (r.destinationType !== 'queue' || v?.queues.has(r.destination) === true) continue
+      out.push({ vhost, source: r.source, queue: r.destination, routingKey: r.routingKey, arguments: decodeArguments(r.arguments) })
+    }
+    return out
+  }
+}

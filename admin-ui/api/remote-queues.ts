@@ -1,0 +1,66 @@
+/**
+ * Queues homed on other cluster nodes (issue 13) in the management API: listed from the Placement
+ * (etcd's records) with their `node`, so GET /api/queues on any node shows the cluster's queues.
+ * Their counts come from the home over the node link when it runs (ClusterState.remoteOps), else
+ * they show 0. DELETE of such a queue goes to its home (remoteOps) or, without the link, deletes
+ * its etcd record (the home removes the queue when its watch sees that).
+ */
+import type { Broker } from '../../core/broker.js'
+import type { QueueHome, QueueCounts } from '../../core/cluster/placement.js'
+import type { VHost } from '../../core/vhost.js'
+import type { ApiContext } from '../context.js'
+import { tableJson } from '../format.js'
+
+/** The record of a queue homed on another node, else undefined. */
+export function remoteHome(broker: Broker, vhost: string, name: string): QueueHome | undefined {
+  const c = broker.cluster
+  const h = c?.placement.home(vhost, name)
+  return h !== undefined && h.node !== c!.nodeName ? h : undefined
+}
+
+/** RabbitMQ's queue JSON for a queue of another node: its definition, node and counts. */
+export function remoteQueueJson(h: QueueHome, counts: QueueCounts): Record<string, unknown> {
+  const type = typeof h.arguments['x-queue-type'] === 'string' ? (h.arguments['x-queue-type'] as string) : 'classic'
+  const out: Record<string, unknown> = {
+    arguments: tableJson(h.arguments),
+    auto_delete: h.autoDelete,
+    consumers: counts.consumerCount,
+    durable: h.durable,
+    exclusive: h.exclusive,
+    messages: counts.messageCount,
+    messages_ready: counts.messageCount,
+    messages_unacknowledged: 0,
+    name: h.name,
+    node: h.node,
+    state: 'running',
+    type,
+    vhost: h.vhost,
+  }
+  if (type === 'quorum') out.leader = h.node
+  return out
+}
+
+async function countsOf(broker: Broker, h: QueueHome): Promise<QueueCounts> {
+  const ops = broker.cluster?.remoteOps ?? null
+  if (ops === null) return { messageCount: 0, consumerCount: 0 }
+  return ops.counts(h).catch(() => ({ messageCount: 0, consumerCount: 0 }))
+}
+
+export async function remoteQueuesJson(ctx: ApiContext, vhosts: VHost[]): Promise<Record<string, unknown>[]> {
+  const c = ctx.broker.cluster
+  if (c === null) return []
+  const names = new Set(vhosts.map((v) => v.name))
+  const homes = [...c.placement.all()].filter((h) => h.node !== c.nodeName && names.has(h.vhost))
+  return Promise.all(homes.map(async (h) => remoteQueueJson(h, await countsOf(ctx.broker, h))))
+}
+
+export async function oneRemoteQueueJson(ctx: ApiContext, h: QueueHome): Promise<Record<string, unknown>> {
+  return remoteQueueJson(h, await countsOf(ctx.broker, h))
+}
+
+/** DELETE /api/queues/:vhost/:name of a queue homed elsewhere. */
+export async function deleteRemoteQueue(broker: Broker, h: QueueHome, ifUnused: boolean, ifEmpty: boolean): Promise<void> {
+  const c = broker.cluster!
+  if (c.remoteOps !== null) await c.remoteOps.delete(h, ifUnused, ifEmpty)
+  else await c.definitions?.deleteRemoteQueue(h.vhost, h.name)
+}

@@ -49,8 +49,8 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
   })
 
   const newCluster = (): string => (cluster = `d${process.pid}-${++seq}`)
-  const node = async (name: string, dataDir?: string): Promise<TestBroker> => {
-    const b = await startTestBroker({ cluster: [etcd.endpoint], clusterName: cluster, nodeName: name, clusterPort: 0, clusterLeaseTtl: 2, prometheusPort: -1, dataDir })
+  const node = async (name: string, dataDir?: string, prometheusPort = -1): Promise<TestBroker> => {
+    const b = await startTestBroker({ cluster: [etcd.endpoint], clusterName: cluster, nodeName: name, clusterPort: 0, clusterLeaseTtl: 2, prometheusPort, dataDir })
     nodes.push(b)
     return b
   }
@@ -250,5 +250,30 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
     expect((await api.del('/api/vhosts/v%2F1')).status).toBe(204)
     expect(n2.broker.vhost('v/1')).toBeUndefined()
     expect(n2.broker.cluster!.placement.home('v/1', 'in-v1')).toBeUndefined()
+    // a definitions import on n1 is written to etcd: n2 has it when the import answers
+    const defs = {
+      vhosts: [{ name: 'imported' }],
+      users: [{ name: 'bob', password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: '' }],
+      permissions: [{ user: 'bob', vhost: 'imported', configure: '.*', write: '.*', read: '.*' }],
+      exchanges: [{ name: 'ix', vhost: 'imported', type: 'fanout', durable: true, auto_delete: false, internal: false, arguments: {} }],
+      queues: [{ name: 'iq', vhost: 'imported', durable: true, auto_delete: false, arguments: {} }],
+      bindings: [{ source: 'ix', vhost: 'imported', destination: 'iq', destination_type: 'queue', routing_key: '', arguments: {} }],
+      policies: [{ vhost: 'imported', name: 'p1', pattern: '^iq$', 'apply-to': 'queues', definition: { 'max-length': 5 }, priority: 0 }],
+    }
+    expect((await api.post('/api/definitions', defs)).status).toBeLessThan(300)
+    const v2 = n2.broker.vhost('imported')!
+    expect(v2.exchanges.get('ix')?.type).toBe('fanout')
+    expect(n2.broker.users.getPermission('bob', 'imported')).toMatchObject({ configure: '.*' })
+    expect(n2.broker.policies.get('imported', 'p1')).toBeDefined()
+    expect(n2.broker.cluster!.placement.home('imported', 'iq')).toMatchObject({ node: 'n1' })
+    expect((await apiClient(n2).get('/api/bindings/imported')).body.some((b: { source: string; destination: string }) => b.source === 'ix' && b.destination === 'iq')).toBe(true)
+  })
+
+  it('Prometheus series carry the cluster label', async () => {
+    newCluster()
+    const n1 = await node('n1', undefined, 0)
+    const text = await (await fetch(`http://127.0.0.1:${n1.prometheusPort}/metrics`)).text()
+    expect(text).toMatch(new RegExp(`^rabbitmq_queues\\{.*rabbitmq_cluster="${cluster}".*\\} \\d+$`, 'm'))
+    expect(text).toContain(`rabbitmq_identity_info{rabbitmq_node="n1",rabbitmq_cluster="${cluster}"`)
   })
 })

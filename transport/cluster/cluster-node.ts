@@ -1,7 +1,8 @@
 /**
  * A Warren node joining a cluster (issue 13), loaded by transport/server.ts with a dynamic import
  * only when --cluster is given, so a single node never loads etcd code. Connects to etcd, opens
- * the cluster port, and registers the membership (transport/cluster/membership.ts).
+ * the cluster port, loads and watches the cluster's definitions (definitions-store.ts), then
+ * registers the membership (transport/cluster/membership.ts): a member has applied the definitions.
  *
  * Phase 1: the cluster port listens (so the advertised address and port are real and a port
  * clash is found at start) but the node-to-node link protocol is not there yet: peers' sockets

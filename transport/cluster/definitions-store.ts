@@ -304,7 +304,14 @@ export class DefinitionsStore implements ClusterDefinitions {
   }
 
   /** One or more transactions of unconditional puts and deletes; the revision to wait for (0n: nothing changed). */
-  private async txn(ops: Op[]): Promise<bigint> {
+  private async txn(all: Op[]): Promise<bigint> {
+    // etcd refuses a transaction that touches one key twice (a queue's bindings go with it and one by one)
+    const byKey = new Map<string, Op>()
+    for (const o of all) {
+      byKey.delete(o.key)
+      byKey.set(o.key, o)
+    }
+    const ops = [...byKey.values()]
     let rev = 0n
     for (let i = 0; i < ops.length; i += TXN_OPS) {
       const chunk = ops.slice(i, i + TXN_OPS)

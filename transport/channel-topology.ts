@@ -9,7 +9,7 @@ import type { FieldTable } from '../core/wire/field-table.js'
 import type { Channel } from './channel.js'
 import { CLASS_EXCHANGE, CLASS_QUEUE } from './codec/constants.js'
 import type { MethodArgs } from './codec/methods.js'
-import { answerWhenVisible, clusterQueueBind, clusterQueueDeclare, clusterQueueDelete, clusterQueuePurge } from './cluster/cluster-topology.js'
+import { answerWhenVisible, clusterExchangeDeclare, clusterQueueBind, clusterQueueDeclare, clusterQueueDelete, clusterQueuePurge } from './cluster/cluster-topology.js'
 import { declareReplyQueue } from './direct-reply-to.js'
 
 /** The -ok reply, after the cluster has the change when clustered (with nowait: only the wait). */
@@ -23,6 +23,8 @@ function reply(ch: Channel, a: MethodArgs, classId: number, methodId: number, ok
 
 export function exchangeDeclare(ch: Channel, a: MethodArgs): void {
   const name = a.exchange as string
+  const defs = ch.conn.broker.cluster?.definitions
+  if (defs != null && clusterExchangeDeclare(ch, a, defs)) return
   ch.vhost.declareExchange(
     name,
     a.type as string,

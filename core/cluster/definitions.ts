@@ -7,7 +7,7 @@
  * changes it applies from etcd itself are not echoed back. A single node has none of this
  * (Broker.cluster is null, VHost.definitions null): one null check per declare, nothing per message.
  */
-import type { Binding, Exchange } from '../exchange.js'
+import type { Binding, Exchange, ExchangeOptions } from '../exchange.js'
 import type { Queue } from '../queue.js'
 import type { VHost } from '../vhost.js'
 import type { QueueHome } from './placement.js'
@@ -47,6 +47,12 @@ export interface ClusterDefinitions extends DefinitionsObserver {
    * Resolves, once visible on every live member, to the record that holds: ours, or the winner's.
    */
   claimQueue(home: QueueHome, createLocal: (() => void) | null): Promise<QueueHome>
+  /**
+   * Claims a new exchange in etcd as claimQueue does a queue; `createLocal` (which validates as
+   * exchange.declare does, and may throw: the claim is undone) runs when this node wins. Resolves
+   * to false when another declare had it first (then redeclare against the winner, applied here).
+   */
+  claimExchange(vhost: string, name: string, type: string, options: ExchangeOptions, createLocal: () => void): Promise<boolean>
   /** A claim of vhost/name by this node still in flight (its declare waits for it), else undefined. */
   claiming(vhost: string, name: string): Promise<unknown> | undefined
   /** Deletes a queue record homed elsewhere (and its bindings) from etcd; resolves once visible. */

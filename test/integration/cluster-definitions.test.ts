@@ -121,6 +121,15 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult
     expect(lost.reason.code).toBe(406)
     expect(lost.reason.message).toContain("inequivalent arg 'durable' for queue 'mixed' in vhost '/'")
+    // exchanges are claimed too: one type wins, the other declare gets 406, both nodes agree
+    const [c5, c6] = [await channel(n1), await channel(n2)]
+    const xs = await Promise.allSettled([c5.assertExchange('xrace', 'direct'), c6.assertExchange('xrace', 'fanout')])
+    expect(xs.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+    const xlost = xs.find((r) => r.status === 'rejected') as PromiseRejectedResult
+    expect(xlost.reason.code).toBe(406)
+    expect(xlost.reason.message).toContain("inequivalent arg 'type' for exchange 'xrace' in vhost '/'")
+    const t1 = n1.broker.vhost('/')!.exchanges.get('xrace')!.type
+    expect(n2.broker.vhost('/')!.exchanges.get('xrace')!.type).toBe(t1)
   })
 
   it("an exchange and a binding declared on n1 route on n2; n2's management API shows them", async () => {

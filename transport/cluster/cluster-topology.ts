@@ -1,6 +1,6 @@
 /**
- * The queue methods of a channel in a cluster (issue 13), where they cannot be answered from this
- * node alone: a new queue is claimed in etcd first (one home, decided by the leader locator), and a
+ * The queue methods (and exchange.declare) of a channel in a cluster (issue 13), where they cannot
+ * be answered from this node alone: a new exchange or queue is claimed in etcd first (one home, decided by the leader locator), and a
  * queue homed on another node is checked against its etcd record (declare, bind, unbind) or reached
  * through the node link (passive declare counts, purge, delete: RemoteQueueOps). Each answers with
  * Channel.hold, so the channel's later frames wait, and only once the change is visible on every
@@ -24,7 +24,7 @@ import type { QueueOptions } from '../../core/queue.js'
 import { generateName } from '../../core/vhost.js'
 import type { FieldTable } from '../../core/wire/field-table.js'
 import type { Channel } from '../channel.js'
-import { CLASS_QUEUE } from '../codec/constants.js'
+import { CLASS_EXCHANGE, CLASS_QUEUE } from '../codec/constants.js'
 import type { MethodArgs } from '../codec/methods.js'
 
 interface Declared {
@@ -38,6 +38,32 @@ export function answerWhenVisible(ch: Channel, classId: number, methodId: number
   const defs = ch.conn.broker.cluster?.definitions
   if (defs == null || !defs.busy) return send()
   ch.hold(defs.settled(), classId, methodId, send)
+}
+
+/**
+ * exchange.declare of a new exchange: claimed in etcd first (so two nodes declaring one name with
+ * different types at once do not both succeed), created here when this node wins; a loser's
+ * declare is a redeclare against the winner's exchange (applied here by then): 406 if it differs.
+ */
+export function clusterExchangeDeclare(ch: Channel, a: MethodArgs, defs: ClusterDefinitions): boolean {
+  const v = ch.vhost
+  const name = a.exchange as string
+  const type = a.type as string
+  // passive, existing, reserved and unknown-type declares: the local path answers (or refuses) them
+  if (a.passive || name === '' || name.startsWith('amq.') || v.exchanges.has(name)) return false
+  if (type === 'x-default' || ch.conn.broker.exchangeTypes.get(type) === undefined) return false
+  const args = (a.arguments as FieldTable) ?? {}
+  const options = { durable: a.durable as boolean, autoDelete: a.autoDelete as boolean, internal: a.internal as boolean, arguments: args }
+  const authorize = ch.access.exchangeDeclareCheck(args)
+  authorize(name, true)
+  const declare = (): void => void v.declareExchange(name, type, options, false, authorize)
+  const step = defs.claimExchange(v.name, name, type, options, declare).then((won) => {
+    if (!won) declare()
+  })
+  ch.hold(step, CLASS_EXCHANGE, 10, () => {
+    if (!a.nowait) ch.writer.method(ch.id, CLASS_EXCHANGE, 11)
+  })
+  return true
 }
 
 const remoteHome = (state: ClusterState, vhost: string, name: string): QueueHome | undefined => {

@@ -6,9 +6,9 @@
  *
  * Writes: local changes reach us through the DefinitionsObserver hooks (AMQP, the management API,
  * auto-delete, exclusive owners gone, x-expires) and are batched into one etcd transaction per
- * tick, committed in order. New queues are claimed first (claimQueue: a transaction on the record's
- * absence, so two nodes declaring one queue at once get one record and one home; the loser sees the
- * winner's record). Vhosts, users, permissions, policies and parameters change only through the
+ * tick, committed in order. New queues and exchanges declared over AMQP are claimed first (a
+ * transaction on the record's absence, so two nodes declaring one queue at once get one record and
+ * one home; the loser's declare is checked against the winner's record). Vhosts, users, permissions, policies and parameters change only through the
  * management API: after each of its writes (settled()) they are compared with etcd's view and the
  * differences written.
  *
@@ -24,7 +24,7 @@ import type { Broker } from '../../core/broker.js'
 import type { ClusterState } from '../../core/cluster/cluster-state.js'
 import type { ClusterDefinitions, RemoteBinding } from '../../core/cluster/definitions.js'
 import type { QueueHome } from '../../core/cluster/placement.js'
-import type { Binding, Exchange } from '../../core/exchange.js'
+import type { Binding, Exchange, ExchangeOptions } from '../../core/exchange.js'
 import type { Queue } from '../../core/queue.js'
 import { decodeArguments, encodeArguments } from '../../core/store/definitions.js'
 import type { VHost } from '../../core/vhost.js'
@@ -40,6 +40,7 @@ import {
   sectionSnapshot,
   topologySnapshot,
   type BindingRecord,
+  type ExchangeRecord,
 } from './definitions-keys.js'
 
 /** Longest wait for the other members to apply a write before a reply goes anyway (logged). */
@@ -71,7 +72,7 @@ export class DefinitionsStore implements ClusterDefinitions {
   private commitTail: Promise<unknown> = Promise.resolve()
   private last: Promise<void> | null = null
   private inflight = 0
-  private readonly claims = new Map<string, Promise<QueueHome>>()
+  private readonly claims = new Map<string, Promise<unknown>>()
   /** defs/ revision this node has applied */
   private appliedRev = 0n
   private appliedWritten = 0n
@@ -412,17 +413,30 @@ export class DefinitionsStore implements ClusterDefinitions {
   }
 
   claimQueue(home: QueueHome, createLocal: (() => void) | null): Promise<QueueHome> {
-    const id = `${home.vhost}\u0000${home.name}`
-    const key = this.keys.queue(home.vhost, home.name)
+    const claim = this.claim(`${home.vhost}\u0000${home.name}`, this.keys.queue(home.vhost, home.name), encodeHome(home), createLocal)
+    return claim.then((r) => (r.won ? home : decodeHome(r.value)))
+  }
+
+  claimExchange(vhost: string, name: string, type: string, o: ExchangeOptions, createLocal: () => void): Promise<boolean> {
+    const r: ExchangeRecord = { vhost, name, type, durable: o.durable, autoDelete: o.autoDelete, internal: o.internal, arguments: encodeArguments(o.arguments) }
+    return this.claim(`x\u0000${vhost}\u0000${name}`, this.keys.exchange(vhost, name), JSON.stringify(r), createLocal).then((c) => c.won)
+  }
+
+  /**
+   * Creates `key` in etcd unless it exists (after this node's earlier writes), runs `createLocal`
+   * when it did, and resolves once the record that holds is applied everywhere: ours (won) or the
+   * one that was there (its value).
+   */
+  private claim(id: string, key: string, value: string, createLocal: (() => void) | null): Promise<{ won: boolean; value: string }> {
     // this node's pending writes (a delete of the same name) are committed first
     if (this.ops.length > 0) void this.flush().catch(() => undefined)
     this.inflight++
-    const claimed = this.commitTail.then(() => this.claimTxn(key, home, createLocal))
+    const claimed = this.commitTail.then(() => this.claimTxn(key, value, createLocal))
     this.commitTail = claimed.catch(() => undefined)
     const done = claimed
       .then(async (r) => {
         await this.waitApplied(r.rev)
-        return r.home
+        return { won: r.won, value: r.value }
       })
       .finally(() => {
         this.inflight--
@@ -432,9 +446,9 @@ export class DefinitionsStore implements ClusterDefinitions {
     return done
   }
 
-  private async claimTxn(key: string, home: QueueHome, createLocal: (() => void) | null): Promise<{ rev: bigint; home: QueueHome }> {
+  private async claimTxn(key: string, value: string, createLocal: (() => void) | null): Promise<{ rev: bigint; won: boolean; value: string }> {
     for (let attempt = 0; ; attempt++) {
-      const res = await this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(encodeHome(home))).else(this.etcd.get(key)).commit()
+      const res = await this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(value)).else(this.etcd.get(key)).commit()
       if (res.succeeded) {
         try {
           if (createLocal !== null) this.suppressed(createLocal)
@@ -442,12 +456,12 @@ export class DefinitionsStore implements ClusterDefinitions {
           await this.etcd.delete().key(key).exec()
           throw err
         }
-        return { rev: BigInt(res.header.revision), home }
+        return { rev: BigInt(res.header.revision), won: true, value }
       }
       const kv = res.responses[0]?.response_range?.kvs[0]
-      if (kv !== undefined) return { rev: BigInt(kv.mod_revision), home: decodeHome(kv.value.toString()) }
+      if (kv !== undefined) return { rev: BigInt(kv.mod_revision), won: false, value: kv.value.toString() }
       // deleted between the compare and the read: try again
-      if (attempt > 3) throw new Error(`queue '${home.name}' record keeps changing in etcd`)
+      if (attempt > 3) throw new Error(`record ${key} keeps changing in etcd`)
     }
   }
 

@@ -185,6 +185,17 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
     await conn.close()
     await waitFor(async () => (await queueRecord('/', 'mine')) === null, 3000, 'the exclusive queue record to go with its owner')
     await waitFor(() => n2.broker.cluster!.placement.home('/', 'mine') === undefined, 3000, 'n2 to drop it')
+
+    // a queue of n1 deleted from n2 (no node link yet: the record goes, and n1 removes its queue)
+    await c1.assertQueue('from-afar')
+    const c4 = await channel(n2)
+    const purge = await closeCode(c4.purgeQueue('from-afar'))
+    expect(purge).toMatchObject({ code: 404 })
+    expect(purge.message).toContain("home node 'n1' of durable queue 'from-afar' in vhost '/' is down or inaccessible")
+    const c5 = await channel(n2)
+    expect(await c5.deleteQueue('from-afar')).toMatchObject({ messageCount: 0 })
+    expect(await queueRecord('/', 'from-afar')).toBeNull()
+    expect(n1.broker.vhost('/')!.queues.has('from-afar')).toBe(false)
   })
 
   it('x-queue-leader-locator balanced spreads queues over the live members; a bad value is 406', async () => {
@@ -203,6 +214,13 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
     expect(listed.filter((q) => q.name.startsWith('b')).map((q) => q.node).sort()).toEqual(['n1', 'n1', 'n1', 'n2', 'n2', 'n2'])
     const one = await apiClient(n1).get(`/api/queues/%2F/b${homes.indexOf('n2')}`)
     expect(one.body).toMatchObject({ node: 'n2' })
+    // the queue-leader-locator policy key does the same for the queues it matches
+    expect((await apiClient(n1).put('/api/policies/%2F/spread', { pattern: '^pol', definition: { 'queue-leader-locator': 'balanced' }, 'apply-to': 'queues' })).status).toBe(201)
+    const before = homes.filter((h) => h === 'n2').length
+    for (let i = 0; i < 4; i++) await c1.assertQueue(`pol${i}`)
+    const polHomes = await Promise.all([0, 1, 2, 3].map(async (i) => (await queueRecord('/', `pol${i}`))!.node))
+    expect(polHomes.filter((h) => h === 'n2')).toHaveLength(2)
+    expect(before).toBe(3)
     const bad = await closeCode(c1.assertQueue('bad', { arguments: { 'x-queue-leader-locator': 'nearest' } }))
     expect(bad.code).toBe(406)
     expect(bad.message).toContain("invalid arg 'x-queue-leader-locator' for queue 'bad' in vhost '/'")

@@ -41,6 +41,8 @@ export interface ClusterDefinitions extends DefinitionsObserver {
    * live member (bounded wait, see definitions-store.ts).
    */
   settled(): Promise<void>
+  /** As settled() for exchanges, queues and bindings only (what AMQP methods change). */
+  visible(): Promise<void>
   /**
    * Claims a new queue in etcd (a transaction on the record's absence). When this node wins and is
    * the home, `createLocal` runs at once (before other nodes can reach the queue through the link).

@@ -37,7 +37,7 @@ interface Declared {
 export function answerWhenVisible(ch: Channel, classId: number, methodId: number, send: () => void): void {
   const defs = ch.conn.broker.cluster?.definitions
   if (defs == null || !defs.busy) return send()
-  ch.hold(defs.settled(), classId, methodId, send)
+  ch.hold(defs.visible(), classId, methodId, send)
 }
 
 /**

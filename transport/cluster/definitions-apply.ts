@@ -11,7 +11,7 @@ import type { Placement, QueueHome } from '../../core/cluster/placement.js'
 import { makePolicy } from '../../core/policies.js'
 import { decodeArguments } from '../../core/store/definitions.js'
 import type { Permission, TopicPermission, User } from '../../core/users.js'
-import type { VHost } from '../../core/vhost.js'
+import type { BindingEnd, BindingIndex } from './binding-index.js'
 import {
   bindingRecord,
   decodeHome,
@@ -36,6 +36,7 @@ export class DefinitionsApplier {
     private readonly keys: DefinitionKeys,
     /** etcd's defs prefix as last seen: key → value */
     private readonly cache: Map<string, string>,
+    private readonly index: BindingIndex,
     private readonly placement: Placement,
     private readonly self: string,
     private readonly log: Logger,
@@ -153,7 +154,8 @@ export class DefinitionsApplier {
       v.deleteExchange(r.name, false) // changed under us (another node won): take etcd's
     }
     v.declareExchange(r.name, r.type, { durable: r.durable, autoDelete: r.autoDelete, internal: r.internal, arguments: decodeArguments(r.arguments) }, false)
-    this.applyPendingBindings(v, (b) => b.source === r.name || (b.destinationType === 'exchange' && b.destination === r.name))
+    this.applyBindingsOf(v.name, 'source', r.name)
+    this.applyBindingsOf(v.name, 'exchange', r.name)
   }
 
   private putQueue(h: QueueHome): void {
@@ -170,7 +172,7 @@ export class DefinitionsApplier {
     if (h.node === this.self && !v.queues.has(h.name) && !h.exclusive && !this.claimed(h.vhost, h.name)) {
       v.declareQueue(h.name, { durable: h.durable, autoDelete: h.autoDelete, exclusiveOwner: null, arguments: h.arguments }, false, null)
     }
-    this.applyPendingBindings(v, (b) => b.destinationType === 'queue' && b.destination === h.name)
+    this.applyBindingsOf(v.name, 'queue', h.name)
   }
 
   private deleteQueue(h: QueueHome): void {
@@ -199,12 +201,11 @@ export class DefinitionsApplier {
     else v.unbindQueue(r.destination, r.source, r.routingKey, args, q.options.exclusiveOwner)
   }
 
-  private applyPendingBindings(v: VHost, match: (b: BindingRecord) => boolean): void {
-    const prefix = `${this.keys.defs}bindings/${encodeURIComponent(v.name)}/`
-    for (const [k, value] of this.cache) {
-      if (!k.startsWith(prefix)) continue
-      const r = JSON.parse(value) as BindingRecord
-      if (match(r)) this.put(k, value)
+  /** Applies the bindings waiting for a queue or exchange that just appeared. */
+  private applyBindingsOf(vhost: string, end: BindingEnd, name: string): void {
+    for (const k of this.index.keys(vhost, end, name)) {
+      const value = this.cache.get(k)
+      if (value !== undefined) this.put(k, value)
     }
   }
 

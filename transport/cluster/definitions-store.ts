@@ -8,17 +8,14 @@
  * auto-delete, exclusive owners gone, x-expires) and are batched into one etcd transaction per
  * tick, committed in order. New queues and exchanges declared over AMQP are claimed first (a
  * transaction on the record's absence, so two nodes declaring one queue at once get one record and
- * one home; the loser's declare is checked against the winner's record). Vhosts, users, permissions, policies and parameters change only through the
- * management API: after each of its writes (settled()) they are compared with etcd's view and the
- * differences written.
+ * one home; the loser's declare is checked against the winner's record). Vhosts, users,
+ * permissions, policies and parameters change only through the management API: after each of its
+ * writes (settled()) they are compared with etcd's view and the differences written.
  *
- * "Visible on every node before declare-ok": each node writes the defs/ revision it has applied to
- * /warren/<cluster>/applied/<node>, on a lease of its own (gone with the node). A reply waits until
- * every live member (ClusterState.members) has applied the write's revision, at most BARRIER_MS; a
- * member that is slow past that is logged and not waited for, a dead one leaves the members when
- * its lease expires.
+ * "Visible on every node before declare-ok": every reply waits on the AppliedBarrier
+ * (applied-barrier.ts) for the revision of its write.
  */
-import type { Etcd3, IKeyValue, IWatchResponse, Lease, Watcher } from 'etcd3'
+import type { Etcd3, IWatchResponse, Watcher } from 'etcd3'
 import type { Logger } from 'pino'
 import type { Broker } from '../../core/broker.js'
 import type { ClusterState } from '../../core/cluster/cluster-state.js'
@@ -28,6 +25,8 @@ import type { Binding, Exchange, ExchangeOptions } from '../../core/exchange.js'
 import type { Queue } from '../../core/queue.js'
 import { decodeArguments, encodeArguments } from '../../core/store/definitions.js'
 import type { VHost } from '../../core/vhost.js'
+import { AppliedBarrier } from './applied-barrier.js'
+import { BindingIndex, type BindingEnd } from './binding-index.js'
 import { DefinitionsApplier } from './definitions-apply.js'
 import {
   bindingRecord,
@@ -43,8 +42,6 @@ import {
   type ExchangeRecord,
 } from './definitions-keys.js'
 
-/** Longest wait for the other members to apply a write before a reply goes anyway (logged). */
-export const BARRIER_MS = 5000
 /** etcd's default limit of operations in one transaction is 128. */
 const TXN_OPS = 100
 
@@ -54,16 +51,11 @@ interface Op {
   value: string | null
 }
 
-interface Waiter {
-  rev: bigint
-  deadline: number
-  resolve: () => void
-}
-
 export class DefinitionsStore implements ClusterDefinitions {
   readonly keys: DefinitionKeys
   /** etcd's defs/ prefix as this node has applied it */
   private readonly cache = new Map<string, string>()
+  private readonly index = new BindingIndex()
   private readonly applier: DefinitionsApplier
   /** >0 while applying etcd's records (or creating a claimed queue): hooks write nothing */
   private suppress = 0
@@ -75,15 +67,8 @@ export class DefinitionsStore implements ClusterDefinitions {
   private readonly claims = new Map<string, Promise<unknown>>()
   /** defs/ revision this node has applied */
   private appliedRev = 0n
-  private appliedWritten = 0n
-  private appliedWriting = false
-  private readonly appliedBy = new Map<string, bigint>()
-  private waiters: Waiter[] = []
-  private ticker: NodeJS.Timeout | null = null
+  private readonly barrier: AppliedBarrier
   private watcher: Watcher | null = null
-  private appliedWatcher: Watcher | null = null
-  private lease: Lease | null = null
-  private closed = false
 
   constructor(
     private readonly etcd: Etcd3,
@@ -93,8 +78,9 @@ export class DefinitionsStore implements ClusterDefinitions {
     private readonly ttl: number,
   ) {
     this.keys = new DefinitionKeys(state.clusterName)
+    this.barrier = new AppliedBarrier(etcd, state, this.keys.applied, ttl, log)
     const claimed = (vhost: string, name: string): boolean => this.claims.has(`${vhost}\u0000${name}`)
-    this.applier = new DefinitionsApplier(broker, this.keys, this.cache, state.placement, state.nodeName, log, claimed)
+    this.applier = new DefinitionsApplier(broker, this.keys, this.cache, this.index, state.placement, state.nodeName, log, claimed)
   }
 
   private get self(): string {
@@ -113,15 +99,10 @@ export class DefinitionsStore implements ClusterDefinitions {
    * restart) and watches from the loaded revision on. Runs before the node registers as a member.
    */
   async start(): Promise<void> {
-    await this.grantLease()
-    const applied = await this.etcd.getAll().prefix(this.keys.applied).exec()
-    for (const kv of applied.kvs) this.onApplied(kv, true)
-    this.appliedWatcher = await this.etcd.watch().prefix(this.keys.applied).startRevision((BigInt(applied.header.revision) + 1n).toString()).create()
-    this.appliedWatcher.on('put', (kv) => this.onApplied(kv, true))
-    this.appliedWatcher.on('delete', (kv) => this.onApplied(kv, false))
+    await this.barrier.start()
     let all = await this.etcd.getAll().prefix(this.keys.defs).exec()
     if (all.kvs.length === 0 && (await this.seed())) all = await this.etcd.getAll().prefix(this.keys.defs).exec()
-    for (const kv of all.kvs) this.cache.set(kv.key.toString(), kv.value.toString())
+    for (const kv of all.kvs) this.cacheSet(kv.key.toString(), kv.value.toString())
     const rev = BigInt(all.header.revision)
     this.suppressed(() => this.applier.reconcile())
     this.appliedRev = rev
@@ -136,7 +117,7 @@ export class DefinitionsStore implements ClusterDefinitions {
       const h = decodeHome(value)
       if (h.node === this.self && (!h.durable || h.exclusive)) this.deleteQueueRecord(h.vhost, h.name)
     }
-    await this.writeApplied()
+    await this.barrier.applied(rev)
     if (this.ops.length > 0) await this.flush()
     this.log.info({ revision: rev.toString(), records: this.cache.size }, 'cluster definitions loaded from etcd')
   }
@@ -156,31 +137,28 @@ export class DefinitionsStore implements ClusterDefinitions {
   }
 
   async close(): Promise<void> {
-    this.closed = true
-    if (this.ticker !== null) clearInterval(this.ticker)
-    for (const w of this.waiters) w.resolve()
-    this.waiters = []
     await this.watcher?.cancel().catch(() => undefined)
-    await this.appliedWatcher?.cancel().catch(() => undefined)
     await this.commitTail.catch(() => undefined)
-    await this.lease?.revoke().catch(() => undefined)
-  }
-
-  private async grantLease(): Promise<void> {
-    const lease = this.etcd.lease(this.ttl)
-    lease.on('lost', () => {
-      if (this.closed || this.lease !== lease) return
-      this.lease = null
-      this.appliedWritten = 0n
-      void this.grantLease()
-        .then(() => this.writeApplied())
-        .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'cannot grant the applied-revision lease'))
-    })
-    await lease.grant()
-    this.lease = lease
+    await this.barrier.close()
   }
 
   // ---- applying etcd's changes ---------------------------------------------------------------
+
+  private cacheSet(key: string, value: string): void {
+    if (this.keys.kindOf(key) === 'bindings') {
+      const old = this.cache.get(key)
+      if (old !== undefined) this.index.remove(key, JSON.parse(old) as BindingRecord)
+      this.index.add(key, JSON.parse(value) as BindingRecord)
+    }
+    this.cache.set(key, value)
+  }
+
+  private cacheDelete(key: string): void {
+    const old = this.cache.get(key)
+    if (old === undefined) return
+    if (this.keys.kindOf(key) === 'bindings') this.index.remove(key, JSON.parse(old) as BindingRecord)
+    this.cache.delete(key)
+  }
 
   private suppressed<T>(f: () => T): T {
     this.suppress++
@@ -198,11 +176,11 @@ export class DefinitionsStore implements ClusterDefinitions {
         const key = ev.kv.key.toString()
         if (ev.type === 'Put') {
           const value = ev.kv.value.toString()
-          this.cache.set(key, value)
+          this.cacheSet(key, value)
           this.applier.put(key, value)
         } else {
           const old = this.cache.get(key)
-          this.cache.delete(key)
+          this.cacheDelete(key)
           if (old !== undefined) this.applier.delete(key, old)
         }
         const r = BigInt(ev.kv.mod_revision)
@@ -210,69 +188,7 @@ export class DefinitionsStore implements ClusterDefinitions {
       }
     })
     this.appliedRev = rev
-    void this.writeApplied()
-    this.checkWaiters()
-  }
-
-  // ---- the applied-revision barrier ----------------------------------------------------------
-
-  private onApplied(kv: IKeyValue, put: boolean): void {
-    const node = decodeURIComponent(kv.key.toString().slice(this.keys.applied.length))
-    if (put) this.appliedBy.set(node, BigInt(kv.value.toString()))
-    else this.appliedBy.delete(node)
-    this.checkWaiters()
-  }
-
-  private async writeApplied(): Promise<void> {
-    const lease = this.lease
-    if (this.appliedWriting || lease === null || this.appliedRev <= this.appliedWritten) return
-    this.appliedWriting = true
-    const rev = this.appliedRev
-    try {
-      await lease.put(this.keys.applied + encodeURIComponent(this.self)).value(rev.toString()).exec()
-      this.appliedWritten = rev
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot write the applied revision')
-      await new Promise((r) => setTimeout(r, 500).unref())
-    } finally {
-      this.appliedWriting = false
-    }
-    if (!this.closed && this.appliedRev > this.appliedWritten) void this.writeApplied()
-  }
-
-  private lagging(rev: bigint): string[] {
-    const out: string[] = []
-    for (const m of this.state.members.keys()) {
-      const r = m === this.self ? this.appliedRev : (this.appliedBy.get(m) ?? 0n)
-      if (r < rev) out.push(m)
-    }
-    return out
-  }
-
-  /** Resolves once every live member has applied `rev` (or after BARRIER_MS). */
-  private waitApplied(rev: bigint): Promise<void> {
-    if (rev === 0n || this.closed || this.lagging(rev).length === 0) return Promise.resolve()
-    return new Promise((resolve) => {
-      this.waiters.push({ rev, resolve, deadline: Date.now() + BARRIER_MS })
-      // membership changes (a dead member's lease expiring) are seen by polling
-      this.ticker ??= setInterval(() => this.checkWaiters(), 50).unref()
-    })
-  }
-
-  private checkWaiters(): void {
-    if (this.waiters.length === 0) return
-    const now = Date.now()
-    this.waiters = this.waiters.filter((w) => {
-      const lag = this.lagging(w.rev)
-      if (lag.length > 0 && now < w.deadline) return true
-      if (lag.length > 0) this.log.warn({ revision: w.rev.toString(), lagging: lag }, `members did not apply a definition change within ${BARRIER_MS} ms; answering anyway`)
-      w.resolve()
-      return false
-    })
-    if (this.waiters.length === 0 && this.ticker !== null) {
-      clearInterval(this.ticker)
-      this.ticker = null
-    }
+    void this.barrier.applied(rev)
   }
 
   // ---- writing -------------------------------------------------------------------------------
@@ -294,7 +210,7 @@ export class DefinitionsStore implements ClusterDefinitions {
     this.inflight++
     const committed = this.commitTail.then(() => this.txn(ops))
     this.commitTail = committed.catch(() => undefined)
-    const done = committed.then((rev) => this.waitApplied(rev))
+    const done = committed.then((rev) => this.barrier.wait(rev))
     const last = done.finally(() => {
       this.inflight--
       if (this.last === last) this.last = null
@@ -331,6 +247,10 @@ export class DefinitionsStore implements ClusterDefinitions {
 
   settled(): Promise<void> {
     this.syncSections()
+    return this.visible()
+  }
+
+  visible(): Promise<void> {
     if (this.ops.length > 0) return this.flush()
     return this.last ?? Promise.resolve()
   }
@@ -357,12 +277,11 @@ export class DefinitionsStore implements ClusterDefinitions {
   /** The queue's record and every binding to it. */
   private deleteQueueRecord(vhost: string, name: string): void {
     this.write(this.keys.queue(vhost, name), null)
-    this.deleteBindingsWhere(vhost, (b) => b.destinationType === 'queue' && b.destination === name)
+    this.deleteBindingsOf(vhost, 'queue', name)
   }
 
-  private deleteBindingsWhere(vhost: string, match: (b: BindingRecord) => boolean): void {
-    const prefix = `${this.keys.defs}bindings/${encodeURIComponent(vhost)}/`
-    for (const [k, value] of this.cache) if (k.startsWith(prefix) && match(JSON.parse(value) as BindingRecord)) this.write(k, null)
+  private deleteBindingsOf(vhost: string, end: BindingEnd, name: string): void {
+    for (const k of this.index.keys(vhost, end, name)) this.write(k, null)
   }
 
   // ---- DefinitionsObserver: local changes ----------------------------------------------------
@@ -374,7 +293,8 @@ export class DefinitionsStore implements ClusterDefinitions {
   exchangeRemoved(v: VHost, x: Exchange): void {
     if (this.suppress > 0) return
     this.write(this.keys.exchange(v.name, x.name), null)
-    this.deleteBindingsWhere(v.name, (b) => b.source === x.name || (b.destinationType === 'exchange' && b.destination === x.name))
+    this.deleteBindingsOf(v.name, 'source', x.name)
+    this.deleteBindingsOf(v.name, 'exchange', x.name)
   }
 
   queueAdded(v: VHost, q: Queue): void {
@@ -435,7 +355,7 @@ export class DefinitionsStore implements ClusterDefinitions {
     this.commitTail = claimed.catch(() => undefined)
     const done = claimed
       .then(async (r) => {
-        await this.waitApplied(r.rev)
+        await this.barrier.wait(r.rev)
         return { won: r.won, value: r.value }
       })
       .finally(() => {

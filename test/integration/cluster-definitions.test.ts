@@ -296,6 +296,30 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
     expect((await apiClient(n2).get('/api/bindings/imported')).body.some((b: { source: string; destination: string }) => b.source === 'ix' && b.destination === 'iq')).toBe(true)
   })
 
+  it('a member that does not apply a change holds declare-ok until its lease expires (it is then no longer waited for)', async () => {
+    newCluster()
+    const n1 = await node('n1')
+    const c1 = await channel(n1)
+    // a member that registered but never applies anything (a hung process)
+    const lease = etcd.client.lease(2)
+    await lease.put(`/warren/${cluster}/nodes/ghost`).value(JSON.stringify({ name: 'ghost', address: '127.0.0.1', clusterPort: 1, amqpPort: 1, httpPort: -1, started: Date.now() }))
+    await waitFor(() => n1.broker.cluster!.members.has('ghost'), 3000, 'n1 to see the ghost member')
+    const t0 = Date.now()
+    const declared = c1.assertQueue('waits-for-ghost')
+    let done = false
+    void declared.then(() => (done = true))
+    await new Promise((r) => setTimeout(r, 400))
+    expect(done).toBe(false)
+    await lease.revoke() // as when its lease expires: it leaves the members
+    await declared
+    const waited = Date.now() - t0
+    expect(waited).toBeGreaterThanOrEqual(400)
+    expect(waited).toBeLessThan(4000) // not the 5 s bound: the member left
+    const t1 = Date.now()
+    await c1.assertQueue('no-wait-now')
+    expect(Date.now() - t1).toBeLessThan(1000)
+  })
+
   it('Prometheus series carry the cluster label', async () => {
     newCluster()
     const n1 = await node('n1', undefined, 0)

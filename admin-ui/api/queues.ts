@@ -22,7 +22,9 @@ import { queueBindings } from './bindings.js'
 import { messageStats, QUEUE_STATS_KEYS, queueStatsCounts } from './common.js'
 import { consumerJson } from './consumers.js'
 import { getMessages } from './publish.js'
-import { deleteRemoteQueue, oneRemoteQueueJson, remoteHome, remoteQueuesJson } from './remote-queues.js'
+import { deleteRemoteQueue, oneRemoteQueueJson, putQueueInCluster, remoteHome, remoteQueuesJson } from './remote-queues.js'
+import { validateQueueArguments } from '../../core/arguments.js'
+import { accessRefused } from '../../core/errors.js'
 import { assertHomeEquivalent } from '../../core/cluster/home-equivalence.js'
 
 /** A queue as RabbitMQ shows it; `detailed` adds consumer_details and friends (GET of one queue). */
@@ -127,7 +129,7 @@ function queueOf(req: ApiRequest, write = false): { v: VHost; q: Queue } {
   return { v, q }
 }
 
-function putQueue(req: ApiRequest): ApiReply {
+async function putQueue(req: ApiRequest): Promise<ApiReply> {
   const v = requestVHost(req, true)
   const name = shortName(req.params.name, 'queue name')
   const o = objectBody(req.body)
@@ -145,8 +147,16 @@ function putQueue(req: ApiRequest): ApiReply {
     return noContent()
   }
   const existed = v.queues.has(name)
+  const authorize = accessFor(req, v).queueDeclareCheck(options.arguments)
+  if (!existed && req.ctx.broker.cluster?.definitions != null) {
+    // a new queue in a cluster: checked here, then placed and claimed in etcd (remote-queues.ts)
+    authorize(name, true)
+    if (name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`)
+    validateQueueArguments(name, v.name, options)
+    return (await putQueueInCluster(req.ctx.broker, v, name, options)) ? created() : noContent()
+  }
   // rabbit_channel queue.declare, run as the user: configure (and the dead-letter-exchange checks)
-  v.declareQueue(name, options, false, null, accessFor(req, v).queueDeclareCheck(options.arguments))
+  v.declareQueue(name, options, false, null, authorize)
   return existed ? noContent() : created()
 }
 

@@ -8,6 +8,9 @@
 import type { Broker } from '../../core/broker.js'
 import type { QueueHome, QueueCounts } from '../../core/cluster/placement.js'
 import type { VHost } from '../../core/vhost.js'
+import { assertHomeEquivalent, assertHomeUp } from '../../core/cluster/home-equivalence.js'
+import { chooseHome } from '../../core/cluster/leader-locator.js'
+import type { QueueOptions } from '../../core/queue.js'
 import type { ApiContext } from '../context.js'
 import { tableJson } from '../format.js'
 
@@ -19,7 +22,7 @@ export function remoteHome(broker: Broker, vhost: string, name: string): QueueHo
 }
 
 /** RabbitMQ's queue JSON for a queue of another node: its definition, node and counts. */
-export function remoteQueueJson(h: QueueHome, counts: QueueCounts): Record<string, unknown> {
+export function remoteQueueJson(h: QueueHome, counts: QueueCounts, up: boolean): Record<string, unknown> {
   const type = typeof h.arguments['x-queue-type'] === 'string' ? (h.arguments['x-queue-type'] as string) : 'classic'
   const out: Record<string, unknown> = {
     arguments: tableJson(h.arguments),
@@ -32,7 +35,8 @@ export function remoteQueueJson(h: QueueHome, counts: QueueCounts): Record<strin
     messages_unacknowledged: 0,
     name: h.name,
     node: h.node,
-    state: 'running',
+    // RabbitMQ shows the queues of a node that is down as down
+    state: up ? 'running' : 'down',
     type,
     vhost: h.vhost,
   }
@@ -42,7 +46,7 @@ export function remoteQueueJson(h: QueueHome, counts: QueueCounts): Record<strin
 
 async function countsOf(broker: Broker, h: QueueHome): Promise<QueueCounts> {
   const ops = broker.cluster?.remoteOps ?? null
-  if (ops === null) return { messageCount: 0, consumerCount: 0 }
+  if (ops === null || !broker.cluster!.members.has(h.node)) return { messageCount: 0, consumerCount: 0 }
   return ops.counts(h).catch(() => ({ messageCount: 0, consumerCount: 0 }))
 }
 
@@ -51,16 +55,33 @@ export async function remoteQueuesJson(ctx: ApiContext, vhosts: VHost[]): Promis
   if (c === null) return []
   const names = new Set(vhosts.map((v) => v.name))
   const homes = [...c.placement.all()].filter((h) => h.node !== c.nodeName && names.has(h.vhost))
-  return Promise.all(homes.map(async (h) => remoteQueueJson(h, await countsOf(ctx.broker, h))))
+  return Promise.all(homes.map(async (h) => remoteQueueJson(h, await countsOf(ctx.broker, h), c.members.has(h.node))))
 }
 
 export async function oneRemoteQueueJson(ctx: ApiContext, h: QueueHome): Promise<Record<string, unknown>> {
-  return remoteQueueJson(h, await countsOf(ctx.broker, h))
+  return remoteQueueJson(h, await countsOf(ctx.broker, h), ctx.broker.cluster!.members.has(h.node))
 }
 
 /** DELETE /api/queues/:vhost/:name of a queue homed elsewhere. */
 export async function deleteRemoteQueue(broker: Broker, h: QueueHome, ifUnused: boolean, ifEmpty: boolean): Promise<void> {
   const c = broker.cluster!
+  assertHomeUp(c, h)
   if (c.remoteOps !== null) await c.remoteOps.delete(h, ifUnused, ifEmpty)
   else await c.definitions?.deleteRemoteQueue(h.vhost, h.name)
+}
+
+/**
+ * PUT /api/queues/:vhost/:name of a new queue in a cluster: placed by the leader locator and
+ * claimed in etcd as over AMQP (created here when this node is its home); true when this request
+ * made it, false when another declare had it first (it is then compared with that one's record).
+ */
+export async function putQueueInCluster(broker: Broker, v: VHost, name: string, options: QueueOptions): Promise<boolean> {
+  const c = broker.cluster!
+  const node = chooseHome(c, v, name, options.arguments)
+  const home: QueueHome = { vhost: v.name, name, node, durable: options.durable, autoDelete: options.autoDelete, exclusive: false, arguments: options.arguments }
+  const held = await c.definitions!.claimQueue(home, node === c.nodeName ? () => void v.declareQueue(name, options, false, null) : null)
+  if (held === home) return true
+  if (held.node === c.nodeName) v.declareQueue(name, options, false, null)
+  else assertHomeEquivalent(held, options)
+  return false
 }

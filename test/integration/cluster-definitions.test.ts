@@ -221,6 +221,14 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
     const polHomes = await Promise.all([0, 1, 2, 3].map(async (i) => (await queueRecord('/', `pol${i}`))!.node))
     expect(polHomes.filter((h) => h === 'n2')).toHaveLength(2)
     expect(before).toBe(3)
+    // the management API places a new queue the same way
+    for (let i = 0; i < 2; i++) {
+      expect((await apiClient(n2).put(`/api/queues/%2F/api${i}`, { durable: true, arguments: { 'x-queue-leader-locator': 'balanced' } })).status).toBe(201)
+    }
+    const apiHomes = await Promise.all([0, 1].map(async (i) => (await queueRecord('/', `api${i}`))!.node))
+    expect(apiHomes.sort()).toEqual(['n1', 'n2'])
+    expect((await apiClient(n1).put('/api/queues/%2F/api0', { durable: true, arguments: { 'x-queue-leader-locator': 'balanced' } })).status).toBe(204)
+    expect((await apiClient(n1).put('/api/queues/%2F/api0', { durable: false })).status).toBe(400)
     const bad = await closeCode(c1.assertQueue('bad', { arguments: { 'x-queue-leader-locator': 'nearest' } }))
     expect(bad.code).toBe(406)
     expect(bad.message).toContain("invalid arg 'x-queue-leader-locator' for queue 'bad' in vhost '/'")
@@ -240,9 +248,15 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
       conns.splice(0).forEach((c) => void c.close().catch(() => undefined))
       await n2.stop()
       nodes.splice(nodes.indexOf(n2), 1)
-      // while n2 is away, n1 deletes the exchange: the restarted node takes etcd's view
+      // while n2 is away its durable queue is there but unreachable (RabbitMQ's 404 for a node that is down)
       const c1 = await channel(n1)
-      await c1.deleteExchange('kx')
+      const down = await closeCode(c1.checkQueue('keep'))
+      expect(down.code).toBe(404)
+      expect(down.message).toContain("home node 'n2' of durable queue 'keep' in vhost '/' is down or inaccessible")
+      expect((await apiClient(n1).get('/api/queues/%2F/keep')).body).toMatchObject({ node: 'n2', state: 'down' })
+      // while n2 is away, n1 deletes the exchange: the restarted node takes etcd's view
+      const c1b = await channel(n1)
+      await c1b.deleteExchange('kx')
       n2 = await node('n2', dir)
       expect(n2.broker.vhost('/')!.queues.has('keep')).toBe(true)
       expect(n2.broker.vhost('/')!.queues.has('lose')).toBe(false)
@@ -250,7 +264,8 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
       expect(await queueRecord('/', 'keep')).toMatchObject({ node: 'n2', durable: true })
       expect(await queueRecord('/', 'lose')).toBeNull()
       await waitFor(() => n1.broker.cluster!.placement.home('/', 'lose') === undefined, 3000, 'n1 to drop the transient queue')
-      expect((await closeCode(c1.checkQueue('lose'))).code).toBe(404)
+      expect(await c1b.checkQueue('keep')).toMatchObject({ queue: 'keep' })
+      expect((await closeCode(c1b.checkQueue('lose'))).code).toBe(404)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

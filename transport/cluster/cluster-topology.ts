@@ -10,11 +10,12 @@
  * Without the node link (ClusterState.remoteOps null): a passive declare of a remote queue answers
  * 0 messages and 0 consumers; queue.delete of a remote queue deletes its etcd record (its home
  * removes the queue when its watch sees that) and answers 0 messages; queue.purge of a remote queue
- * is refused with RabbitMQ's 404 for a queue whose home node cannot be reached.
+ * is refused with RabbitMQ's 404 for a queue whose home node cannot be reached. A queue whose home
+ * is not a live member gets RabbitMQ's 404s for a queue of a node that is down.
  */
 import type { ClusterState } from '../../core/cluster/cluster-state.js'
 import type { ClusterDefinitions } from '../../core/cluster/definitions.js'
-import { assertHomeEquivalent, lockedQueue } from '../../core/cluster/home-equivalence.js'
+import { assertHomeEquivalent, assertHomeUp, lockedQueue, unreachableQueue } from '../../core/cluster/home-equivalence.js'
 import { chooseHome } from '../../core/cluster/leader-locator.js'
 import type { QueueHome } from '../../core/cluster/placement.js'
 import { validateQueueArguments } from '../../core/arguments.js'
@@ -120,6 +121,7 @@ async function declare(ch: Channel, a: MethodArgs, state: ClusterState, defs: Cl
     const home = remoteHome(state, v.name, name)
     if (home !== undefined) {
       authorize(name, false)
+      assertHomeUp(state, home)
       assertHomeEquivalent(home, options)
       return remoteCounts(state, home)
     }
@@ -152,6 +154,7 @@ function countQueues(state: ClusterState, vhost: string): number {
 }
 
 async function remoteCounts(state: ClusterState, home: QueueHome): Promise<Declared> {
+  assertHomeUp(state, home)
   // the owner of an exclusive queue is a connection of its home node
   if (home.exclusive) throw lockedQueue(home.name, home.vhost)
   const ops = state.remoteOps
@@ -159,18 +162,11 @@ async function remoteCounts(state: ClusterState, home: QueueHome): Promise<Decla
   return { name: home.name, messageCount: c.messageCount, consumerCount: c.consumerCount }
 }
 
-/** RabbitMQ's 404 for a queue whose home node cannot be reached (rabbit_amqqueue:not_found_or_absent). */
-function unreachable(home: QueueHome): ChannelError {
-  return new ChannelError(
-    ReplyCode.NOT_FOUND,
-    `home node '${home.node}' of ${home.durable ? 'durable' : 'non-durable'} queue '${home.name}' in vhost '${home.vhost}' is down or inaccessible`,
-  )
-}
-
 export function clusterQueueDelete(ch: Channel, a: MethodArgs, q: string, state: ClusterState, defs: ClusterDefinitions): boolean {
   const home = remoteHome(state, ch.vhost.name, q)
   if (home === undefined) return false
   ch.access.check('configure', 'queue', q)
+  assertHomeUp(state, home)
   if (home.exclusive) throw lockedQueue(q, home.vhost)
   const ops = state.remoteOps
   const step = ops !== null ? ops.delete(home, a.ifUnused as boolean, a.ifEmpty as boolean) : defs.deleteRemoteQueue(home.vhost, q).then(() => 0)
@@ -184,9 +180,11 @@ export function clusterQueuePurge(ch: Channel, a: MethodArgs, q: string, state: 
   const home = remoteHome(state, ch.vhost.name, q)
   if (home === undefined) return false
   ch.access.check('read', 'queue', q)
+  assertHomeUp(state, home)
   if (home.exclusive) throw lockedQueue(q, home.vhost)
   const ops = state.remoteOps
-  if (ops === null) throw unreachable(home)
+  // without the node link the home cannot be reached from here: RabbitMQ's 404 for that
+  if (ops === null) throw unreachableQueue(home)
   ch.hold(ops.purge(home), CLASS_QUEUE, 30, (n) => {
     if (!a.nowait) ch.writer.method(ch.id, CLASS_QUEUE, 31, [n])
   })

@@ -134,6 +134,13 @@ async function handle(api: ApiContext, router: Router, req: IncomingMessage, res
     // the console handles 401 itself: no challenge, so the browser never prompts (and caches)
     if (reply.headers !== undefined && isScriptCall(req.headers)) delete reply.headers['www-authenticate']
   }
+  // in a cluster a change is answered once every node has it (core/cluster/definitions.ts)
+  const defs = api.broker.cluster?.definitions
+  if (defs != null && method !== 'GET' && method !== 'HEAD') {
+    await defs.settled().catch((err: unknown) => {
+      reply = errorReply(api, new HttpError(503, 'service_unavailable', `cluster definitions not written: ${(err as Error).message}`), method, rawPath)
+    })
+  }
   send(res, method, reply)
   if (reply.headers?.connection === 'close') res.once('finish', () => req.destroy())
 }

@@ -18,9 +18,16 @@ export interface HistogramSeries {
 export class Exposition {
   private readonly lines: string[] = []
 
+  /** `common`: labels every sample carries (in a cluster: rabbitmq_cluster, issue 13); none on a single node */
+  constructor(private readonly common: Labels | null = null) {}
+
+  private labels(l: Labels): Labels {
+    return this.common === null ? l : { ...l, ...this.common }
+  }
+
   family(name: string, type: MetricType, help: string, samples: [Labels, number][]): void {
     this.lines.push(`# TYPE ${name} ${type}`, `# HELP ${name} ${help}`)
-    for (const [labels, value] of samples) this.lines.push(`${name}${formatLabels(labels)} ${formatValue(value)}`)
+    for (const [labels, value] of samples) this.lines.push(`${name}${formatLabels(this.labels(labels))} ${formatValue(value)}`)
   }
 
   /** A family with one unlabelled sample. */
@@ -31,9 +38,10 @@ export class Exposition {
   histogram(name: string, help: string, series: HistogramSeries[]): void {
     this.lines.push(`# TYPE ${name} histogram`, `# HELP ${name} ${help}`)
     for (const s of series) {
-      s.bounds.forEach((le, i) => this.lines.push(`${name}_bucket${formatLabels({ ...s.labels, le: formatValue(le) })} ${formatValue(s.cumulative[i])}`))
-      this.lines.push(`${name}_count${formatLabels(s.labels)} ${formatValue(s.cumulative[s.cumulative.length - 1])}`)
-      this.lines.push(`${name}_sum${formatLabels(s.labels)} ${formatValue(s.sum)}`)
+      const labels = this.labels(s.labels)
+      s.bounds.forEach((le, i) => this.lines.push(`${name}_bucket${formatLabels({ ...labels, le: formatValue(le) })} ${formatValue(s.cumulative[i])}`))
+      this.lines.push(`${name}_count${formatLabels(labels)} ${formatValue(s.cumulative[s.cumulative.length - 1])}`)
+      this.lines.push(`${name}_sum${formatLabels(labels)} ${formatValue(s.sum)}`)
     }
   }
 

@@ -109,7 +109,8 @@ function messageSizes(e: Exposition, api: ApiContext): void {
 export function metricsText(api: ApiContext, path: string, query = new URLSearchParams()): string | undefined {
   const endpoint = ENDPOINTS[path]
   if (endpoint === undefined) return undefined
-  const e = new Exposition()
+  // a cluster member labels every series with its cluster (as identity_info does on a single node)
+  const e = new Exposition(api.broker.cluster === null ? null : { rabbitmq_cluster: api.broker.clusterName })
   if (endpoint === 'detailed') {
     detailedFamilies(e, api, query)
     identity(e, api, endpoint)

@@ -124,6 +124,9 @@ const CHECK_LIST: Record<string, Check> = {
   'x-single-active-consumer': bool,
   'x-queue-mode': oneOf('default', 'lazy'),
   'x-queue-type': oneOf('classic', 'quorum', 'stream'),
+  // rabbit_amqqueue:check_queue_leader_locator_arg (3.10): client-local or balanced
+  'x-queue-leader-locator': (v) =>
+    typeof v !== 'string' ? `{unacceptable_type,${typeName(v)}}` : v === 'client-local' || v === 'balanced' ? undefined : 'invalid_queue_locator_arg',
 }
 /** A Map: an argument named `__proto__` or `constructor` is unknown, not Object.prototype's. */
 const CHECKS = new Map(Object.entries(CHECK_LIST))

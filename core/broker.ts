@@ -109,6 +109,7 @@ export class Broker {
       v.replyTo = this.replyTo
       v.policySource = { policies: this.policies, operatorPolicies: this.operatorPolicies }
       v.parameters = this.parameters
+      v.definitions = this.cluster?.definitions ?? null
       this.vhosts.set(name, v)
       if (metadata === undefined) this.vhostMetadata.set(name, { description: '', tags: [] })
     }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Authorize } from './access-control.js'
+import type { DefinitionsObserver } from './cluster/definitions.js'
 import {
   accessRefused,
   ChannelError,
@@ -67,6 +68,8 @@ export class VHost {
    * (the management API's trial-run vhosts, unit tests). Set by the Broker.
    */
   storage: Storage | null = null
+  /** in a cluster, the definitions written to etcd (core/cluster/definitions.ts); null on a single node */
+  definitions: DefinitionsObserver | null = null
   /** stores (and dedup window logs) that took a write in the current publish(): its confirm waits for them */
   readonly durableTouched: DurableLog[] = []
   /** waiting direct reply-to consumers; the Broker shares one registry among its vhosts */
@@ -174,6 +177,7 @@ export class VHost {
     }
     this.exchanges.set(name, x)
     this.storage?.exchangeAdded(this, x)
+    if (name !== '' && !name.startsWith('amq.')) this.definitions?.exchangeAdded(this, x)
     return x
   }
 
@@ -222,6 +226,7 @@ export class VHost {
     for (const b of [...x.bindings.values()]) this.removeBinding(b, false)
     for (const b of [...x.incoming.values()]) this.removeBinding(b, true)
     this.storage?.exchangeRemoved(this, x)
+    this.definitions?.exchangeRemoved(this, x)
   }
 
   // ---- queues -------------------------------------------------------------------------------
@@ -249,8 +254,9 @@ export class VHost {
   /**
    * queue.declare. An empty name gets a server-generated `amq.gen-…` name; `authorize` runs on the
    * actual name before anything is created, as RabbitMQ checks configure on it (not when passive).
+   * `serverNamed`: `name` is an amq.gen-… name the cluster generated and claimed (not refused as reserved).
    */
-  declareQueue(name: string, options: QueueOptions, passive: boolean, owner: object | null, authorize?: Authorize): DeclareQueueResult {
+  declareQueue(name: string, options: QueueOptions, passive: boolean, owner: object | null, authorize?: Authorize, serverNamed = false): DeclareQueueResult {
     if (passive) {
       const q = this.getQueue(name, owner)
       q.lastUsed = Date.now()
@@ -263,7 +269,7 @@ export class VHost {
         throw preconditionFailed(`Cannot declare a server-named queue for type rabbit_${type}_queue`)
       }
       name = generateName('amq.gen-')
-    } else if (name.startsWith('amq.')) {
+    } else if (name.startsWith('amq.') && !serverNamed) {
       throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`)
     }
     const existing = this.queues.get(name)
@@ -281,6 +287,7 @@ export class VHost {
     const q = newQueue(this, name, options)
     this.queues.set(name, q)
     this.storage?.queueAdded(this, q)
+    this.definitions?.queueAdded(this, q)
     // RabbitMQ: every queue is bound to the default exchange by its name (implicitly).
     return { queue: q, messageCount: 0, consumerCount: 0 }
   }
@@ -320,6 +327,7 @@ export class VHost {
     for (const b of [...q.incoming.values()]) this.removeBinding(b, true)
     const n = q.destroy()
     this.storage?.queueRemoved(this, q)
+    this.definitions?.queueRemoved(this, q)
     return n
   }
 
@@ -381,6 +389,7 @@ export class VHost {
     source.bindings.set(id, b)
     destination.incoming.set(`${source.name}\u0000${id}`, b)
     this.storage?.bindingAdded(this, b)
+    this.definitions?.bindingAdded(this, b)
   }
 
   /** Removes a binding; `autoDeleteSource` lets an auto-delete source go with its last binding. */
@@ -390,6 +399,7 @@ export class VHost {
     source.router.unbind(b)
     destination.incoming.delete(`${source.name}\u0000${b.id}`)
     this.storage?.bindingRemoved(this, b)
+    this.definitions?.bindingRemoved(this, b)
     if (autoDeleteSource && source.autoDelete && source.bindings.size === 0 && this.exchanges.get(source.name) === source) {
       this.removeExchange(source)
     }
@@ -526,7 +536,7 @@ export function generateName(prefix: string): string {
  * `X but current is Y` as rabbit_misc:assert_args_equivalence words it: bare values when both sides are
  * present, typed values (or none) when one is missing.
  */
-function describePair(received: unknown, current: unknown): string {
+export function describePair(received: unknown, current: unknown): string {
   if (received !== undefined && current !== undefined) return `'${String(received)}' but current is '${String(current)}'`
   return `${describe(received)} but current is ${describe(current)}`
 }

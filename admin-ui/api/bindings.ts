@@ -3,6 +3,7 @@
  * and GET/DELETE one binding by its properties_key. The default exchange's implicit bindings
  * (every queue by its name) are listed as RabbitMQ lists them, but cannot be created or deleted.
  */
+import type { RemoteBinding } from '../../core/cluster/definitions.js'
 import type { Binding, Exchange } from '../../core/exchange.js'
 import type { Queue } from '../../core/queue.js'
 import type { VHost } from '../../core/vhost.js'
@@ -51,10 +52,14 @@ const fromCore = (b: Binding): BindingLike => ({
 /** The implicit default-exchange binding of a queue. */
 const implicit = (q: Queue): BindingLike => ({ source: '', destination: q.name, destinationType: 'queue', routingKey: q.name, arguments: {} })
 
-/** Every binding of a vhost, default-exchange bindings first. */
-export function vhostBindings(v: VHost): Record<string, unknown>[] {
+/**
+ * Every binding of a vhost, default-exchange bindings first; in a cluster also the bindings to
+ * queues of other nodes that have no stand-in here (from etcd's records, core/cluster/definitions.ts).
+ */
+export function vhostBindings(v: VHost, remote: readonly RemoteBinding[] = []): Record<string, unknown>[] {
   const out = [...v.queues.values()].map((q) => bindingJson(v.name, implicit(q)))
   for (const b of v.bindings()) out.push(bindingJson(v.name, fromCore(b)))
+  for (const r of remote) out.push(bindingJson(v.name, { source: r.source, destination: r.queue, destinationType: 'queue', routingKey: r.routingKey, arguments: r.arguments }))
   return out
 }
 
@@ -149,7 +154,10 @@ const SORT = { sort: ['vhost', 'source', 'destination', 'routing_key'] }
 
 /** Adds the /api/bindings routes. */
 export function registerBindings(router: Router): void {
-  const list = (req: ApiRequest): ApiReply => ok(listedVHosts(req).flatMap((v) => vhostBindings(v)))
+  const list = (req: ApiRequest): ApiReply => {
+    const defs = req.ctx.broker.cluster?.definitions ?? null
+    return ok(listedVHosts(req).flatMap((v) => vhostBindings(v, defs === null ? [] : defs.remoteBindings(v.name))))
+  }
   router.get('/api/bindings', list, { list: SORT })
   router.get('/api/bindings/:vhost', list, { list: SORT })
   for (const kind of ['q', 'e']) {

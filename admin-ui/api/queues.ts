@@ -22,6 +22,10 @@ import { queueBindings } from './bindings.js'
 import { messageStats, QUEUE_STATS_KEYS, queueStatsCounts } from './common.js'
 import { consumerJson } from './consumers.js'
 import { getMessages } from './publish.js'
+import { deleteRemoteQueue, oneRemoteQueueJson, putQueueInCluster, remoteHome, remoteQueuesJson } from './remote-queues.js'
+import { validateQueueArguments } from '../../core/arguments.js'
+import { accessRefused } from '../../core/errors.js'
+import { assertHomeEquivalent } from '../../core/cluster/home-equivalence.js'
 
 /** A queue as RabbitMQ shows it; `detailed` adds consumer_details and friends (GET of one queue). */
 export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<string, unknown> {
@@ -31,6 +35,7 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
   const rates = sampler.queueRates(q)
   const counts = queueCounters(q)
   const exclusiveConsumer = q.consumers.find((c) => c.exclusive)
+  const type = typeof q.arguments['x-queue-type'] === 'string' ? q.arguments['x-queue-type'] : 'classic'
   const out: Record<string, unknown> = {
     arguments: tableJson(q.arguments),
     auto_delete: q.autoDelete,
@@ -68,9 +73,11 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
     recoverable_slaves: null,
     single_active_consumer_tag: q.activeConsumer?.tag ?? null,
     state: 'running',
-    type: typeof q.arguments['x-queue-type'] === 'string' ? q.arguments['x-queue-type'] : 'classic',
+    type,
     vhost: q.vhost.name,
   }
+  // RabbitMQ shows a replicated queue's leader (in a cluster: the node the queue lives on)
+  if (type === 'quorum') out.leader = broker.nodeName
   const stats = messageStats(queueStatsCounts(counts), queueStatsCounts(rates.counters), QUEUE_STATS_KEYS, true)
   if (Object.keys(stats).length > 0) out.message_stats = stats
   if (q.consumerCount === 0) out.idle_since = rfc3339(q.lastUsed)
@@ -122,7 +129,7 @@ function queueOf(req: ApiRequest, write = false): { v: VHost; q: Queue } {
   return { v, q }
 }
 
-function putQueue(req: ApiRequest): ApiReply {
+async function putQueue(req: ApiRequest): Promise<ApiReply> {
   const v = requestVHost(req, true)
   const name = shortName(req.params.name, 'queue name')
   const o = objectBody(req.body)
@@ -132,14 +139,36 @@ function putQueue(req: ApiRequest): ApiReply {
     exclusiveOwner: null,
     arguments: toFieldTable(o.arguments, 'arguments'),
   }
+  // in a cluster, a queue of another node is compared with its etcd record (406 → 400 when it differs)
+  const home = remoteHome(req.ctx.broker, v.name, name)
+  if (home !== undefined) {
+    accessFor(req, v).queueDeclareCheck(options.arguments)(name, false)
+    assertHomeEquivalent(home, options)
+    return noContent()
+  }
   const existed = v.queues.has(name)
+  const authorize = accessFor(req, v).queueDeclareCheck(options.arguments)
+  if (!existed && req.ctx.broker.cluster?.definitions != null) {
+    // a new queue in a cluster: checked here, then placed and claimed in etcd (remote-queues.ts)
+    authorize(name, true)
+    if (name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`)
+    validateQueueArguments(name, v.name, options)
+    return (await putQueueInCluster(req.ctx.broker, v, name, options)) ? created() : noContent()
+  }
   // rabbit_channel queue.declare, run as the user: configure (and the dead-letter-exchange checks)
-  v.declareQueue(name, options, false, null, accessFor(req, v).queueDeclareCheck(options.arguments))
+  v.declareQueue(name, options, false, null, authorize)
   return existed ? noContent() : created()
 }
 
-function deleteQueue(req: ApiRequest): ApiReply {
-  const { v, q } = queueOf(req, true)
+async function deleteQueue(req: ApiRequest): Promise<ApiReply> {
+  const v = requestVHost(req, true)
+  const home = remoteHome(req.ctx.broker, v.name, req.params.name)
+  if (home !== undefined) {
+    accessFor(req, v).check('configure', 'queue', home.name)
+    await deleteRemoteQueue(req.ctx.broker, home, req.query.get('if-unused') === 'true', req.query.get('if-empty') === 'true')
+    return noContent()
+  }
+  const { q } = queueOf(req, true)
   accessFor(req, v).check('configure', 'queue', q.name)
   // an administrative delete is not blocked by another connection's exclusive ownership
   v.deleteQueue(q.name, req.query.get('if-unused') === 'true', req.query.get('if-empty') === 'true', q.options.exclusiveOwner)
@@ -150,11 +179,19 @@ const SORT = { sort: ['vhost', 'name'] }
 
 /** Adds the queue routes. */
 export function registerQueues(router: Router): void {
-  const list = (req: ApiRequest): ApiReply =>
-    ok(listedVHosts(req).flatMap((v) => [...v.queues.values()].map((q) => queueJson(req.ctx, q, false))))
+  const list = async (req: ApiRequest): Promise<ApiReply> => {
+    const vhosts = listedVHosts(req)
+    const broker = req.ctx.broker
+    // in a cluster: this node's queues, then the others' from etcd's records (a stand-in is listed once)
+    const local = vhosts.flatMap((v) => [...v.queues.values()].filter((q) => remoteHome(broker, v.name, q.name) === undefined).map((q) => queueJson(req.ctx, q, false)))
+    return ok(broker.cluster === null ? local : [...local, ...(await remoteQueuesJson(req.ctx, vhosts))])
+  }
   router.get('/api/queues', list, { list: SORT })
   router.get('/api/queues/:vhost', list, { list: SORT })
-  router.get('/api/queues/:vhost/:name', (req) => ok(queueJson(req.ctx, queueOf(req).q, true)))
+  router.get('/api/queues/:vhost/:name', async (req) => {
+    const home = remoteHome(req.ctx.broker, requestVHost(req).name, req.params.name)
+    return ok(home !== undefined ? await oneRemoteQueueJson(req.ctx, home) : queueJson(req.ctx, queueOf(req).q, true))
+  })
   router.put('/api/queues/:vhost/:name', putQueue)
   router.delete('/api/queues/:vhost/:name', deleteQueue)
   router.delete('/api/queues/:vhost/:name/contents', (req) => {

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino'
 import type { ConnectionInfo } from '../connections.js'
+import type { ClusterDefinitions } from './definitions.js'
 import { Placement, type RemoteQueueOps } from './placement.js'
 
 /** What a node publishes about itself under /warren/<cluster>/nodes/<name> (JSON). */
@@ -36,6 +37,8 @@ export class ClusterState {
   readonly placement: Placement
   /** set by the node link once it runs: operations on queues homed on other nodes */
   remoteOps: RemoteQueueOps | null = null
+  /** set by transport/cluster/definitions-store.ts once it has loaded etcd's definitions */
+  definitions: ClusterDefinitions | null = null
 
   constructor(
     readonly clusterName: string,

@@ -1,7 +1,8 @@
 /**
  * A Warren node joining a cluster (issue 13), loaded by transport/server.ts with a dynamic import
  * only when --cluster is given, so a single node never loads etcd code. Connects to etcd, opens
- * the cluster port, and registers the membership (transport/cluster/membership.ts).
+ * the cluster port, loads and watches the cluster's definitions (definitions-store.ts), then
+ * registers the membership (transport/cluster/membership.ts): a member has applied the definitions.
  *
  * Phase 1: the cluster port listens (so the advertised address and port are real and a port
  * clash is found at start) but the node-to-node link protocol is not there yet: peers' sockets
@@ -14,7 +15,8 @@ import type { Logger } from 'pino'
 import type { Broker } from '../../core/broker.js'
 import { ClusterState, type MemberInfo } from '../../core/cluster/cluster-state.js'
 import type { BrokerConfig } from '../../core/config.js'
-import { Membership } from './membership.js'
+import { DefinitionsStore } from './definitions-store.js'
+import { LEASE_TTL_S, Membership } from './membership.js'
 
 /** ms to reach etcd and register at start before giving up (exit code 1 from the CLI). */
 const JOIN_TIMEOUT_MS = 15_000
@@ -65,14 +67,17 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     started: broker.startedAt,
   }
   const membership = new Membership(etcd, state, self, clog, leaseTtl)
+  const definitions = new DefinitionsStore(etcd, broker, state, clog, leaseTtl ?? LEASE_TTL_S)
   let timer: NodeJS.Timeout | undefined
   try {
     // the etcd client retries an unreachable endpoint on its own: bound the whole join
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer in ${JOIN_TIMEOUT_MS} ms`)), JOIN_TIMEOUT_MS)
     })
-    await Promise.race([membership.start(), timeout])
+    // definitions first: a node is a member (and waited for by declares) once it has applied them
+    await Promise.race([definitions.start().then(() => membership.start()), timeout])
   } catch (err) {
+    void definitions.close()
     void membership.close()
     server.close()
     etcd.close()
@@ -85,6 +90,7 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     state,
     clusterPort,
     async close() {
+      await definitions.close()
       await membership.close()
       etcd.close()
       await new Promise<void>((resolve) => server.close(() => resolve()))

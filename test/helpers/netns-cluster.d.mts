@@ -12,7 +12,7 @@ export declare const FAULT_USER: string
 export declare const FAULT_PASS: string
 export declare const LEASE_TTL_S: number
 
-export declare function waitFor<T>(check: () => T | Promise<T>, ms: number, what: string): Promise<T>
+export declare function waitFor<T>(check: () => T | Promise<T>, ms: number, what: string): Promise<Exclude<T, null | undefined | false>>
 
 /** What netns-agent.mjs answers; every request may reject with the agent's error or a timeout. */
 export interface AgentOps {

@@ -19,7 +19,8 @@
  *   restart-all   every node kill -9, then all restarted
  * Prints one line per round, then rounds, faults of each kind, ids confirmed / lost / duplicated,
  * violations, and time to recover (p50, max; from the end of the fault to a whole cluster), overall
- * and per kind. Exit code 1 when anything was lost or a check failed.
+ * and per kind, with how long the faults lasted (for cut-all and cut-etcd: the time the node took
+ * to fence itself). Exit code 1 when anything was lost or a check failed.
  *
  * Extending it (issue 14): add a fault to FAULTS, or checks to `drain`/`inject` (e.g. a consumer
  * with manual acks recording ids, "no id delivered by two leaders", per-publisher order).
@@ -135,7 +136,7 @@ const percentile = (xs, p) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]
 }
 
-const stats = { rounds: 0, faults: {}, recoverMs: {}, confirmed: 0, lost: 0, duplicates: 0, violations: [] }
+const stats = { rounds: 0, faults: {}, recoverMs: {}, faultMs: {}, confirmed: 0, lost: 0, duplicates: 0, violations: [] }
 const seen = new Map() // id → times drained
 const confirmedIds = new Set()
 const started = Date.now()
@@ -189,6 +190,7 @@ try {
     stats.rounds++
     stats.faults[kind] = (stats.faults[kind] ?? 0) + 1
     ;(stats.recoverMs[kind] ??= []).push(recover)
+    ;(stats.faultMs[kind] ??= []).push(over - t0)
     stats.violations.push(...violations.map((v) => `round ${r}: ${v}`))
     process.stdout.write(`round ${r}: ${kind} on ${target}: fault ${over - t0} ms, recovered in ${recover} ms${violations.length ? ' ! ' + violations.join('; ') : ''}\n`)
   }
@@ -202,6 +204,10 @@ process.stdout.write(`\nseed ${opt.seed}, ${NODES.length} nodes, lease TTL ${c.l
 process.stdout.write(`rounds ${stats.rounds}; faults ${Object.entries(stats.faults).map(([k, v]) => `${k} ${v}`).join(', ')}\n`)
 process.stdout.write(`ids confirmed ${stats.confirmed}, lost ${stats.lost}, duplicated ${stats.duplicates}; violations ${stats.violations.length}\n`)
 process.stdout.write(`time to recover: p50 ${percentile(all, 50)} ms, max ${Math.max(...all)} ms\n`)
-for (const [k, xs] of Object.entries(stats.recoverMs)) process.stdout.write(`  ${k}: p50 ${percentile(xs, 50)} ms, max ${Math.max(...xs)} ms (${xs.length})\n`)
+for (const [k, xs] of Object.entries(stats.recoverMs)) {
+  // for cut-all / cut-etcd the fault lasts until the node has fenced itself: the time to fence
+  const f = stats.faultMs[k]
+  process.stdout.write(`  ${k} (${xs.length}): recover p50 ${percentile(xs, 50)} ms, max ${Math.max(...xs)} ms; fault lasted p50 ${percentile(f, 50)} ms, max ${Math.max(...f)} ms\n`)
+}
 for (const v of stats.violations) process.stdout.write(`violation: ${v}\n`)
 process.exit(stats.lost > 0 || stats.violations.length > 0 ? 1 : 0)

@@ -17,7 +17,7 @@
 // the client as much as the broker). Every figure is one run: compare ratios, and mind the load
 // average printed with it (other work on the machine shows in it).
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import { join } from 'node:path'
@@ -199,18 +199,36 @@ async function amqplibWorker({ url, queueBase, queues, seconds, size }) {
   await Promise.all(conns.map((c) => c.close().catch(() => undefined)))
 }
 
-/** Runs the load on every node at once; `plan` is [{ node, clientNode, queueBase, queues }]. */
-async function aggregate(tool, plan) {
-  const results = await Promise.all(plan.map((p) => runLoad(tool, p.node, p.queueBase, p.queues, p.clientNode.url)))
-  return { total: results.reduce((a, r) => a + r.rate, 0), results }
+/** The machine's CPU counters (/proc/stat, Linux): { busy, total } jiffies over all cores, or null. */
+function cpuTimes() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    const total = f.reduce((a, b) => a + b, 0)
+    return { busy: total - f[3] - f[4], total }
+  } catch {
+    return null
+  }
 }
 
-function describe(label, { total, results }, plan) {
+/** Runs the load on every node at once; `plan` is [{ node, clientNode, queueBase, queues }]. */
+async function aggregate(tool, plan) {
+  const before = cpuTimes()
+  const results = await Promise.all(plan.map((p) => runLoad(tool, p.node, p.queueBase, p.queues, p.clientNode.url)))
+  const after = cpuTimes()
+  // the whole machine's busy CPU during the run, in % of one core (200% = both cores of 2)
+  const machineCpu = before && after ? ((after.busy - before.busy) / (after.total - before.total)) * os.cpus().length * 100 : null
+  return { total: results.reduce((a, r) => a + r.rate, 0), results, machineCpu }
+}
+
+function describe(label, { total, results, machineCpu }, plan) {
   const parts = results.map((r, i) => {
     const cpu = r.nodeCpu !== null ? `, node CPU ${Math.round(r.nodeCpu)}%, tool CPU ${Math.round(r.toolCpu)}%` : ''
     return `${plan[i].queues} queues on ${plan[i].node.name}, clients on ${plan[i].clientNode.name}: ${fmt(r.rate)} msg/s${cpu}`
   })
-  console.log(`${label}: ${fmt(total)} msg/s consumed (load average ${load()})\n  ${parts.join('\n  ')}`)
+  const nodesCpu = results.reduce((a, r) => a + (r.nodeCpu ?? 0), 0)
+  const perCore = results[0].nodeCpu !== null ? `, ${fmt(total / (nodesCpu / 100))} msg/s per node core` : ''
+  const machine = machineCpu !== null ? `; machine CPU busy ${Math.round(machineCpu)}% of ${os.cpus().length * 100}%` : ''
+  console.log(`${label}: ${fmt(total)} msg/s consumed${perCore} (load average ${load()}${machine})\n  ${parts.join('\n  ')}`)
 }
 
 async function throughput() {
@@ -276,33 +294,36 @@ function queueName(base, q, k) {
 
 async function declareLatency() {
   const N = Number(opt.declares)
-  const measure = async (node) => {
-    const c = await amqp.connect(node.url)
-    const ch = await c.createChannel()
-    const out = {}
-    for (const durable of [false, true]) {
-      for (let i = 0; i < 100; i++) await ch.assertQueue(`warm-${durable}-${i}`, { durable })
-      const t = []
-      for (let i = 0; i < N; i++) {
-        const t0 = performance.now()
-        await ch.assertQueue(`dl-${durable}-${i}`, { durable })
-        t.push(performance.now() - t0)
-      }
-      t.sort((a, b) => a - b)
-      out[durable ? 'durable' : 'transient'] = { p50: t[Math.floor(N / 2)], p99: t[Math.floor(N * 0.99)] }
-    }
-    await c.close()
-    return out
-  }
-  console.log(`queue.declare round trips, ${N} distinct queues each, one at a time (amqplib); ${os.cpus().length} cores`)
-  const single = await startNode('single')
-  const a = await measure(single)
-  await single.stop()
+  // both nodes run at once and the declares alternate between them, so that other load on the
+  // machine (and disk flushes) falls on both alike
+  console.log(`queue.declare round trips, ${N} distinct queues per node and kind, one at a time, alternating between the nodes (amqplib); ${os.cpus().length} cores`)
   const etcd = await startEtcd()
-  const member = await startNode('n1', etcd)
-  const b = await measure(member)
-  await member.stop()
+  const nodes = [await startNode('single'), await startNode('n1', etcd)]
+  const chans = []
+  for (const node of nodes) {
+    const c = await amqp.connect(node.url)
+    chans.push({ c, ch: await c.createChannel() })
+  }
+  const out = [{}, {}]
+  for (const durable of [false, true]) {
+    const kind = durable ? 'durable' : 'transient'
+    const t = [[], []]
+    for (let i = -100; i < N; i++) {
+      for (let k = 0; k < 2; k++) {
+        const t0 = performance.now()
+        await chans[k].ch.assertQueue(`dl-${kind}-${i}`, { durable })
+        if (i >= 0) t[k].push(performance.now() - t0) // the first 100: warm-up
+      }
+    }
+    for (let k = 0; k < 2; k++) {
+      t[k].sort((a, b) => a - b)
+      out[k][kind] = { p50: t[k][Math.floor(N / 2)], p99: t[k][Math.floor(N * 0.99)] }
+    }
+  }
+  for (const { c } of chans) await c.close()
+  await Promise.all(nodes.map((n) => n.stop()))
   await etcd.stop()
+  const [a, b] = out
   const ms = (x) => `${x.toFixed(3)} ms`
   for (const k of ['transient', 'durable']) {
     console.log(`${k.padEnd(9)} single node: p50 ${ms(a[k].p50)}, p99 ${ms(a[k].p99)} | cluster node: p50 ${ms(b[k].p50)}, p99 ${ms(b[k].p99)} | p50 ratio ${(b[k].p50 / a[k].p50).toFixed(2)}x`)

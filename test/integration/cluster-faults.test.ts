@@ -1,9 +1,10 @@
 /**
  * Fault tests of cluster membership and fencing (issue 13), on nodes in separate network
  * namespaces (test/helpers/netns-cluster.mjs): a node cut off by its veth fences itself within the
- * lease TTL + 2 s and the others see it leave; a node paused past its lease serves nothing before it
- * has registered again; an etcd restart disturbs clients for at most about the TTL. Needs root;
- * skipped with the reason otherwise.
+ * lease TTL + 2 s and the others see it leave (cut from etcd only, too); a node paused past its
+ * lease serves nothing before it has registered again; an etcd restart disturbs clients for at
+ * most about the TTL; a killed node leaves and comes back. Needs root; skipped with the reason
+ * otherwise. About 35 s.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { netnsClusterUnavailable, startNetnsCluster, waitFor, type NetnsCluster } from '../helpers/netns-cluster.mjs'
@@ -61,6 +62,24 @@ describe.skipIf(netnsClusterUnavailable !== undefined)(
       await c.waitServing('n1', 10_000)
       await c.waitMembers('n2', NODES, 5000)
       expect(await etcdKeys()).toEqual([key('n1'), key('n2')])
+    }, 30_000)
+
+    // (cut from its peers only, a node keeps serving: scripts/cluster-faults.mjs checks that, it takes a TTL of waiting)
+    it('a node cut off from etcd only (its peers still reachable) fences all the same, and serves again once etcd is reachable', async () => {
+      const n2 = c.agent('n2')
+      await n2.call('open', { c: 'etcd-cut' })
+      const cutAt = Date.now()
+      c.cut('n2', 'etcd')
+      const closed = await waitFor(async () => {
+        const s = await n2.call('closed', { c: 'etcd-cut' })
+        return s.closed ? s : null
+      }, ttlMs + 2000, 'n2 to fence')
+      expect(closed.error).toMatch(FENCED)
+      expect(Date.now() - cutAt).toBeLessThanOrEqual(ttlMs + 2000)
+      await c.waitMembers('n1', ['n1'], ttlMs + 3000 - (Date.now() - cutAt))
+      c.heal('n2', 'etcd')
+      await c.waitServing('n2', 10_000)
+      await c.waitMembers('n1', NODES, 5000)
     }, 30_000)
 
     it('a node paused (SIGSTOP) past its lease answers nothing sent during the pause once resumed: fenced (320) until it has registered again', async () => {

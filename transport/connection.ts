@@ -170,6 +170,8 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.bytesIn += n
     this.recvCount++
     this.receivedSinceCheck = true
+    // a cluster node whose lease ran out fences (closing this connection too) before serving input
+    if (this.broker.cluster !== null) this.broker.cluster.holdsLease()
     if (this.state === 'closed') return
     try {
       this.reader.targetFilled(n)
@@ -182,6 +184,8 @@ export class Connection implements FrameHandler, FlushHooks, FlowWaiter, Connect
     this.bytesIn += chunk.length
     this.recvCount++
     this.receivedSinceCheck = true
+    // a cluster node whose lease ran out fences (closing this connection too) before serving input
+    if (this.broker.cluster !== null) this.broker.cluster.holdsLease()
     if (this.state === 'closed') return
     // after sending connection.close, new data is still read for the client's close-ok (0-9-1
     // §2.2.4; RabbitMQ closes the socket on close-ok); onFrame discards everything else meanwhile

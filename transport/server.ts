@@ -130,7 +130,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   const sockets = new Set<net.Socket>()
   /** Counts a new TCP socket (AMQP, or AMQPS before its TLS handshake) against the caps; false: refused. */
   const admit = (socket: net.Socket): boolean => {
-    if (broker.cluster?.fenced === true) {
+    if (broker.cluster !== null && !broker.cluster.holdsLease()) {
       // a cluster node without its etcd lease serves no one (core/cluster/cluster-state.ts)
       socket.on('error', () => {})
       socket.destroy()

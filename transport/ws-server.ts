@@ -84,7 +84,7 @@ export function attachWebSocket(
       return
     }
     const ip = req.socket.remoteAddress
-    if (broker.cluster?.fenced === true) {
+    if (broker.cluster !== null && !broker.cluster.holdsLease()) {
       // a cluster node without its etcd lease serves no one (core/cluster/cluster-state.ts)
       rejectUpgrade(socket, 503, 'Service Unavailable')
       return

@@ -4,6 +4,7 @@
  * transport/cluster/membership.ts keeps this in step with it. No etcd code here (core imports no
  * npm package); a single node has no ClusterState at all (Broker.cluster is null).
  */
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { ConnectionInfo } from '../connections.js'
 import type { ClusterDefinitions } from './definitions.js'
@@ -33,6 +34,13 @@ export class ClusterState {
    * others), so client connections are closed and new ones refused until it has re-registered.
    */
   fenced = true
+  /**
+   * performance.now() ms up to which this node's lease surely still lives in etcd: the send time
+   * of the last keepalive etcd answered (or of the grant) + the TTL. Set by the membership.
+   */
+  leaseValidUntil = 0
+  /** called when the lease runs out by this node's own clock (the membership fences and re-registers) */
+  onLeaseLapsed: (() => void) | null = null
   /** where each queue of the cluster lives (core/cluster/placement.ts) */
   readonly placement: Placement
   /** set by the node link once it runs: operations on queues homed on other nodes */
@@ -47,6 +55,20 @@ export class ClusterState {
     private readonly log: Logger,
   ) {
     this.placement = new Placement(nodeName)
+  }
+
+  /**
+   * Whether this node may serve: not fenced, and its lease not run out by its own clock. Checked
+   * on each chunk of client input and each accept, not only by timers: a process resumed after a
+   * pause (SIGSTOP, a VM freeze) handles the input that waited before any timer runs, and must
+   * not answer it on a lease etcd has already expired (someone else may own its queues by then).
+   */
+  holdsLease(): boolean {
+    if (!this.fenced && performance.now() > this.leaseValidUntil) {
+      if (this.onLeaseLapsed !== null) this.onLeaseLapsed()
+      else this.fence('lease ran out')
+    }
+    return !this.fenced
   }
 
   /** Lease lost (or this node's key gone): stop serving at once. */

@@ -4,12 +4,16 @@
  * feeding the ClusterState. A lost lease (keepalive refused, or our key deleted) fences the node at
  * once; it then grants a new lease and registers again, and only then serves again.
  */
+import { performance } from 'node:perf_hooks'
 import { Etcd3, type Lease, type Watcher } from 'etcd3'
 import type { Logger } from 'pino'
 import type { ClusterState, MemberInfo } from '../../core/cluster/cluster-state.js'
 
 /** Seconds an etcd lease lives without keepalive: how long a dead node keeps its key. */
 export const LEASE_TTL_S = 5
+
+/** ms between checks of the lease against this node's clock (ClusterState.holdsLease) when no client input comes. */
+const LEASE_CHECK_MS = 100
 
 /** Another live node holds our member key. */
 class NameTaken extends Error {}
@@ -19,6 +23,7 @@ export class Membership {
   private watcher: Watcher | null = null
   private closed = false
   private registering: Promise<void> | null = null
+  private leaseTimer: NodeJS.Timeout | null = null
   private readonly prefix: string
   readonly key: string
 
@@ -35,6 +40,11 @@ export class Membership {
 
   /** Registers this node, loads the members and watches them from that revision on. */
   async start(): Promise<void> {
+    // the etcd client reports a lease lost to an unreachable etcd only after 2 × TTL without
+    // keepalive, and etcd expires it after 1 × TTL: this node fences itself by its own clock first
+    this.state.onLeaseLapsed = () => this.lost('no keepalive answered by etcd within the lease TTL')
+    this.leaseTimer = setInterval(() => this.state.holdsLease(), LEASE_CHECK_MS)
+    this.leaseTimer.unref()
     // a node restarted right after a crash finds its old key until that lease expires (≤ ttl)
     const deadline = Date.now() + (this.ttl + 2) * 1000
     for (;;) {
@@ -72,9 +82,20 @@ export class Membership {
 
   /** Grants a lease and writes our key with it; refuses to start when another live node has our name. */
   private async register(): Promise<void> {
+    // etcd starts the TTL when it receives the grant (or a keepalive): counting from our send time
+    // keeps our view of the lease's end before etcd's
+    const grantSent = performance.now()
     const lease = this.etcd.lease(this.ttl)
     lease.on('lost', (err) => {
       if (this.lease === lease) this.lost(`lease lost: ${err.message}`)
+    })
+    // send times of the keepalives not answered yet, on the current stream (answers come in order)
+    const sent: number[] = []
+    lease.on('keepaliveEstablished', () => (sent.length = 0))
+    lease.on('keepaliveFired', () => sent.push(performance.now()))
+    lease.on('keepaliveSucceeded', (res: { TTL: string }) => {
+      const at = sent.shift()
+      if (this.lease === lease && at !== undefined) this.state.leaseValidUntil = Math.max(this.state.leaseValidUntil, at + Number(res.TTL) * 1000)
     })
     const id = await lease.grant()
     // a transaction: our key must not exist (another process holding the name) unless it is our own stale one
@@ -87,6 +108,7 @@ export class Membership {
       throw new NameTaken(`node name '${this.self.name}' is already registered in cluster '${this.state.clusterName}' by a live node`)
     }
     this.lease = lease
+    this.state.leaseValidUntil = grantSent + this.ttl * 1000
     this.state.memberUp(this.self)
     this.state.unfence()
     this.log.info({ key: this.key, lease: id, ttl: this.ttl }, 'registered in the cluster')
@@ -98,7 +120,9 @@ export class Membership {
     this.state.fence(why)
     const old = this.lease
     this.lease = null
-    old?.release()
+    // revoked rather than left to expire: our stale key goes at once when etcd is reachable, so we
+    // can register again without waiting out the TTL (bounded: etcd may be the thing that is gone)
+    old?.revoke({ deadline: new Date(Date.now() + this.ttl * 1000) }).catch(() => undefined)
     if (this.registering !== null) return
     this.registering = (async () => {
       for (let delay = 200; !this.closed; delay = Math.min(delay * 2, 2000)) {
@@ -117,6 +141,8 @@ export class Membership {
   /** Leaves the cluster: revokes the lease (our key goes at once) and stops watching. */
   async close(): Promise<void> {
     this.closed = true
+    if (this.leaseTimer !== null) clearInterval(this.leaseTimer)
+    this.state.onLeaseLapsed = null
     await this.watcher?.cancel().catch(() => undefined)
     const lease = this.lease
     this.lease = null

@@ -128,8 +128,10 @@ describe.skipIf(netnsClusterUnavailable !== undefined)(
     it('kill -9 of a node: the others drop it when its lease expires; restarted, it registers and serves again', async () => {
       const killedAt = Date.now()
       await c.kill('n2')
-      await c.waitMembers('n1', ['n1'], ttlMs + 3000)
-      expect(Date.now() - killedAt).toBeLessThanOrEqual(ttlMs + 3000)
+      // etcd expires the lease (it checks every 500 ms); on this shared 2-core machine its revoke
+      // has been seen to come later than TTL + 3 s under load, so the bound leaves room for that
+      await c.waitMembers('n1', ['n1'], ttlMs + 6000)
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(ttlMs + 6000)
       c.start('n2')
       await c.waitServing('n2', 20_000)
       await c.waitMembers('n1', NODES, 5000)

@@ -554,7 +554,15 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     const name = this.queueName(queue)
     this.access.check('read', 'queue', name)
     const q = this.vhost.getQueue(name, this.conn)
+    // a queue on another node answers over the node link (core/cluster/remote-queue.ts)
+    const later = q.getLater(noAck)
+    if (later !== null) return this.hold(later, CLASS_BASIC, 70, (r) => this.gotten(r.env, noAck, r.messageCount))
     const env = q.get(noAck, this)
+    this.gotten(env, noAck, q.messageCount)
+  }
+
+  /** basic.get-ok (or get-empty) for what basic.get took. */
+  private gotten(env: Envelope | undefined, noAck: boolean, messageCount: number): void {
     const ms = this.messageStats
     if (env === undefined) {
       ms.get_empty++
@@ -568,7 +576,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
       this.unacked.set(tag, env)
       if (this.ackTimer === null) this.startAckTimer()
     }
-    this.writer.getOk(this.id, tag, env.redelivered, env.message, q.messageCount)
+    this.writer.getOk(this.id, tag, env.redelivered, env.message, messageCount)
     if (!noAck && blockPool.owns(env.message.data)) this.pooled.delivered(tag, env, this.writer.streamEnd)
   }
 

@@ -21,6 +21,12 @@ export interface MemberInfo {
   started: number
 }
 
+/** Hears of members coming and going (the node links, transport/cluster/link-manager.ts). */
+export interface MemberListener {
+  memberUp(m: MemberInfo): void
+  memberDown(name: string): void
+}
+
 /** Close reason for the clients of a node that lost its etcd lease. */
 export const FENCED_REASON = 'node lost its cluster membership (etcd lease)'
 
@@ -36,6 +42,8 @@ export class ClusterState {
   readonly placement: Placement
   /** set by the node link once it runs: operations on queues homed on other nodes */
   remoteOps: RemoteQueueOps | null = null
+  /** told of every member put (new or changed) and removal */
+  readonly memberListeners: MemberListener[] = []
 
   constructor(
     readonly clusterName: string,
@@ -65,9 +73,12 @@ export class ClusterState {
     const known = this.members.has(m.name)
     this.members.set(m.name, m)
     if (!known) this.log.info({ member: m.name, address: m.address, clusterPort: m.clusterPort }, 'cluster member up')
+    for (const l of this.memberListeners) l.memberUp(m)
   }
 
   memberDown(name: string): void {
-    if (this.members.delete(name)) this.log.info({ member: name }, 'cluster member down')
+    if (!this.members.delete(name)) return
+    this.log.info({ member: name }, 'cluster member down')
+    for (const l of this.memberListeners) l.memberDown(name)
   }
 }

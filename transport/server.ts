@@ -26,6 +26,7 @@ import { LogThrottle } from './log-throttle.js'
 import { admitPeer, checkTlsOptions, createHttpsServer, loadSecureContext, tlsConfigured, TlsReloader, tlsPeer, tlsServerOptions } from './tls.js'
 import { attachDirectReads } from './direct-read.js'
 import { attachWebSocket, type WebSocketListener } from './ws-server.js'
+import type { ClusterNode } from './cluster/cluster-node.js'
 
 export interface StartOptions extends Partial<BrokerConfig> {
   /** a pino logger to use; by default one at `logLevel` writing JSON to stdout */
@@ -64,6 +65,8 @@ export interface RunningBroker {
   readonly httpsPort: number
   /** the cluster port (node-to-node links), or -1 without --cluster */
   readonly clusterPort: number
+  /** the cluster node (membership, node links), or null without --cluster */
+  readonly clusterNode: ClusterNode | null
   /**
    * Reads the TLS certificate, key and CA files again (SIGHUP): new TLS connections get them. Returns
    * the error when they cannot be used (the previous ones stay), or null; null too without TLS.
@@ -180,7 +183,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   let prometheusPort = -1
   let amqpsPort = -1
   let httpsPort = -1
-  let cluster: { clusterPort: number; close(): Promise<void> } | null = null
+  let cluster: ClusterNode | null = null
   const webAmqp: WebSocketListener[] = []
   const tlsReloader = new TlsReloader(config, log.child({ component: 'tls' }))
   let amqpsServer: tls.Server | null = null
@@ -293,6 +296,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     amqpsPort,
     httpsPort,
     clusterPort: cluster?.clusterPort ?? -1,
+    clusterNode: cluster,
     reloadTls: () => (tlsContext === null ? null : tlsReloader.reload()),
     url: `amqp://guest:guest@127.0.0.1:${address.port}`,
     close,

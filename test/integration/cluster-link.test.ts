@@ -1,0 +1,271 @@
+/**
+ * The node link and queues served across nodes (issue 13, data plane): two nodes in the test process
+ * joined through a private etcd; a queue declared on its home node with a real client and placed on
+ * the other (test/helpers/cluster.ts placeRemoteQueue). Publishes, consumers, acks, confirms, gets,
+ * requeues and cancellations cross the link as RabbitMQ clients expect.
+ */
+import amqp, { type ConsumeMessage } from 'amqplib'
+import { AMQPClient } from '@cloudamqp/amqp-client'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { waitFor, type TestBroker } from '../helpers/broker.js'
+import { linked, links, placeRemoteQueue, startNode } from '../helpers/cluster.js'
+import { hasEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js'
+
+describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'node link: skipped, /usr/bin/etcd is not installed (Debian etcd-server)', () => {
+  let etcd: TestEtcd
+  let n1: TestBroker
+  let n2: TestBroker
+  let seq = 0
+  const cleanups: (() => Promise<unknown>)[] = []
+  const cluster = `link${process.pid}`
+  const uniq = (base: string): string => `${base}-${++seq}`
+
+  beforeAll(async () => {
+    etcd = await startEtcd()
+    n1 = await startNode(etcd, cluster, 'n1')
+    n2 = await startNode(etcd, cluster, 'n2')
+    await linked(n1, n2)
+  }, 30_000)
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
+  })
+  afterAll(async () => {
+    await n1?.stop()
+    await n2?.stop()
+    await etcd?.stop()
+  })
+
+  const conn = async (b: TestBroker): Promise<amqp.ChannelModel> => {
+    const c = await amqp.connect(b.url)
+    c.on('error', () => undefined)
+    cleanups.push(() => c.close())
+    return c
+  }
+  /** Declares `name` on its home `home` and places it on `other`. */
+  const homedQueue = async (home: TestBroker, other: TestBroker, name: string, args: Record<string, unknown> = {}, durable = false): Promise<void> => {
+    const ch = await (await conn(home)).createChannel()
+    await ch.assertQueue(name, { durable, arguments: args })
+    await ch.close()
+    placeRemoteQueue(other, home, name, { durable, arguments: args as Record<string, never> })
+  }
+  const homeQueue = (b: TestBroker, name: string) => b.broker.vhost('/')!.queues.get(name)!
+
+  it('publish on n1 to a queue homed on n2, consume on n1 with prefetch 10 and acks: every message once, in order; mandatory is routed', async () => {
+    const q = uniq('p1c1')
+    await homedQueue(n2, n1, q)
+    const c = await conn(n1)
+    const ch = await c.createChannel()
+    let returned = 0
+    ch.on('return', () => returned++)
+    const N = 500
+    for (let i = 0; i < N; i++) ch.publish('', q, Buffer.from(String(i)), { mandatory: true })
+    await waitFor(() => homeQueue(n2, q).messageCount === N, 5000, 'messages at the home')
+    await ch.prefetch(10)
+    const got: number[] = []
+    let maxUnacked = 0
+    let unacked = 0
+    const done = new Promise<void>((resolve) => {
+      void ch.consume(q, (m) => {
+        got.push(Number(m!.content.toString()))
+        unacked++
+        maxUnacked = Math.max(maxUnacked, unacked)
+        // ack later, so the prefetch window is what bounds the deliveries
+        setImmediate(() => {
+          unacked--
+          ch.ack(m!)
+          if (got.length === N) resolve()
+        })
+      })
+    })
+    await done
+    expect(got).toEqual([...Array(N).keys()])
+    expect(returned).toBe(0)
+    expect(maxUnacked).toBeLessThanOrEqual(10)
+    await waitFor(() => homeQueue(n2, q).messageCount === 0 && homeQueue(n2, q).unackedCount === 0, 5000, 'all acked at the home')
+  })
+
+  it('consume on n2 (amqp-client) from a queue homed on n1', async () => {
+    const q = uniq('c2h1')
+    await homedQueue(n1, n2, q)
+    const client = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${n2.amqpPort}`).connect()
+    cleanups.push(() => client.close())
+    const cch = await client.channel()
+    await cch.prefetch(5)
+    const got: string[] = []
+    await cch.basicConsume(q, { noAck: false }, (msg) => {
+      got.push(msg.bodyToString()!)
+      void msg.ack()
+    })
+    const pub = await (await conn(n1)).createChannel()
+    for (let i = 0; i < 50; i++) pub.sendToQueue(q, Buffer.from(`m${i}`))
+    await waitFor(() => got.length === 50, 5000, '50 deliveries on n2')
+    expect(got).toEqual([...Array(50).keys()].map((i) => `m${i}`))
+    await waitFor(() => homeQueue(n1, q).unackedCount === 0 && homeQueue(n1, q).consumerCount === 1, 5000, 'acked at the home')
+  })
+
+  it('fanout to queues on both nodes: one link crossing per message and node', async () => {
+    const x = uniq('fan')
+    const local = [uniq('fl'), uniq('fl')]
+    const remote = [uniq('fr'), uniq('fr'), uniq('fr')]
+    const ch1 = await (await conn(n1)).createChannel()
+    await ch1.assertExchange(x, 'fanout', { durable: false })
+    for (const q of local) await ch1.assertQueue(q, { durable: false })
+    for (const q of remote) await homedQueue(n2, n1, q)
+    for (const q of [...local, ...remote]) await ch1.bindQueue(q, x, '')
+    const before = links(n1).peer('n2').publishFrames
+    const confirm = await (await conn(n1)).createConfirmChannel()
+    for (let i = 0; i < 20; i++) confirm.publish(x, '', Buffer.from(`f${i}`))
+    await confirm.waitForConfirms()
+    for (const q of local) expect(homeQueue(n1, q).messageCount).toBe(20)
+    for (const q of remote) expect(homeQueue(n2, q).messageCount).toBe(20)
+    expect(links(n1).peer('n2').publishFrames - before).toBe(20)
+  })
+
+  it('confirms across nodes: a persistent message to a durable queue is confirmed after the home fsyncs it', async () => {
+    const q = uniq('dur')
+    await homedQueue(n2, n1, q, {}, true)
+    const ch = await (await conn(n1)).createConfirmChannel()
+    const home = homeQueue(n2, q)
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve, reject) => ch.sendToQueue(q, Buffer.from(`d${i}`), { persistent: true }, (err) => (err ? reject(err) : resolve())))
+      // nothing the home's store holds is still waiting for its fdatasync
+      for (const st of home.store!.messageStores()) expect(st.durableSeq).toBeGreaterThanOrEqual(st.lastSeq)
+      expect(home.messageCount).toBe(i + 1)
+    }
+  })
+
+  it('tx.commit-ok comes after the remote queue took the messages', async () => {
+    const q = uniq('tx')
+    await homedQueue(n2, n1, q)
+    // amqplib has no tx API on its promise channel: amqp-client has
+    const client = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${n1.amqpPort}`).connect()
+    cleanups.push(() => client.close())
+    const tch = await client.channel()
+    await tch.txSelect()
+    for (let i = 0; i < 5; i++) await tch.basicPublish('', q, `t${i}`)
+    expect(homeQueue(n2, q).messageCount).toBe(0)
+    // the home reads nothing from the link for now: commit-ok must wait for it
+    const homeSide = links(n2).session('n1')!.socket
+    homeSide.pause()
+    let committed = false
+    const commit = tch.txCommit().then(() => (committed = true))
+    await new Promise((r) => setTimeout(r, 150))
+    expect(committed).toBe(false)
+    homeSide.resume()
+    await commit
+    expect(homeQueue(n2, q).messageCount).toBe(5)
+  })
+
+  it('nack with requeue across nodes: redelivered, with x-delivery-count (quorum queue)', async () => {
+    const q = uniq('nack')
+    await homedQueue(n2, n1, q, { 'x-queue-type': 'quorum' }, true)
+    const ch = await (await conn(n1)).createChannel()
+    ch.sendToQueue(q, Buffer.from('again'))
+    const seen: ConsumeMessage[] = []
+    await ch.consume(q, (m) => {
+      seen.push(m!)
+      if (seen.length === 1) ch.nack(m!, false, true)
+      else ch.ack(m!)
+    })
+    await waitFor(() => seen.length === 2, 5000, 'redelivery')
+    expect(seen[0].fields.redelivered).toBe(false)
+    expect(seen[1].fields.redelivered).toBe(true)
+    expect(seen[1].properties.headers?.['x-delivery-count']).toBe(1)
+    expect(seen[1].content.toString()).toBe('again')
+    // reject without requeue drops it at the home
+    ch.sendToQueue(q, Buffer.from('drop'))
+    await waitFor(() => seen.length === 3, 5000, 'third delivery')
+    await waitFor(() => homeQueue(n2, q).messageCount === 0 && homeQueue(n2, q).unackedCount === 0, 5000, 'settled at the home')
+  })
+
+  it('basic.get from a queue homed on the other node (ack, no-ack, empty)', async () => {
+    const q = uniq('get')
+    await homedQueue(n2, n1, q)
+    const pub = await (await conn(n2)).createChannel()
+    for (let i = 0; i < 3; i++) pub.sendToQueue(q, Buffer.from(`g${i}`))
+    await waitFor(() => homeQueue(n2, q).messageCount === 3)
+    const ch = await (await conn(n1)).createChannel()
+    const m1 = await ch.get(q)
+    expect(m1 && m1.content.toString()).toBe('g0')
+    expect(m1 && m1.fields.messageCount).toBe(2)
+    expect(homeQueue(n2, q).unackedCount).toBe(1)
+    ch.ack(m1 as amqp.GetMessage)
+    const m2 = await ch.get(q, { noAck: true })
+    expect(m2 && m2.content.toString()).toBe('g1')
+    const m3 = await ch.get(q)
+    expect(m3 && m3.content.toString()).toBe('g2')
+    ch.nack(m3 as amqp.GetMessage, false, true)
+    const m4 = await ch.get(q)
+    expect(m4 && m4.fields.redelivered).toBe(true)
+    ch.ack(m4 as amqp.GetMessage)
+    expect(await ch.get(q)).toBe(false)
+    await waitFor(() => homeQueue(n2, q).unackedCount === 0 && homeQueue(n2, q).messageCount === 0)
+  })
+
+  it("a consumer's connection closed on n1: its unacked messages are requeued at the home", async () => {
+    const q = uniq('close')
+    await homedQueue(n2, n1, q)
+    const pub = await (await conn(n2)).createChannel()
+    for (let i = 0; i < 20; i++) pub.sendToQueue(q, Buffer.from(`u${i}`))
+    const c = await amqp.connect(n1.url)
+    const ch = await c.createChannel()
+    await ch.prefetch(5)
+    let n = 0
+    await ch.consume(q, () => n++)
+    await waitFor(() => n === 5 && homeQueue(n2, q).unackedCount === 5, 5000, '5 unacked')
+    await c.close()
+    await waitFor(() => homeQueue(n2, q).messageCount === 20 && homeQueue(n2, q).unackedCount === 0 && homeQueue(n2, q).consumerCount === 0, 5000, 'requeued at the home')
+    const m = await (await (await conn(n2)).createChannel()).get(q)
+    expect(m && m.fields.redelivered).toBe(true)
+  })
+
+  it('the link cut: consumers hear basic.cancel, the link comes back and serves again', async () => {
+    const q = uniq('cut')
+    await homedQueue(n2, n1, q)
+    const ch = await (await conn(n1)).createChannel()
+    let cancelled = false
+    await ch.consume(q, (m) => {
+      if (m === null) cancelled = true
+    })
+    await waitFor(() => homeQueue(n2, q).consumerCount === 1)
+    const old = links(n1).session('n2')!
+    old.socket.destroy()
+    await waitFor(() => cancelled, 5000, 'basic.cancel')
+    await waitFor(() => homeQueue(n2, q).consumerCount === 0, 5000, 'the remote consumer gone at the home')
+    await linked(n1, n2)
+    expect(links(n1).session('n2')).not.toBe(old)
+    const got: string[] = []
+    await ch.consume(q, (m) => {
+      got.push(m!.content.toString())
+      ch.ack(m!)
+    })
+    ch.sendToQueue(q, Buffer.from('after'))
+    await waitFor(() => got.length === 1, 5000, 'delivery after reconnect')
+  })
+
+  it('the cluster port refuses a peer without the cluster secret', async () => {
+    const net = await import('node:net')
+    const s = net.connect({ host: '127.0.0.1', port: n2.clusterPort })
+    const closed = new Promise<void>((resolve) => s.on('close', () => resolve()))
+    s.on('error', () => undefined)
+    await new Promise((r) => s.once('connect', r))
+    const hello = JSON.stringify({ cluster, from: 'n0', to: 'n2', nonce: 'x' })
+    const f = Buffer.alloc(5 + hello.length)
+    f.writeUInt32BE(1 + hello.length, 0)
+    f[4] = 1
+    f.write(hello, 5)
+    s.write(f)
+    let challenge = ''
+    s.on('data', (d) => (challenge += d.subarray(5).toString()))
+    await waitFor(() => challenge.includes('proof'), 3000, 'challenge')
+    // a guessed proof: the link is closed, no frame after it is read
+    const resp = JSON.stringify({ proof: 'AAAA' })
+    const r = Buffer.alloc(5 + resp.length)
+    r.writeUInt32BE(1 + resp.length, 0)
+    r[4] = 3
+    r.write(resp, 5)
+    s.write(r)
+    await closed
+    expect(links(n2).peer('n0').up).toBe(false)
+  })
+})

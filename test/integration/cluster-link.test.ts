@@ -268,4 +268,51 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     await closed
     expect(links(n2).peer('n0').up).toBe(false)
   })
+
+  it("a home node that stops: consumers of its queues elsewhere get basic.cancel, RabbitMQ's 404 for them, publishes nacked; the rest serves on", async () => {
+    const other = `${cluster}-down`
+    const a = await startNode(etcd, other, 'a1')
+    const b = await startNode(etcd, other, 'b1')
+    cleanups.push(() => a.stop())
+    cleanups.push(() => b.stop())
+    await linked(a, b)
+    const q = uniq('dq')
+    await homedQueue(b, a, q, {}, true)
+    const c = await conn(a)
+    const ch = await c.createChannel()
+    let cancelled = false
+    await ch.consume(q, (m) => {
+      if (m === null) cancelled = true
+    })
+    await waitFor(() => homeQueue(b, q).consumerCount === 1)
+    await b.stop()
+    await waitFor(() => cancelled, 5000, 'basic.cancel')
+    const text = `NOT_FOUND - home node 'b1' of durable queue '${q}' in vhost '/' is down or inaccessible`
+    const expect404 = async (fn: (x: amqp.Channel) => Promise<unknown>, classId: number, methodId: number): Promise<void> => {
+      const x = await c.createChannel()
+      const err = await new Promise<{ code: number; message: string; classId: number; methodId: number }>((resolve) => {
+        x.once('error', resolve)
+        fn(x).catch(() => undefined)
+      })
+      expect(err.code).toBe(404)
+      expect(err.message).toContain(text)
+      expect([err.classId, err.methodId]).toEqual([classId, methodId])
+    }
+    await expect404((x) => x.consume(q, () => undefined), 60, 20)
+    await expect404((x) => x.get(q), 60, 70)
+    await expect404((x) => x.checkQueue(q), 50, 10)
+    // a publish routed to it is routed (no basic.return) but not taken: basic.nack
+    const confirm = await c.createConfirmChannel()
+    let returned = false
+    confirm.on('return', () => (returned = true))
+    const nacked = await new Promise<boolean>((resolve) => confirm.sendToQueue(q, Buffer.from('lost'), { mandatory: true }, (err) => resolve(err !== null && err !== undefined)))
+    expect(nacked).toBe(true)
+    expect(returned).toBe(false)
+    // the node itself serves on
+    const local = uniq('alive')
+    await confirm.assertQueue(local)
+    confirm.sendToQueue(local, Buffer.from('ok'))
+    await confirm.waitForConfirms()
+    expect(homeQueue(a, local).messageCount).toBe(1)
+  }, 30_000)
 })

@@ -8,7 +8,8 @@
  *   - a consumer here is a consumer at the home, with the channel's prefetch; deliveries come back
  *     with credit (the home sends at most `credit` more until this node hands them to its client);
  *   - ack / nack / reject / requeue of its envelopes go back to the home by delivery id;
- *   - basic.get answers later (Queue.getLater, the channel holds its frames meanwhile).
+ *   - basic.get answers later (Queue.getLater, the channel holds its frames meanwhile);
+ *   - a publisher forwarding over a congested link is paused (queue flow control) until it drains.
  * When the home is unreachable, consume / get / passive declare fail with RabbitMQ's 404 for a
  * durable queue whose node is down, and publishes are refused (a confirm-mode publisher gets
  * basic.nack; the message is routed, so there is no basic.return).
@@ -16,7 +17,7 @@
 import type { Consumer } from '../consumer.js'
 import { ChannelError, notFound, ReplyCode } from '../errors.js'
 import type { Message } from '../message.js'
-import { Envelope, Queue, type LaterGet } from '../queue.js'
+import { Envelope, FLOW_CHECK_BYTES, Queue, type FlowWaiter, type LaterGet } from '../queue.js'
 import type { StoredList } from '../store/stored-list.js'
 import type { VHost } from '../vhost.js'
 import type { QueueHome } from './placement.js'
@@ -34,6 +35,10 @@ export interface HomePort {
   readonly up: boolean
   /** the current link session (envelopes of an older one are stale) */
   readonly session: object | null
+  /** the link has more waiting to be sent than it should: publishers are paused */
+  readonly congested: boolean
+  /** pauses a publisher until the link is no longer congested */
+  throttle(publisher: FlowWaiter): void
   /** forwards a routed message to `q` at its home; false when the home is unreachable */
   forward(q: RemoteQueue, message: Message): boolean
   /** opens a consumer at the home */
@@ -85,6 +90,9 @@ export function homeDown(home: QueueHome): ChannelError {
   )
 }
 
+/** The owner of an exclusive queue of another node: no connection here, so every use is 405. */
+const OWNED_ELSEWHERE = Object.freeze({ ownedElsewhere: true })
+
 export class RemoteQueue extends Queue {
   /** the queue name as link frames carry it (encoded once) */
   readonly nameBytes: Buffer
@@ -95,7 +103,8 @@ export class RemoteQueue extends Queue {
     public home: QueueHome,
     readonly port: HomePort,
   ) {
-    super(vhost, home.name, { durable: home.durable, autoDelete: home.autoDelete, exclusiveOwner: null, arguments: home.arguments })
+    const exclusiveOwner = home.exclusive ? OWNED_ELSEWHERE : null
+    super(vhost, home.name, { durable: home.durable, autoDelete: home.autoDelete, exclusiveOwner, arguments: home.arguments })
     this.nameBytes = Buffer.from(home.name)
   }
 
@@ -110,7 +119,14 @@ export class RemoteQueue extends Queue {
   override push(message: Message): boolean {
     if (!this.port.forward(this, message)) return false
     this.stats.publish++
+    // the vhost throttles a publisher past FLOW_CHECK_BYTES ready: a congested link shows as that
+    this.readyBytes = this.port.congested ? FLOW_CHECK_BYTES + 1 : 0
     return true
+  }
+
+  /** A publisher routed here while the link is congested: paused until it drains. */
+  override throttle(publisher: FlowWaiter): void {
+    if (this.port.congested) this.port.throttle(publisher)
   }
 
   override checkAvailable(): void {

@@ -243,6 +243,45 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     await waitFor(() => got.length === 1, 5000, 'delivery after reconnect')
   })
 
+  it('an exclusive queue of another node: 405 RESOURCE_LOCKED here', async () => {
+    const q = uniq('excl')
+    const ch2 = await (await conn(n2)).createChannel()
+    await ch2.assertQueue(q, { exclusive: true })
+    placeRemoteQueue(n1, n2, q, { exclusive: true })
+    const c = await conn(n1)
+    const ch = await c.createChannel()
+    const err = await new Promise<{ code: number }>((resolve) => {
+      ch.once('error', resolve)
+      ch.consume(q, () => undefined).catch(() => undefined)
+    })
+    expect(err.code).toBe(405)
+  })
+
+  it('a congested link pauses the publisher (bounded link buffer), then everything arrives', async () => {
+    const q = uniq('flow')
+    await homedQueue(n2, n1, q)
+    const homeSide = links(n2).session('n1')!.socket
+    const link = links(n1).session('n2')!.socket
+    homeSide.pause()
+    const ch = await (await conn(n1)).createChannel()
+    const body = Buffer.alloc(512 * 1024, 7)
+    const N = 64 // 32 MiB
+    for (let i = 0; i < N; i++) ch.sendToQueue(q, body)
+    let maxBuffered = 0
+    // the publisher's bytes reach n1 and stop there while the link is congested
+    await waitFor(() => {
+      maxBuffered = Math.max(maxBuffered, link.writableLength)
+      return link.writableLength > 4 * 1024 * 1024
+    }, 5000, 'the link to fill')
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 5))
+      maxBuffered = Math.max(maxBuffered, link.writableLength)
+    }
+    expect(maxBuffered).toBeLessThan(8 * 1024 * 1024)
+    homeSide.resume()
+    await waitFor(() => homeQueue(n2, q).messageCount === N, 10_000, 'all messages at the home')
+  }, 20_000)
+
   it('the cluster port refuses a peer without the cluster secret', async () => {
     const net = await import('node:net')
     const s = net.connect({ host: '127.0.0.1', port: n2.clusterPort })

@@ -122,6 +122,7 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
         if (!peer.frame(type, i) && !home.frame(type, i)) session.end(`unknown link frame ${type}`)
       },
       drained() {
+        peer.drained()
         home.drained()
       },
     }

@@ -22,7 +22,7 @@ import type { QueueCounts, QueueHome } from '../../core/cluster/placement.js'
 import type { Consumer } from '../../core/consumer.js'
 import { ChannelError } from '../../core/errors.js'
 import type { Message } from '../../core/message.js'
-import type { LaterGet } from '../../core/queue.js'
+import type { FlowWaiter, LaterGet } from '../../core/queue.js'
 import { blockPool } from '../block-pool.js'
 import { encodeMessage, OP_COUNTS, OP_DELETE, OP_PURGE, Out, strLen, T, type In } from './link-codec.js'
 import type { LinkSession } from './link.js'
@@ -56,6 +56,8 @@ export class LinkPeer implements HomePort {
   private stagedBody: Buffer | null = null
   // settlements of this tick, by kind
   private readonly settles: number[][] = [[], [], []]
+  /** publishers paused while the link is congested */
+  private blocked: Set<FlowWaiter> | null = null
 
   constructor(
     readonly node: string,
@@ -72,10 +74,30 @@ export class LinkPeer implements HomePort {
     this.acceptance = new RemoteAcceptance()
   }
 
+  get congested(): boolean {
+    return this.session !== null && !this.session.writable
+  }
+
+  throttle(publisher: FlowWaiter): void {
+    this.blocked ??= new Set()
+    if (this.blocked.has(publisher)) return
+    this.blocked.add(publisher)
+    publisher.blockFlow()
+  }
+
+  /** The link drained (or ended): paused publishers go on. */
+  drained(): void {
+    const b = this.blocked
+    if (b === null) return
+    this.blocked = null
+    for (const p of b) p.resumeFlow()
+  }
+
   /** The session ended: everything tied to it ends too. */
   detach(s: LinkSession, why: string): void {
     if (this.session !== s) return
     this.session = null
+    this.drained()
     this.stagedMessage = null
     this.stagedQueues.length = 0
     this.stagedBody = null

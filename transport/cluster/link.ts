@@ -1,15 +1,21 @@
 /**
  * One node link session (issue 13): a TCP connection between two nodes on the cluster port, its
  * setup (link-auth.ts) and its framed I/O (link-codec.ts). Output is batched: the first frame of a
- * tick corks the socket and a nextTick uncorks it, so a tick's frames leave in one write; when
- * write() reports a full buffer the session is unwritable until 'drain' (the home stops delivering,
- * link-home.ts). Frames of an up session go to its handler; a session that fails setup, breaks a
+ * tick corks the socket and a nextTick uncorks it, so a tick's frames leave in one write. Past
+ * LINK_HIGH_WATER bytes waiting, the session is congested until 'drain': the home stops delivering
+ * (link-home.ts) and publishers forwarding over it are paused (link-peer.ts). Frames of an up session go to its handler; a session that fails setup, breaks a
  * frame or is cut ends once, telling the manager (link-manager.ts).
  */
 import type net from 'node:net'
 import type { Logger } from 'pino'
 import { dials, nonce, parseHello, proof, proofMatches, type Hello } from './link-auth.js'
 import { In, LINK_FRAME_MAX, LinkReader, Out, T } from './link-codec.js'
+
+/**
+ * Bytes waiting in the socket past which the session counts as congested: the home stops
+ * delivering and publishers forwarding over it are paused until the socket drains.
+ */
+export const LINK_HIGH_WATER = 4 * 1024 * 1024
 
 /** ms a new link has to authenticate. */
 const SETUP_TIMEOUT_MS = 5000
@@ -34,7 +40,6 @@ export interface LinkOwner {
 export class LinkSession {
   peer: string | null
   handler: LinkHandler | null = null
-  writable = true
   closed = false
   /** frames written, for tests and figures */
   framesOut = 0
@@ -70,10 +75,7 @@ export class LinkSession {
         this.end(`bad link input: ${(err as Error).message}`)
       }
     })
-    socket.on('drain', () => {
-      this.writable = true
-      this.handler?.drained()
-    })
+    socket.on('drain', () => this.handler?.drained())
     socket.on('error', (err) => this.end(err.message))
     socket.on('close', () => this.end('socket closed'))
     this.setupTimer = setTimeout(() => this.end('link setup timed out'), SETUP_TIMEOUT_MS)
@@ -84,6 +86,11 @@ export class LinkSession {
         this.sendJson(T.HELLO, this.hello)
       })
     }
+  }
+
+  /** Under LINK_HIGH_WATER bytes waiting to be sent. */
+  get writable(): boolean {
+    return this.socket.writableLength < LINK_HIGH_WATER
   }
 
   get isUp(): boolean {
@@ -103,14 +110,14 @@ export class LinkSession {
     if (this.closed) return
     this.schedule()
     this.framesOut++
-    if (!this.socket.write(buf)) this.writable = false
+    this.socket.write(buf)
   }
 
   /** A frame in two parts (a header built late, a body encoded early). */
   send2(a: Buffer, b: Buffer): void {
     this.send(a)
     this.framesOut--
-    if (!this.closed && !this.socket.write(b)) this.writable = false
+    if (!this.closed) this.socket.write(b)
   }
 
   /** Ends the session (idempotent); the manager hears of it once. */

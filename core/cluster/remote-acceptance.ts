@@ -4,7 +4,8 @@
  * sequence number; the home answers "accepted up to N" once every target queue there has taken it
  * and, for persistent messages in durable queues, its stores have fdatasync'd it. Publisher confirms
  * (transport/durable-confirms.ts) and tx.commit (transport/durable-commits.ts) wait on it exactly as
- * they wait on a local queue store. One per link session: a session that ends fails its waiters
+ * they wait on a local queue store; a message the home refused is nacked (storeRefused). One per
+ * link session: a session that ends fails its waiters
  * (their confirms are nacked), and the next session starts a new one.
  */
 import type { DurableLog, DurableWaiter } from '../store/message-store.js'
@@ -33,6 +34,12 @@ export class RemoteAcceptance implements DurableLog {
     if (ws.length === 0) return
     this.waiters = []
     for (let i = 0; i < ws.length; i++) ws[i].storeDurable(this, seq)
+  }
+
+  /** The home refused message `seq` (a target queue there would not take it). */
+  refused(seq: number): void {
+    const ws = this.waiters
+    for (let i = 0; i < ws.length; i++) ws[i].storeRefused?.(this, seq)
   }
 
   /** The link session ended: what is not accepted yet never will be. */

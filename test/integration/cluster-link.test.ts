@@ -134,6 +134,25 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     }
   })
 
+  it('a remote queue at its length limit with reject-publish: the publisher on the other node gets basic.nack', async () => {
+    const q = uniq('rej')
+    const local = uniq('rejl')
+    await homedQueue(n2, n1, q, { 'x-max-length': 1, 'x-overflow': 'reject-publish' })
+    const ch = await (await conn(n1)).createConfirmChannel()
+    await ch.assertQueue(local, { durable: false })
+    await ch.bindQueue(local, 'amq.fanout', '')
+    await ch.bindQueue(q, 'amq.fanout', '')
+    const results = await Promise.all(
+      [0, 1, 2].map((i) => new Promise<boolean>((resolve) => ch.publish('amq.fanout', '', Buffer.from(`r${i}`), {}, (err) => resolve(err === null || err === undefined)))),
+    )
+    // the first is taken everywhere; the others reach the local queue but the remote one refuses them
+    expect(results).toEqual([true, false, false])
+    expect(homeQueue(n2, q).messageCount).toBe(1)
+    expect(homeQueue(n1, local).messageCount).toBe(3)
+    await ch.unbindQueue(q, 'amq.fanout', '')
+    await ch.unbindQueue(local, 'amq.fanout', '')
+  })
+
   it('tx.commit-ok comes after the remote queue took the messages', async () => {
     const q = uniq('tx')
     await homedQueue(n2, n1, q)

@@ -252,8 +252,8 @@ export class LinkPeer implements HomePort {
         this.acceptance?.accepted(i.f64())
         return true
       case T.REFUSED:
-        // a home queue refused it (reject-publish, disk): not told apart from an acceptance yet
-        this.log.debug({ peer: this.node, seq: i.f64() }, 'forwarded publish refused at its home')
+        // a home queue refused it (reject-publish, a full disk): its publisher gets basic.nack
+        this.acceptance?.refused(i.f64())
         return true
       case T.DELIVER: {
         const cid = i.u32()

@@ -72,6 +72,8 @@ export class RemoteEnvelope extends Envelope {
 export class RemoteConsumer {
   readonly pending: (RemoteEnvelope | undefined)[] = []
   head = 0
+  /** credit handed back to the home but not sent yet (the link batches it per tick) */
+  owed = 0
   constructor(
     readonly queue: RemoteQueue,
     readonly consumer: Consumer,

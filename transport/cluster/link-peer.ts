@@ -56,6 +56,8 @@ export class LinkPeer implements HomePort {
   private stagedBody: Buffer | null = null
   // settlements of this tick, by kind
   private readonly settles: number[][] = [[], [], []]
+  /** consumers with credit to send back this tick */
+  private readonly owing: RemoteConsumer[] = []
   /** publishers paused while the link is congested */
   private blocked: Set<FlowWaiter> | null = null
 
@@ -102,6 +104,8 @@ export class LinkPeer implements HomePort {
     this.stagedQueues.length = 0
     this.stagedBody = null
     for (const a of this.settles) a.length = 0
+    for (const rc of this.owing) rc.owed = 0
+    this.owing.length = 0
     this.acceptance?.fail(new Error(`link to ${this.node} lost: ${why}`))
     this.acceptance = null
     const reqs = [...this.requests.values()]
@@ -160,7 +164,11 @@ export class LinkPeer implements HomePort {
   }
 
   credit(rc: RemoteConsumer, n: number): void {
-    if (rc.session === this.session && this.consumers.get(rc.id) === rc) this.send(new Out(T.CREDIT, 8).u32(rc.id).u32(n).buf)
+    if (rc.session !== this.session || this.session === null || this.consumers.get(rc.id) !== rc) return
+    // one CREDIT frame per consumer and tick
+    if (rc.owed === 0) this.owing.push(rc)
+    rc.owed += n
+    this.session.schedule()
   }
 
   settle(env: RemoteEnvelope, how: number): void {
@@ -217,6 +225,13 @@ export class LinkPeer implements HomePort {
     this.finishStaged()
     const s = this.session
     if (s === null) return
+    const owing = this.owing
+    for (let k = 0; k < owing.length; k++) {
+      const rc = owing[k]
+      if (rc.session === s && this.consumers.get(rc.id) === rc) s.send(new Out(T.CREDIT, 8).u32(rc.id).u32(rc.owed).buf)
+      rc.owed = 0
+    }
+    owing.length = 0
     for (let how = 0; how < 3; how++) {
       const ids = this.settles[how]
       if (ids.length === 0) continue

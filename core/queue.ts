@@ -612,6 +612,14 @@ export class Queue implements BacklogSource {
     return null
   }
 
+  /**
+   * basic.consume whose consume-ok waits for another node (a stand-in); null: add the consumer now.
+   * When the promise resolves the channel sends consume-ok and calls addConsumer.
+   */
+  consumeLater(_c: Consumer): Promise<void> | null {
+    return null
+  }
+
   /** Throws when the queue cannot be used now (a stand-in whose home node is down); none here. */
   checkAvailable(): void {}
 

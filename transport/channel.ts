@@ -534,6 +534,14 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     c.tagBytes = Buffer.from(tag)
     if (c.tagBytes.length > 255) throw preconditionFailed('consumer tag longer than 255 bytes')
     this.consumers.set(tag, c)
+    // a queue on another node: consume-ok once its home took the consumer (or its error)
+    const later = q.consumeLater(c)
+    if (later !== null) {
+      return this.hold(later, CLASS_BASIC, 20, () => {
+        if (!a.nowait) this.writer.method(this.id, CLASS_BASIC, 21, [tag])
+        q.addConsumer(c)
+      })
+    }
     // consume-ok goes out before the first delivery: the queue delivers on its next drain
     if (!a.nowait) this.writer.method(this.id, CLASS_BASIC, 21, [tag])
     q.addConsumer(c)

@@ -25,6 +25,10 @@ export interface MemberInfo {
 export interface MemberListener {
   memberUp(m: MemberInfo): void
   memberDown(name: string): void
+  /** this node lost its lease: it must stop serving other nodes too */
+  fenced?(): void
+  /** this node holds a lease again */
+  unfenced?(): void
 }
 
 /** Close reason for the clients of a node that lost its etcd lease. */
@@ -60,6 +64,7 @@ export class ClusterState {
     this.fenced = true
     this.log.warn({ why }, 'cluster membership lost: fenced, client connections closed until re-registered')
     for (const c of [...this.connections]) c.forceClose(FENCED_REASON)
+    for (const l of this.memberListeners) l.fenced?.()
   }
 
   /** Registered again under a live lease: serve again. */
@@ -67,6 +72,7 @@ export class ClusterState {
     if (!this.fenced) return
     this.fenced = false
     this.log.info('cluster membership held: serving')
+    for (const l of this.memberListeners) l.unfenced?.()
   }
 
   memberUp(m: MemberInfo): void {

@@ -41,7 +41,7 @@ export interface HomePort {
   throttle(publisher: FlowWaiter): void
   /** forwards a routed message to `q` at its home; false when the home is unreachable */
   forward(q: RemoteQueue, message: Message): boolean
-  /** opens a consumer at the home */
+  /** opens a consumer at the home (its `opened` settles with the home's answer) */
   consume(q: RemoteQueue, c: Consumer): RemoteConsumer
   /** closes a consumer at the home (its unacked deliveries stay unacked) */
   cancel(rc: RemoteConsumer): void
@@ -74,13 +74,26 @@ export class RemoteConsumer {
   head = 0
   /** credit handed back to the home but not sent yet (the link batches it per tick) */
   owed = 0
+  /** the channel sent consume-ok: deliveries may go to it */
+  ready = false
+  /** settles when the home took the consumer (rejected with its error, or the link's) */
+  readonly opened: Promise<void>
+  open!: () => void
+  refuse!: (err: Error) => void
   constructor(
     readonly queue: RemoteQueue,
     readonly consumer: Consumer,
     /** id of the consumer on its link */
     readonly id: number,
     readonly session: object,
-  ) {}
+  ) {
+    this.opened = new Promise<void>((resolve, reject) => {
+      this.open = resolve
+      this.refuse = reject
+    })
+    // a consumer added without waiting (not through a channel) has nobody awaiting it
+    this.opened.catch(() => undefined)
+  }
 }
 
 /** RabbitMQ's 404 for a queue whose home node is down (rabbit_amqqueue: not_found_or_absent). */
@@ -155,10 +168,26 @@ export class RemoteQueue extends Queue {
     }
   }
 
+  /** basic.consume: the consumer opens at the home first; the channel's consume-ok waits for it. */
+  override consumeLater(c: Consumer): Promise<void> {
+    const rc = this.port.consume(this, c)
+    this.remote.set(c, rc)
+    return rc.opened
+  }
+
+  /** The channel sent consume-ok: deliveries received for the consumer may go to it now. */
   override addConsumer(c: Consumer): void {
+    let rc = this.remote.get(c)
+    if (rc === undefined) this.remote.set(c, (rc = this.port.consume(this, c)))
+    rc.ready = true
     this.consumers.push(c)
     this.lastUsed = Date.now()
-    this.remote.set(c, this.port.consume(this, c))
+    this.drainOne(rc, Date.now())
+  }
+
+  /** The home refused the consumer (the channel closes with its error). */
+  refusedAtHome(rc: RemoteConsumer): void {
+    if (this.remote.get(rc.consumer) === rc) this.forget(rc)
   }
 
   override removeConsumer(c: Consumer): void {
@@ -210,6 +239,7 @@ export class RemoteQueue extends Queue {
   }
 
   private drainOne(rc: RemoteConsumer, now: number): void {
+    if (!rc.ready) return
     const c = rc.consumer
     const p = rc.pending
     let n = 0

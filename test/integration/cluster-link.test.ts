@@ -276,6 +276,23 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     expect(err.code).toBe(405)
   })
 
+  it("basic.consume on a queue of another node fails with the home's error: 403 exclusive use", async () => {
+    const q = uniq('xuse')
+    await homedQueue(n2, n1, q)
+    const ch2 = await (await conn(n2)).createChannel()
+    await ch2.consume(q, () => undefined, { exclusive: true })
+    const c = await conn(n1)
+    const ch = await c.createChannel()
+    const err = await new Promise<{ code: number; message: string; classId: number; methodId: number }>((resolve) => {
+      ch.once('error', resolve)
+      ch.consume(q, () => undefined).catch(() => undefined)
+    })
+    expect(err.code).toBe(403)
+    expect(err.message).toContain(`ACCESS_REFUSED - queue '${q}' in vhost '/' in exclusive use`)
+    expect([err.classId, err.methodId]).toEqual([60, 20])
+    expect(homeQueue(n2, q).consumerCount).toBe(1)
+  })
+
   it('a congested link pauses the publisher (bounded link buffer), then everything arrives', async () => {
     const q = uniq('flow')
     await homedQueue(n2, n1, q)

@@ -13,7 +13,7 @@
  *   ACCEPTED   f64 seq   every publish up to seq is in its queues (and on disk when it must be)
  *   REFUSED    f64 seq   a target queue refused it (x-overflow reject-publish, a full disk)
  *   CONSUME    u32 cid, str vhost, str queue, str tag, u32 prefetch, u32 credit, u8 flags (1 no-ack, 2 exclusive), i32 priority
- *   CONSUME_ERR u32 cid, u16 code, str text      CANCEL u32 cid      CANCELLED u32 cid
+ *   CONSUME_OK u32 cid    CONSUME_ERR u32 cid, u16 code, str text    CANCEL u32 cid    CANCELLED u32 cid
  *   CREDIT     u32 cid, u32 n
  *   DELIVER    u32 cid, u32 delivery id (0 no-ack), u8 redelivered, message
  *   SETTLE     u8 how (0 ack, 1 requeue, 2 reject), u32 n, n × u32 delivery id
@@ -34,6 +34,7 @@ export const T = {
   ACCEPTED: 11,
   REFUSED: 12,
   CONSUME: 20,
+  CONSUME_OK: 21,
   CONSUME_ERR: 22,
   CANCEL: 23,
   CANCELLED: 24,

@@ -164,17 +164,25 @@ export class LinkHome implements ConfirmSink {
     const priority = i.i32()
     const q = this.localQueue(vhost, name)
     const refuse = (code: number, text: string): void => this.session.send(new Out(T.CONSUME_ERR, 4 + 2 + strLen(text)).u32(cid).u16(code).str(text).buf)
-    if (q === undefined) return refuse(ReplyCode.NOT_FOUND, `NOT_FOUND - no queue '${name}' in vhost '${vhost}'`)
+    if (q === undefined) return refuse(ReplyCode.NOT_FOUND, `no queue '${name}' in vhost '${vhost}'`)
     const exclusive = (flags & 2) !== 0
     // as basic.consume on the home itself (transport/channel.ts)
-    if (q.options.exclusiveOwner !== null) return refuse(ReplyCode.RESOURCE_LOCKED, `RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '${name}' in vhost '${vhost}'`)
+    if (q.options.exclusiveOwner !== null) return refuse(ReplyCode.RESOURCE_LOCKED, `cannot obtain exclusive access to locked queue '${name}' in vhost '${vhost}'`)
     if (q.consumers.some((c) => c.exclusive) || (exclusive && q.consumerCount > 0)) {
-      return refuse(ReplyCode.ACCESS_REFUSED, `ACCESS_REFUSED - queue '${name}' in vhost '${vhost}' in exclusive use`)
+      return refuse(ReplyCode.ACCESS_REFUSED, `queue '${name}' in vhost '${vhost}' in exclusive use`)
+    }
+    try {
+      // the queue type's own checks (a stream's need a prefetch and acks)
+      q.checkConsume((flags & 1) !== 0, prefetch, 0, {})
+    } catch (err) {
+      return refuse(err instanceof AmqpError ? err.code : ReplyCode.INTERNAL_ERROR, err instanceof AmqpError ? err.detail : (err as Error).message)
     }
     const sink = new LinkConsumerSink(this, cid, credit)
     const c = new Consumer(tag, q, sink, (flags & 1) !== 0, exclusive, prefetch, {}, priority)
     sink.consumer = c
     this.consumers.set(cid, sink)
+    // before any delivery (the queue delivers on its next drain)
+    this.session.send(new Out(T.CONSUME_OK, 4).u32(cid).buf)
     q.addConsumer(c)
   }
 

@@ -3,7 +3,8 @@
  * port. The node with the smaller name dials the other (link-auth.ts `dials`) from the address and
  * cluster port the peer registered in etcd, and dials again (backing off to 2 s) while the peer is
  * a member and the link is down; the other only accepts. A session replaces an older one of the same
- * peer (the peer restarted).
+ * peer (the peer restarted). A fenced node (etcd lease lost) ends its links and opens none until it
+ * is registered again.
  *
  * Also the data plane's face towards the rest of the node: a PlacementListener that puts a
  * stand-in (core/cluster/remote-queue.ts) in the vhost for every queue homed on another node, and
@@ -76,7 +77,8 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
 
   /** A socket accepted on the cluster port: it must authenticate before anything else. */
   accept(socket: net.Socket): void {
-    if (this.closed) return void socket.destroy()
+    // a fenced node serves no one, other nodes included
+    if (this.closed || this.state.fenced) return void socket.destroy()
     socket.on('error', () => undefined)
     const s = new LinkSession(socket, 'accept', null, this, this.log)
     this.accepted.add(s)
@@ -86,7 +88,7 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
     const r = this.redial.get(node)
     if (r !== undefined) r.timer = null
     const m = this.state.members.get(node)
-    if (this.closed || m === undefined || this.active.has(node) || this.dialing.has(node) || !dials(this.nodeName, node)) return
+    if (this.closed || this.state.fenced || m === undefined || this.active.has(node) || this.dialing.has(node) || !dials(this.nodeName, node)) return
     const socket = net.connect({ host: m.address, port: m.clusterPort })
     socket.on('error', () => undefined)
     this.dialing.set(node, new LinkSession(socket, 'dial', node, this, this.log))
@@ -159,6 +161,17 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
     // a node without its lease serves nothing: its link goes too
     this.active.get(name)?.session.end('member left the cluster')
     this.dialing.get(name)?.end('member left the cluster')
+  }
+
+  /** This node lost its lease: its links end (its queues must not be served any more). */
+  fenced(): void {
+    for (const s of [...this.dialing.values(), ...this.accepted]) s.end('this node is fenced')
+    for (const a of [...this.active.values()]) a.session.end('this node is fenced')
+  }
+
+  /** Registered again: links to the members come back. */
+  unfenced(): void {
+    for (const m of this.state.members.values()) this.memberUp(m)
   }
 
   // ---- placement (core/cluster/placement.ts) -----------------------------------------------------

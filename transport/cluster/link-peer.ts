@@ -113,7 +113,10 @@ export class LinkPeer implements HomePort {
     for (const r of reqs) r.reject(homeDown({ ...r.home, node: this.node }))
     const cs = [...this.consumers.values()]
     this.consumers.clear()
-    for (const rc of cs) rc.queue.cancelledAtHome(rc)
+    for (const rc of cs) {
+      rc.refuse(homeDown({ ...rc.queue.home, node: this.node }))
+      rc.queue.cancelledAtHome(rc)
+    }
   }
 
   // ---- HomePort ----------------------------------------------------------------------------------
@@ -143,6 +146,7 @@ export class LinkPeer implements HomePort {
     const rc = new RemoteConsumer(q, c, ++this.nextCid, this.session ?? this)
     const s = this.session
     if (s === null || !s.isUp) {
+      rc.refuse(homeDown(q.home))
       setImmediate(() => q.cancelledAtHome(rc))
       return rc
     }
@@ -283,13 +287,24 @@ export class LinkPeer implements HomePort {
         rc.queue.received(rc, new RemoteEnvelope(m, rc.queue, did, this.session!, redelivered))
         return true
       }
-      case T.CONSUME_ERR:
-      case T.CANCELLED: {
-        const cid = i.u32()
-        const rc = this.consumers.get(cid)
-        if (type === T.CONSUME_ERR) this.log.info({ peer: this.node, code: i.u16(), text: i.str() }, 'remote consumer refused at its home')
+      case T.CONSUME_OK:
+        this.consumers.get(i.u32())?.open()
+        return true
+      case T.CONSUME_ERR: {
+        const rc = this.consumers.get(i.u32())
+        const code = i.u16()
+        const text = i.str()
         if (rc === undefined) return true
-        this.consumers.delete(cid)
+        this.consumers.delete(rc.id)
+        // the channel's basic.consume fails with the home's error
+        rc.queue.refusedAtHome(rc)
+        rc.refuse(new ChannelError(code, text))
+        return true
+      }
+      case T.CANCELLED: {
+        const rc = this.consumers.get(i.u32())
+        if (rc === undefined) return true
+        this.consumers.delete(rc.id)
         rc.queue.cancelledAtHome(rc)
         return true
       }

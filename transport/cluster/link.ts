@@ -50,7 +50,12 @@ export class LinkSession {
   private setupTimer: NodeJS.Timeout | null
   private readonly uncork = (): void => {
     // frames finished here still go out with this flush
-    this.beforeFlush?.()
+    try {
+      this.beforeFlush?.()
+    } catch (err) {
+      this.log.error({ err, peer: this.peer }, 'node link output failed')
+      this.end(`output failed: ${(err as Error).message}`)
+    }
     this.corked = false
     if (!this.closed) this.socket.uncork()
   }

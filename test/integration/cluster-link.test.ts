@@ -258,4 +258,57 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     homeSide.resume()
     await waitFor(() => homeQueue(s.n2, q).messageCount === N, 10_000, 'all messages at the home')
   }, 20_000)
+
+  it('the queue deleted at its home: consumers on the other node get basic.cancel', async () => {
+    const q = uniq('del')
+    await homedQueue(s.n2, s.n1, q)
+    const ch = await (await conn(s.n1)).createChannel()
+    let cancelled = false
+    await ch.consume(q, (m) => {
+      if (m === null) cancelled = true
+    })
+    await waitFor(() => homeQueue(s.n2, q).consumerCount === 1)
+    await (await (await conn(s.n2)).createChannel()).deleteQueue(q)
+    await waitFor(() => cancelled, 5000, 'basic.cancel on n1')
+    // the channel lives on
+    await ch.checkExchange('amq.direct')
+  })
+
+  it('RemoteQueueOps: counts, purge and delete at the home, with its errors', async () => {
+    const q = uniq('ops')
+    await homedQueue(s.n2, s.n1, q)
+    const ops = s.n1.broker.cluster!.remoteOps!
+    const home = s.n1.broker.cluster!.placement.home('/', q)!
+    const pub = await (await conn(s.n2)).createChannel()
+    for (let i = 0; i < 4; i++) pub.sendToQueue(q, Buffer.from('x'))
+    await waitFor(() => homeQueue(s.n2, q).messageCount === 4)
+    const sub = await (await conn(s.n2)).createChannel()
+    await sub.consume(q, () => undefined, { noAck: false })
+    await waitFor(() => homeQueue(s.n2, q).unackedCount === 4)
+    expect(await ops.counts(home)).toEqual({ messageCount: 0, consumerCount: 1 })
+    await expect(ops.delete(home, true, false)).rejects.toMatchObject({ code: 406, message: `PRECONDITION_FAILED - queue '${q}' in vhost '/' in use` })
+    await sub.close()
+    await waitFor(() => homeQueue(s.n2, q).messageCount === 4)
+    expect(await ops.purge(home)).toBe(4)
+    pub.sendToQueue(q, Buffer.from('y'))
+    await waitFor(() => homeQueue(s.n2, q).messageCount === 1)
+    await expect(ops.delete(home, false, true)).rejects.toMatchObject({ code: 406, message: `PRECONDITION_FAILED - queue '${q}' in vhost '/' not empty` })
+    expect(await ops.delete(home, false, false)).toBe(1)
+    expect(s.n2.broker.vhost('/')!.queues.has(q)).toBe(false)
+    await expect(ops.counts(home)).rejects.toMatchObject({ code: 404 })
+  })
+
+  it('dead-lettering from a queue on n2 into a queue homed on n1', async () => {
+    const target = uniq('dlt')
+    await homedQueue(s.n1, s.n2, target)
+    const q = uniq('dls')
+    const ch2 = await (await conn(s.n2)).createChannel()
+    await ch2.assertQueue(q, { durable: false, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': target } })
+    ch2.sendToQueue(q, Buffer.from('dead'))
+    const m = await waitFor(() => ch2.get(q), 5000, 'the message')
+    ch2.nack(m as amqp.GetMessage, false, false)
+    await waitFor(() => homeQueue(s.n1, target).messageCount === 1, 5000, 'dead-lettered on n1')
+    const got = await (await (await conn(s.n1)).createChannel()).get(target)
+    expect(got && got.properties.headers?.['x-death']?.[0]).toMatchObject({ queue: q, reason: 'rejected' })
+  })
 })

@@ -115,15 +115,19 @@ export function messageLen(m: Message): number {
   return MSG_FIXED + Buffer.byteLength(m.exchange) + Buffer.byteLength(m.routingKey) + m.data.length
 }
 
-/** A message encoded on its own (the tail of a PUBLISH frame). */
-export function encodeMessage(m: Message): Buffer {
-  const o = new Out(0, messageLen(m))
-  writeMessage(o, m)
-  return o.buf.subarray(5)
+/** Bytes of a message's fields before its data (writeMessageHead). */
+export function messageHeadLen(m: Message): number {
+  return messageLen(m) - m.data.length
+}
+
+/** A message's fields; its data (properties and body) follows, written by the caller. */
+export function writeMessageHead(o: Out, m: Message): void {
+  o.str(m.exchange).str(m.routingKey).u8(m.deliveryMode).u8(m.priority).f64(m.ttl).i32(m.headersAt).f64(m.timestamp).u32(m.propsLength)
 }
 
 export function writeMessage(o: Out, m: Message): void {
-  o.str(m.exchange).str(m.routingKey).u8(m.deliveryMode).u8(m.priority).f64(m.ttl).i32(m.headersAt).f64(m.timestamp).u32(m.propsLength).bytes(m.data)
+  writeMessageHead(o, m)
+  o.bytes(m.data)
 }
 
 /** A cursor reading one received frame's payload; out-of-bounds reads throw (the link closes). */

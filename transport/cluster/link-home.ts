@@ -13,7 +13,8 @@ import { Consumer, type DeliverySink } from '../../core/consumer.js'
 import { AmqpError, ChannelError, ReplyCode } from '../../core/errors.js'
 import type { Envelope, Queue } from '../../core/queue.js'
 import { DurableConfirms, type ConfirmSink } from '../durable-confirms.js'
-import { messageLen, OP_COUNTS, OP_DELETE, OP_PURGE, Out, strLen, T, writeMessage, type In } from './link-codec.js'
+import { blockPool } from '../block-pool.js'
+import { messageHeadLen, messageLen, OP_COUNTS, OP_DELETE, OP_PURGE, Out, strLen, T, writeMessage, writeMessageHead, type In } from './link-codec.js'
 import type { LinkSession } from './link.js'
 
 /** The sink of one remote consumer: delivers over the link within the credit its node granted. */
@@ -195,9 +196,16 @@ export class LinkHome implements ConfirmSink {
       this.deliveries.set(did, env)
     }
     const m = env.message
-    const o = new Out(T.DELIVER, 4 + 4 + 1 + messageLen(m)).u32(sink.cid).u32(did).u8(env.redelivered ? 1 : 0)
-    writeMessage(o, m)
-    this.session.send(o.buf)
+    // a pooled block may go back to the pool (a local delivery of the same message) while the link
+    // still holds it: copied; any other message's data is written as it is
+    if (blockPool.owns(m.data)) {
+      const o = new Out(T.DELIVER, 4 + 4 + 1 + messageLen(m)).u32(sink.cid).u32(did).u8(env.redelivered ? 1 : 0)
+      writeMessage(o, m)
+      return this.session.send(o.buf)
+    }
+    const o = new Out(T.DELIVER, 4 + 4 + 1 + messageHeadLen(m), m.data.length).u32(sink.cid).u32(did).u8(env.redelivered ? 1 : 0)
+    writeMessageHead(o, m)
+    this.session.send2(o.buf, m.data)
   }
 
   /** The queue cancelled a remote consumer (deleted): its node tells its client. */

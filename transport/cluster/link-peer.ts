@@ -24,7 +24,7 @@ import { ChannelError } from '../../core/errors.js'
 import type { Message } from '../../core/message.js'
 import type { FlowWaiter, LaterGet } from '../../core/queue.js'
 import { blockPool } from '../block-pool.js'
-import { encodeMessage, OP_COUNTS, OP_DELETE, OP_PURGE, Out, strLen, T, type In } from './link-codec.js'
+import { messageHeadLen, OP_COUNTS, OP_DELETE, OP_PURGE, Out, strLen, T, writeMessageHead, type In } from './link-codec.js'
 import type { LinkSession } from './link.js'
 
 /** Credit of a consumer without a prefetch (or no-ack): deliveries in flight from the home. */
@@ -53,7 +53,6 @@ export class LinkPeer implements HomePort {
   private stagedVhost = ''
   private readonly stagedQueues: RemoteQueue[] = []
   private stagedSeq = 0
-  private stagedBody: Buffer | null = null
   // settlements of this tick, by kind
   private readonly settles: number[][] = [[], [], []]
   /** consumers with credit to send back this tick */
@@ -102,7 +101,6 @@ export class LinkPeer implements HomePort {
     this.drained()
     this.stagedMessage = null
     this.stagedQueues.length = 0
-    this.stagedBody = null
     for (const a of this.settles) a.length = 0
     for (const rc of this.owing) rc.owed = 0
     this.owing.length = 0
@@ -124,7 +122,7 @@ export class LinkPeer implements HomePort {
   forward(q: RemoteQueue, message: Message): boolean {
     const s = this.session
     if (s === null || !s.isUp) return false
-    // the bytes are copied into the frame: a pooled block is never handed back through a delivery
+    // the message's block goes to the socket as it is: it must never go back to the pool for reuse
     blockPool.disown(message.data)
     if (this.stagedMessage === message && this.stagedVhost === q.vhost.name && !this.stagedQueues.includes(q)) {
       this.stagedQueues.push(q)
@@ -135,7 +133,6 @@ export class LinkPeer implements HomePort {
     this.stagedVhost = q.vhost.name
     this.stagedQueues.push(q)
     this.stagedSeq = this.acceptance!.next()
-    this.stagedBody = encodeMessage(message)
     // the publisher's confirm (or tx.commit-ok) waits for the home's acceptance
     q.vhost.durableTouched.push(this.acceptance!)
     s.schedule()
@@ -253,13 +250,13 @@ export class LinkPeer implements HomePort {
     const qs = this.stagedQueues
     let len = 8 + strLen(this.stagedVhost) + 2
     for (let i = 0; i < qs.length; i++) len += 2 + qs[i].nameBytes.length
-    const body = this.stagedBody!
-    const o = new Out(T.PUBLISH, len, body.length).f64(this.stagedSeq).str(this.stagedVhost).u16(qs.length)
+    const o = new Out(T.PUBLISH, len + messageHeadLen(m), m.data.length).f64(this.stagedSeq).str(this.stagedVhost).u16(qs.length)
     for (let i = 0; i < qs.length; i++) o.u16(qs[i].nameBytes.length).bytes(qs[i].nameBytes)
+    writeMessageHead(o, m)
     qs.length = 0
-    this.stagedBody = null
     this.publishFrames++
-    this.session?.send2(o.buf, body)
+    // the message's data is written as it is, not copied
+    this.session?.send2(o.buf, m.data)
   }
 
   // ---- input -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/broker.js'
 import { clusterPairSuite, links, placeRemoteQueue } from '../helpers/cluster.js'
 import { hasEtcd } from '../helpers/etcd.js'
+import { apiClient } from '../helpers/http.js'
 
 describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'node link: skipped, /usr/bin/etcd is not installed (Debian etcd-server)', () => {
   const s = clusterPairSuite('link')
@@ -66,6 +67,21 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     await waitFor(() => got.length === 50, 5000, '50 deliveries on n2')
     expect(got).toEqual([...Array(50).keys()].map((i) => `m${i}`))
     await waitFor(() => homeQueue(s.n1, q).unackedCount === 0 && homeQueue(s.n1, q).consumerCount === 1, 5000, 'acked at the home')
+  })
+
+  it('a no-ack consumer across nodes gets every message, past its credit window (1000)', async () => {
+    const q = uniq('noack')
+    await homedQueue(s.n2, s.n1, q)
+    const N = 3000
+    const pub = await (await conn(s.n2)).createChannel()
+    for (let i = 0; i < N; i++) pub.sendToQueue(q, Buffer.from(String(i)))
+    await waitFor(() => homeQueue(s.n2, q).messageCount === N)
+    const got: number[] = []
+    const ch = await (await conn(s.n1)).createChannel()
+    await ch.consume(q, (m) => got.push(Number(m!.content.toString())), { noAck: true })
+    await waitFor(() => got.length === N, 10_000, `${N} deliveries`)
+    expect(got).toEqual([...Array(N).keys()])
+    expect(homeQueue(s.n2, q).messageCount).toBe(0)
   })
 
   it('fanout to queues on both nodes: one link crossing per message and node', async () => {
@@ -165,6 +181,8 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
   it('basic.get from a queue homed on the other node (ack, no-ack, empty)', async () => {
     const q = uniq('get')
     await homedQueue(s.n2, s.n1, q)
+    // the stand-in names its home in the management API
+    expect((await apiClient(s.n1).get(`/api/queues/%2F/${q}`)).body).toMatchObject({ name: q, node: 'n2' })
     const pub = await (await conn(s.n2)).createChannel()
     for (let i = 0; i < 3; i++) pub.sendToQueue(q, Buffer.from(`g${i}`))
     await waitFor(() => homeQueue(s.n2, q).messageCount === 3)

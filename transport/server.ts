@@ -26,7 +26,8 @@ import { LogThrottle } from './log-throttle.js'
 import { admitPeer, checkTlsOptions, createHttpsServer, loadSecureContext, tlsConfigured, TlsReloader, tlsPeer, tlsServerOptions } from './tls.js'
 import { attachDirectReads } from './direct-read.js'
 import { attachWebSocket, type WebSocketListener } from './ws-server.js'
-import type { ClusterNode } from './cluster/cluster-node.js'
+
+type ClusterNode = import('./cluster/cluster-node.js').ClusterNode
 
 export interface StartOptions extends Partial<BrokerConfig> {
   /** a pino logger to use; by default one at `logLevel` writing JSON to stdout */
@@ -65,7 +66,10 @@ export interface RunningBroker {
   readonly httpsPort: number
   /** the cluster port (node-to-node links), or -1 without --cluster */
   readonly clusterPort: number
-  /** the cluster node (membership, node links), or null without --cluster */
+  /**
+   * the cluster node (membership, node links), or null without --cluster; a type-only reference:
+   * transport/cluster/ is loaded only by the dynamic import below (test/unit/cluster-lazy.test.ts)
+   */
   readonly clusterNode: ClusterNode | null
   /**
    * Reads the TLS certificate, key and CA files again (SIGHUP): new TLS connections get them. Returns

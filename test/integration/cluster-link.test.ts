@@ -16,7 +16,7 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
   const s = clusterPairSuite('link')
   const { uniq, conn, homedQueue, homeQueue } = s
 
-  it('publish on s.n1 to a queue homed on s.n2, consume on s.n1 with prefetch 10 and acks: every message once, in order; mandatory is routed', async () => {
+  it('publish on n1 to a queue homed on n2, consume on n1 with prefetch 10 and acks: every message once, in order; mandatory is routed', async () => {
     const q = uniq('p1c1')
     await homedQueue(s.n2, s.n1, q)
     const c = await conn(s.n1)
@@ -50,7 +50,7 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     await waitFor(() => homeQueue(s.n2, q).messageCount === 0 && homeQueue(s.n2, q).unackedCount === 0, 5000, 'all acked at the home')
   })
 
-  it('consume on s.n2 (amqp-client) from a queue homed on n1', async () => {
+  it('consume on n2 (amqp-client) from a queue homed on n1', async () => {
     const q = uniq('c2h1')
     await homedQueue(s.n1, s.n2, q)
     const client = await new AMQPClient(`amqp://guest:guest@127.0.0.1:${s.n2.amqpPort}`).connect()
@@ -114,6 +114,39 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
       expect(home.messageCount).toBe(i + 1)
     }
   })
+
+  it('a home queue that holds its publishers back holds back the publishers on the other node too (withheld acceptance)', async () => {
+    const q = uniq('hflow')
+    await homedQueue(s.n2, s.n1, q)
+    // an active but slow consumer at the home: the queue grows past its flow threshold (8000)
+    const cch = await (await conn(s.n2)).createChannel()
+    await cch.prefetch(10)
+    const timers: NodeJS.Timeout[] = []
+    let acked = 0
+    const { consumerTag } = await cch.consume(q, (m) =>
+      timers.push(
+        setTimeout(() => {
+          acked++
+          cch.ack(m!)
+        }, 50),
+      ),
+    )
+    const peer = links(s.n1).peer('n2')
+    const before = peer.throttled
+    const pub = await (await conn(s.n1)).createChannel()
+    const N = 20_000
+    for (let i = 0; i < N; i++) pub.sendToQueue(q, Buffer.from('h'))
+    await waitFor(() => peer.throttled > before, 10_000, 'the publisher on n1 paused')
+    // and it stays paused while the home queue is over its threshold with an active consumer
+    // (without the home withholding acceptance, the link's window empties within milliseconds)
+    await new Promise((r) => setTimeout(r, 500))
+    expect(peer.congested).toBe(true)
+    expect(acked + homeQueue(s.n2, q).messageCount + homeQueue(s.n2, q).unackedCount).toBeLessThan(N)
+    // the consumer goes: the queue lets its publishers go, everything arrives
+    await cch.cancel(consumerTag)
+    for (const t of timers) clearTimeout(t)
+    await waitFor(() => acked + homeQueue(s.n2, q).messageCount + homeQueue(s.n2, q).unackedCount === N, 15_000, 'every message at the home')
+  }, 30_000)
 
   it('a remote queue at its length limit with reject-publish: the publisher on the other node gets basic.nack', async () => {
     const q = uniq('rej')
@@ -204,7 +237,7 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     await waitFor(() => homeQueue(s.n2, q).unackedCount === 0 && homeQueue(s.n2, q).messageCount === 0)
   })
 
-  it("a consumer's connection closed on s.n1: its unacked messages are requeued at the home", async () => {
+  it("a consumer's connection closed on n1: its unacked messages are requeued at the home", async () => {
     const q = uniq('close')
     await homedQueue(s.n2, s.n1, q)
     const pub = await (await conn(s.n2)).createChannel()

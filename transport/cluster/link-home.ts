@@ -6,12 +6,18 @@
  * A remote consumer is a real Consumer of the local queue whose sink sends DELIVER frames within
  * its credit; settlements come back by delivery id. When the session ends, the remote consumers
  * go and every delivery they had not settled is requeued (redelivered), as for a closed channel.
+ *
+ * Flow control of forwarded publishes: the link is a publisher (FlowWaiter) of the queues it
+ * pushes into; while a queue or store holds it back, ACCEPTED frames are withheld, so the
+ * publishing node's window of unaccepted messages fills and its own publishers are paused there
+ * (link-peer.ts). The link keeps reading: acks and deliveries go on.
  */
 import type { Broker } from '../../core/broker.js'
 import { RemoteQueue } from '../../core/cluster/remote-queue.js'
 import { Consumer, type DeliverySink } from '../../core/consumer.js'
 import { AmqpError, ChannelError, ReplyCode } from '../../core/errors.js'
-import type { Envelope, Queue } from '../../core/queue.js'
+import { FLOW_CHECK, FLOW_CHECK_BYTES, type Envelope, type FlowWaiter, type Queue } from '../../core/queue.js'
+import { storeFlow } from '../../core/store/stored-list.js'
 import { DurableConfirms, type ConfirmSink } from '../durable-confirms.js'
 import { blockPool } from '../block-pool.js'
 import { messageHeadLen, messageLen, OP_COUNTS, OP_DELETE, OP_PURGE, Out, strLen, T, writeMessage, writeMessageHead, type In } from './link-codec.js'
@@ -45,7 +51,7 @@ class LinkConsumerSink implements DeliverySink {
   }
 }
 
-export class LinkHome implements ConfirmSink {
+export class LinkHome implements ConfirmSink, FlowWaiter {
   readonly origin: { name: string }
   private readonly confirms = new DurableConfirms(this)
   /** ACCEPTED up to this, not sent yet (coalesced per flush) */
@@ -54,6 +60,8 @@ export class LinkHome implements ConfirmSink {
   private readonly consumers = new Map<number, LinkConsumerSink>()
   private readonly deliveries = new Map<number, Envelope>()
   private nextDid = 0
+  /** queues and stores holding the forwarded publishes back (queue flow control) */
+  private flowBlocks = 0
 
   constructor(
     private readonly broker: Broker,
@@ -72,13 +80,22 @@ export class LinkHome implements ConfirmSink {
     this.session.schedule()
   }
   nackNow(seq: number): void {
+    // (when acceptances are held back, REFUSED simply goes first: the ACCEPTED covering it follows)
     this.flushPending()
     this.session.send(new Out(T.REFUSED, 8).f64(seq).buf)
   }
 
-  /** Sends the coalesced ACCEPTED (before each flush). */
+  // FlowWaiter: a queue or store this link publishes to is behind
+  blockFlow(): void {
+    this.flowBlocks++
+  }
+  resumeFlow(): void {
+    if (this.flowBlocks > 0 && --this.flowBlocks === 0) this.session.schedule()
+  }
+
+  /** Sends the coalesced ACCEPTED (before each flush), unless held back by queue flow control. */
   flushPending(): void {
-    if (this.acceptedUpTo > this.acceptedSent) {
+    if (this.acceptedUpTo > this.acceptedSent && this.flowBlocks === 0) {
       this.acceptedSent = this.acceptedUpTo
       this.session.send(new Out(T.ACCEPTED, 8).f64(this.acceptedUpTo).buf)
     }
@@ -143,6 +160,11 @@ export class LinkHome implements ConfirmSink {
         const q = v.queues.get(name)
         if (q === undefined || q instanceof RemoteQueue) continue
         if (!q.push(m)) refused = true
+        else {
+          // as vhost.publish does for a local publisher
+          if (q.ready.length > FLOW_CHECK || q.readyBytes > FLOW_CHECK_BYTES) q.throttle(this)
+          if (q.store !== null && q.store.pendingBytes > storeFlow.high) q.store.throttle(this)
+        }
       }
     }
     const dc = this.confirms

@@ -27,6 +27,12 @@ import { blockPool } from '../block-pool.js'
 import { messageHeadLen, OP_COUNTS, OP_DELETE, OP_PURGE, Out, strLen, T, writeMessageHead, type In } from './link-codec.js'
 import type { LinkSession } from './link.js'
 
+/**
+ * Forwarded publishes the home may leave unaccepted before this node pauses the publishers
+ * routing to it (the home withholds acceptance while its queues hold the link back).
+ */
+export const PUBLISH_WINDOW = 10_000
+
 /** Credit of a consumer without a prefetch (or no-ack): deliveries in flight from the home. */
 export const DEFAULT_CREDIT = 1000
 
@@ -44,6 +50,8 @@ export class LinkPeer implements HomePort {
   private acceptance: RemoteAcceptance | null = null
   /** PUBLISH frames sent to this peer (one per message, whatever the number of its queues there) */
   publishFrames = 0
+  /** times a publisher was paused for this peer (tests and figures) */
+  throttled = 0
   private readonly consumers = new Map<number, RemoteConsumer>()
   private nextCid = 0
   private readonly requests = new Map<number, Request>()
@@ -76,18 +84,26 @@ export class LinkPeer implements HomePort {
   }
 
   get congested(): boolean {
-    return this.session !== null && !this.session.writable
+    const s = this.session
+    if (s === null) return false
+    const a = this.acceptance!
+    return !s.writable || a.lastSeq - a.durableSeq > PUBLISH_WINDOW
   }
 
   throttle(publisher: FlowWaiter): void {
     this.blocked ??= new Set()
     if (this.blocked.has(publisher)) return
     this.blocked.add(publisher)
+    this.throttled++
     publisher.blockFlow()
   }
 
-  /** The link drained (or ended): paused publishers go on. */
+  /** The socket drained or the home accepted more: paused publishers go on once neither holds them. */
   drained(): void {
+    if (this.blocked !== null && !this.congested) this.resumeAll()
+  }
+
+  private resumeAll(): void {
     const b = this.blocked
     if (b === null) return
     this.blocked = null
@@ -98,7 +114,7 @@ export class LinkPeer implements HomePort {
   detach(s: LinkSession, why: string): void {
     if (this.session !== s) return
     this.session = null
-    this.drained()
+    this.resumeAll()
     this.stagedMessage = null
     this.stagedQueues.length = 0
     for (const a of this.settles) a.length = 0
@@ -266,6 +282,7 @@ export class LinkPeer implements HomePort {
     switch (type) {
       case T.ACCEPTED:
         this.acceptance?.accepted(i.f64())
+        this.drained()
         return true
       case T.REFUSED:
         // a home queue refused it (reject-publish, a full disk): its publisher gets basic.nack

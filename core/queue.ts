@@ -59,6 +59,12 @@ export interface QueueOptions {
   arguments: FieldTable
 }
 
+/** A basic.get answered later: the message (undefined when empty) and the queue's count after it. */
+export interface LaterGet {
+  env: Envelope | undefined
+  messageCount: number
+}
+
 /** Largest number of messages one drain pass delivers before yielding to I/O. */
 const DRAIN_BUDGET = 2048
 
@@ -154,11 +160,15 @@ export class Queue implements BacklogSource {
     this.settings = queueSettings(options.arguments, mergeDefinitions(this.policy, this.operatorPolicy))
     const dedupHeader = queueDedupHeader(options.arguments)
     this.dedup = dedupHeader === null ? null : new QueueDedup(dedupHeader)
-    // a stream keeps its own log (core/stream/stream-queue.ts)
-    this.store = this.settings.type === 'stream' ? null : (vhost.storage?.openQueueStore(this) ?? null)
+    this.store = this.openStore()
     this.ready = this.store ?? (this.settings.maxPriority > 0 ? new PriorityList(this.settings.maxPriority) : new FifoList())
     if (this.store !== null && this.store.length > 0) this.recovered(this.store)
     if (this.settings.expires > 0) this.armExpires()
+  }
+
+  /** The queue's store: none for a stream (it keeps its own log) nor a stand-in (core/cluster/remote-queue.ts). */
+  protected openStore(): StoredList | null {
+    return this.settings.type === 'stream' ? null : (this.vhost.storage?.openQueueStore(this) ?? null)
   }
 
   /**
@@ -544,7 +554,7 @@ export class Queue implements BacklogSource {
   }
 
   /** x-expires: delete the queue once unused (no consumers, no get, no redeclare) for that long. */
-  private armExpires(): void {
+  protected armExpires(): void {
     const ms = this.settings.expires
     const wait = Math.max(0, this.lastUsed + ms - Date.now())
     this.expiresTimer = setTimeout(() => {
@@ -593,6 +603,25 @@ export class Queue implements BacklogSource {
   }
 
   // ---- consumers and lifecycle --------------------------------------------------------------
+
+  /**
+   * basic.get whose answer comes later (a stand-in for a queue on another node,
+   * core/cluster/remote-queue.ts); null: answer now with get().
+   */
+  getLater(_noAck: boolean): Promise<LaterGet> | null {
+    return null
+  }
+
+  /**
+   * basic.consume whose consume-ok waits for another node (a stand-in); null: add the consumer now.
+   * When the promise resolves the channel sends consume-ok and calls addConsumer.
+   */
+  consumeLater(_c: Consumer): Promise<void> | null {
+    return null
+  }
+
+  /** Throws when the queue cannot be used now (a stand-in whose home node is down); none here. */
+  checkAvailable(): void {}
 
   /** basic.consume checks of the queue type (a stream's need a prefetch and acks); none here. */
   checkConsume(_noAck: boolean, _prefetch: number, _globalPrefetch: number, _args: FieldTable): void {}

@@ -259,6 +259,7 @@ export class VHost {
   declareQueue(name: string, options: QueueOptions, passive: boolean, owner: object | null, authorize?: Authorize, serverNamed = false): DeclareQueueResult {
     if (passive) {
       const q = this.getQueue(name, owner)
+      q.checkAvailable()
       q.lastUsed = Date.now()
       return { queue: q, messageCount: q.messageCount, consumerCount: q.consumerCount }
     }

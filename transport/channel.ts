@@ -534,6 +534,14 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     c.tagBytes = Buffer.from(tag)
     if (c.tagBytes.length > 255) throw preconditionFailed('consumer tag longer than 255 bytes')
     this.consumers.set(tag, c)
+    // a queue on another node: consume-ok once its home took the consumer (or its error)
+    const later = q.consumeLater(c)
+    if (later !== null) {
+      return this.hold(later, CLASS_BASIC, 20, () => {
+        if (!a.nowait) this.writer.method(this.id, CLASS_BASIC, 21, [tag])
+        q.addConsumer(c)
+      })
+    }
     // consume-ok goes out before the first delivery: the queue delivers on its next drain
     if (!a.nowait) this.writer.method(this.id, CLASS_BASIC, 21, [tag])
     q.addConsumer(c)
@@ -554,7 +562,15 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     const name = this.queueName(queue)
     this.access.check('read', 'queue', name)
     const q = this.vhost.getQueue(name, this.conn)
+    // a queue on another node answers over the node link (core/cluster/remote-queue.ts)
+    const later = q.getLater(noAck)
+    if (later !== null) return this.hold(later, CLASS_BASIC, 70, (r) => this.gotten(r.env, noAck, r.messageCount))
     const env = q.get(noAck, this)
+    this.gotten(env, noAck, q.messageCount)
+  }
+
+  /** basic.get-ok (or get-empty) for what basic.get took. */
+  private gotten(env: Envelope | undefined, noAck: boolean, messageCount: number): void {
     const ms = this.messageStats
     if (env === undefined) {
       ms.get_empty++
@@ -568,7 +584,7 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
       this.unacked.set(tag, env)
       if (this.ackTimer === null) this.startAckTimer()
     }
-    this.writer.getOk(this.id, tag, env.redelivered, env.message, q.messageCount)
+    this.writer.getOk(this.id, tag, env.redelivered, env.message, messageCount)
     if (!noAck && blockPool.owns(env.message.data)) this.pooled.delivered(tag, env, this.writer.streamEnd)
   }
 

@@ -13,6 +13,8 @@ import type { DurableLog, DurableWaiter } from '../core/store/message-store.js'
 
 /** Entry sequence number of a basic.nack waiting for its turn. */
 const NACK = -1
+/** Entry sequence number of a further entry of a nacked tag (nothing to send for it). */
+const DONE = -2
 
 /** What the tracker tells its channel. */
 export interface ConfirmSink {
@@ -93,6 +95,29 @@ export class DurableConfirms implements DurableWaiter {
     this.reset()
   }
 
+  /**
+   * DurableWaiter: `store` refused the append `seq` (a queue on another node): that publish is
+   * nacked in its turn, whatever its other stores say.
+   */
+  storeRefused(store: DurableLog, seq: number): void {
+    const tags = this.tags
+    for (let i = this.head; i < tags.length; i++) {
+      if (this.stores[i] !== store || this.seqs[i] !== seq) continue
+      // every entry of the tag: the first becomes its nack, the others are done
+      const tag = tags[i]
+      let j = i
+      while (j > this.head && tags[j - 1] === tag) j--
+      this.stores[j] = null
+      this.seqs[j] = NACK
+      for (let k = j + 1; k < tags.length && tags[k] === tag; k++) {
+        this.stores[k] = null
+        this.seqs[k] = DONE
+      }
+      break
+    }
+    if (this.sink.confirmsOpen) this.release()
+  }
+
   /** Sends what is durable from the head on: acks coalesced, nacks in their place. */
   private release(): void {
     let upTo = 0
@@ -104,6 +129,10 @@ export class DurableConfirms implements DurableWaiter {
         if (upTo !== 0) this.sink.confirmed(upTo)
         upTo = 0
         this.sink.nackNow(tags[i])
+        this.head++
+        continue
+      }
+      if (seq === DONE) {
         this.head++
         continue
       }

@@ -27,6 +27,8 @@ import { admitPeer, checkTlsOptions, createHttpsServer, loadSecureContext, tlsCo
 import { attachDirectReads } from './direct-read.js'
 import { attachWebSocket, type WebSocketListener } from './ws-server.js'
 
+type ClusterNode = import('./cluster/cluster-node.js').ClusterNode
+
 export interface StartOptions extends Partial<BrokerConfig> {
   /** a pino logger to use; by default one at `logLevel` writing JSON to stdout */
   logger?: Logger
@@ -64,6 +66,11 @@ export interface RunningBroker {
   readonly httpsPort: number
   /** the cluster port (node-to-node links), or -1 without --cluster */
   readonly clusterPort: number
+  /**
+   * the cluster node (membership, node links), or null without --cluster; a type-only reference:
+   * transport/cluster/ is loaded only by the dynamic import below (test/unit/cluster-lazy.test.ts)
+   */
+  readonly clusterNode: ClusterNode | null
   /**
    * Reads the TLS certificate, key and CA files again (SIGHUP): new TLS connections get them. Returns
    * the error when they cannot be used (the previous ones stay), or null; null too without TLS.
@@ -180,7 +187,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   let prometheusPort = -1
   let amqpsPort = -1
   let httpsPort = -1
-  let cluster: { clusterPort: number; close(): Promise<void> } | null = null
+  let cluster: ClusterNode | null = null
   const webAmqp: WebSocketListener[] = []
   const tlsReloader = new TlsReloader(config, log.child({ component: 'tls' }))
   let amqpsServer: tls.Server | null = null
@@ -293,6 +300,7 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     amqpsPort,
     httpsPort,
     clusterPort: cluster?.clusterPort ?? -1,
+    clusterNode: cluster,
     reloadTls: () => (tlsContext === null ? null : tlsReloader.reload()),
     url: `amqp://guest:guest@127.0.0.1:${address.port}`,
     close,

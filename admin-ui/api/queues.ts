@@ -3,6 +3,7 @@
  * list, show, declare with PUT (201 new, 204 identical, 400 inequivalent), delete (?if-empty,
  * ?if-unused), purge, get messages, bindings. Everything goes through the VHost methods AMQP uses.
  */
+import { RemoteQueue } from '../../core/cluster/remote-queue.js'
 import type { ConnectionInfo } from '../../core/connections.js'
 import { mergeDefinitions } from '../../core/policies.js'
 import type { Queue } from '../../core/queue.js'
@@ -67,7 +68,8 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
     messages_unacknowledged_details: details(rates.depths.messages_unacknowledged),
     messages_unacknowledged_ram: unacked,
     name: q.name,
-    node: broker.nodeName,
+    // a stand-in for a queue of another node (core/cluster/remote-queue.ts) names its home
+    node: q instanceof RemoteQueue ? q.home.node : broker.nodeName,
     operator_policy: q.operatorPolicy?.name ?? null,
     policy: q.policy?.name ?? null,
     recoverable_slaves: null,

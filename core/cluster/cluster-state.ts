@@ -23,6 +23,16 @@ export interface MemberInfo {
   started: number
 }
 
+/** Hears of members coming and going (the node links, transport/cluster/link-manager.ts). */
+export interface MemberListener {
+  memberUp(m: MemberInfo): void
+  memberDown(name: string): void
+  /** this node lost its lease: it must stop serving other nodes too */
+  fenced?(): void
+  /** this node holds a lease again */
+  unfenced?(): void
+}
+
 /** Close reason for the clients of a node that lost its etcd lease. */
 export const FENCED_REASON = 'node lost its cluster membership (etcd lease)'
 
@@ -47,6 +57,8 @@ export class ClusterState {
   remoteOps: RemoteQueueOps | null = null
   /** set by transport/cluster/definitions-store.ts once it has loaded etcd's definitions */
   definitions: ClusterDefinitions | null = null
+  /** told of every member put (new or changed) and removal */
+  readonly memberListeners: MemberListener[] = []
 
   constructor(
     readonly clusterName: string,
@@ -77,6 +89,7 @@ export class ClusterState {
     this.fenced = true
     this.log.warn({ why }, 'cluster membership lost: fenced, client connections closed until re-registered')
     for (const c of [...this.connections]) c.forceClose(FENCED_REASON)
+    for (const l of this.memberListeners) l.fenced?.()
   }
 
   /** Registered again under a live lease: serve again. */
@@ -84,15 +97,19 @@ export class ClusterState {
     if (!this.fenced) return
     this.fenced = false
     this.log.info('cluster membership held: serving')
+    for (const l of this.memberListeners) l.unfenced?.()
   }
 
   memberUp(m: MemberInfo): void {
     const known = this.members.has(m.name)
     this.members.set(m.name, m)
     if (!known) this.log.info({ member: m.name, address: m.address, clusterPort: m.clusterPort }, 'cluster member up')
+    for (const l of this.memberListeners) l.memberUp(m)
   }
 
   memberDown(name: string): void {
-    if (this.members.delete(name)) this.log.info({ member: name }, 'cluster member down')
+    if (!this.members.delete(name)) return
+    this.log.info({ member: name }, 'cluster member down')
+    for (const l of this.memberListeners) l.memberDown(name)
   }
 }

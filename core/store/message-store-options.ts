@@ -47,4 +47,10 @@ export interface DurableLog {
 export interface DurableWaiter {
   storeDurable(store: DurableLog, durableSeq: number): void
   storeFailed(store: DurableLog, err: Error): void
+  /**
+   * The append numbered `seq` was refused (a queue on another node at its length limit with
+   * reject-publish, core/cluster/remote-acceptance.ts): its publish is nacked. Optional: told to the
+   * waiters registered at the time, without ending their registration.
+   */
+  storeRefused?(store: DurableLog, seq: number): void
 }

@@ -4,9 +4,8 @@
  * the cluster port, loads and watches the cluster's definitions (definitions-store.ts), then
  * registers the membership (transport/cluster/membership.ts): a member has applied the definitions.
  *
- * Phase 1: the cluster port listens (so the advertised address and port are real and a port
- * clash is found at start) but the node-to-node link protocol is not there yet: peers' sockets
- * are closed at once.
+ * Once registered it reads (or creates) the cluster secret in etcd and starts the node links
+ * (link-manager.ts) on the cluster port; until then a peer's socket is closed at once.
  */
 import net from 'node:net'
 import { hostname } from 'node:os'
@@ -16,6 +15,8 @@ import type { Broker } from '../../core/broker.js'
 import { ClusterState, type MemberInfo } from '../../core/cluster/cluster-state.js'
 import type { BrokerConfig } from '../../core/config.js'
 import { DefinitionsStore } from './definitions-store.js'
+import { clusterSecret } from './link-auth.js'
+import { LinkManager } from './link-manager.js'
 import { LEASE_TTL_S, Membership } from './membership.js'
 
 /** ms to reach etcd and register at start before giving up (exit code 1 from the CLI). */
@@ -24,6 +25,8 @@ const JOIN_TIMEOUT_MS = 15_000
 export interface ClusterNode {
   readonly state: ClusterState
   readonly clusterPort: number
+  /** the node links (data plane) */
+  readonly links: LinkManager
   /** Leaves the cluster (the member key goes at once) and closes the cluster port. */
   close(): Promise<void>
 }
@@ -45,7 +48,9 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
   // fenced until registered (server.ts may have set it before the listeners opened)
   const state = broker.cluster ?? new ClusterState(config.clusterName, broker.nodeName, broker.connections, clog)
   broker.cluster = state
+  let links: LinkManager | null = null
   const server = net.createServer((socket) => {
+    if (links !== null) return links.accept(socket)
     socket.on('error', () => undefined)
     socket.destroy()
   })
@@ -76,6 +81,9 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     })
     // definitions first: a node is a member (and waited for by declares) once it has applied them
     await Promise.race([definitions.start().then(() => membership.start()), timeout])
+    const secret = await Promise.race([clusterSecret(etcd, config.clusterName), timeout])
+    links = new LinkManager(broker, state, secret, clog.child({ component: 'link' }))
+    links.start()
   } catch (err) {
     void definitions.close()
     void membership.close()
@@ -89,7 +97,9 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
   return {
     state,
     clusterPort,
+    links: links!,
     async close() {
+      links?.close()
       await definitions.close()
       await membership.close()
       etcd.close()

@@ -33,6 +33,10 @@ export interface HomePort {
   readonly node: string
   /** a link session to the home is up */
   readonly up: boolean
+  /** the home is a live member: its link is up or being (re)made */
+  readonly expected: boolean
+  /** resolves once the link is up; rejects when the home leaves or the link stays down too long */
+  whenUp(): Promise<void>
   /** the current link session (envelopes of an older one are stale) */
   readonly session: object | null
   /** the link has more waiting to be sent than it should: publishers are paused */
@@ -112,6 +116,8 @@ export class RemoteQueue extends Queue {
   /** the queue name as link frames carry it (encoded once) */
   readonly nameBytes: Buffer
   private readonly remote = new Map<Consumer, RemoteConsumer>()
+  /** consumers waiting for the link to their home to come up before opening there */
+  private readonly waiting = new Set<Consumer>()
 
   constructor(
     vhost: VHost,
@@ -145,7 +151,7 @@ export class RemoteQueue extends Queue {
   }
 
   override checkAvailable(): void {
-    if (!this.port.up) throw homeDown(this.home)
+    if (!this.port.up && !this.port.expected) throw homeDown(this.home)
   }
 
   override checkConsume(): void {
@@ -153,7 +159,12 @@ export class RemoteQueue extends Queue {
   }
 
   override getLater(noAck: boolean): Promise<LaterGet> {
-    if (!this.port.up) return Promise.reject(homeDown(this.home))
+    if (!this.port.up) {
+      return this.port.whenUp().then(
+        () => this.getLater(noAck),
+        () => Promise.reject(homeDown(this.home)),
+      )
+    }
     this.lastUsed = Date.now()
     return this.port.get(this, noAck)
   }
@@ -170,6 +181,17 @@ export class RemoteQueue extends Queue {
 
   /** basic.consume: the consumer opens at the home first; the channel's consume-ok waits for it. */
   override consumeLater(c: Consumer): Promise<void> {
+    if (!this.port.up && this.port.expected) {
+      // the link to a live home is being made (start-up, reconnect): open the consumer once it is up
+      this.waiting.add(c)
+      return this.port.whenUp().then(
+        () => (this.waiting.delete(c) ? this.consumeLater(c) : undefined),
+        () => {
+          this.waiting.delete(c)
+          return Promise.reject(homeDown(this.home))
+        },
+      )
+    }
     const rc = this.port.consume(this, c)
     this.remote.set(c, rc)
     return rc.opened
@@ -191,6 +213,7 @@ export class RemoteQueue extends Queue {
   }
 
   override removeConsumer(c: Consumer): void {
+    this.waiting.delete(c)
     const rc = this.remote.get(c)
     if (rc === undefined) return
     this.forget(rc)

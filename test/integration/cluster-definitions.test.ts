@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import amqp from 'amqplib'
+import { RemoteQueue } from '../../core/cluster/remote-queue.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
 import { hasEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js'
@@ -109,9 +110,9 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
       expect([a.queue, b.queue]).toEqual([name, name])
       const rec = await queueRecord('/', name)
       const home = rec!.node as string
-      // the queue exists as a real queue on its home only
-      expect(n1.broker.vhost('/')!.queues.has(name)).toBe(home === 'n1')
-      expect(n2.broker.vhost('/')!.queues.has(name)).toBe(home === 'n2')
+      // the queue is a real queue on its home only, a stand-in for it on the other node
+      expect(n1.broker.vhost('/')!.queues.get(name) instanceof RemoteQueue).toBe(home !== 'n1')
+      expect(n2.broker.vhost('/')!.queues.get(name) instanceof RemoteQueue).toBe(home !== 'n2')
       expect(n1.broker.cluster!.placement.home('/', name)!.node).toBe(home)
       expect(n2.broker.cluster!.placement.home('/', name)!.node).toBe(home)
     }
@@ -186,14 +187,15 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
     await waitFor(async () => (await queueRecord('/', 'mine')) === null, 3000, 'the exclusive queue record to go with its owner')
     await waitFor(() => n2.broker.cluster!.placement.home('/', 'mine') === undefined, 3000, 'n2 to drop it')
 
-    // a queue of n1 deleted from n2 (no node link yet: the record goes, and n1 removes its queue)
+    // a queue of n1 purged and deleted from n2: both go to the home over the node link
     await c1.assertQueue('from-afar')
     const c4 = await channel(n2)
-    const purge = await closeCode(c4.purgeQueue('from-afar'))
-    expect(purge).toMatchObject({ code: 404 })
-    expect(purge.message).toContain("home node 'n1' of durable queue 'from-afar' in vhost '/' is down or inaccessible")
-    const c5 = await channel(n2)
-    expect(await c5.deleteQueue('from-afar')).toMatchObject({ messageCount: 0 })
+    for (let i = 0; i < 3; i++) c4.sendToQueue('from-afar', Buffer.from(`m${i}`))
+    await waitFor(() => n1.broker.vhost('/')!.queues.get('from-afar')?.messageCount === 3, 3000, 'three messages at the home')
+    expect(await c4.purgeQueue('from-afar')).toMatchObject({ messageCount: 3 })
+    c4.sendToQueue('from-afar', Buffer.from('last'))
+    await waitFor(() => n1.broker.vhost('/')!.queues.get('from-afar')?.messageCount === 1, 3000, 'one message at the home')
+    expect(await c4.deleteQueue('from-afar')).toMatchObject({ messageCount: 1 })
     expect(await queueRecord('/', 'from-afar')).toBeNull()
     expect(n1.broker.vhost('/')!.queues.has('from-afar')).toBe(false)
   })

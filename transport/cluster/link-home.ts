@@ -293,7 +293,15 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
       else if (op === OP_PURGE) a = v.purgeQueue(name, this)
       else if (op === OP_DELETE) a = v.deleteQueue(name, (flags & 1) !== 0, (flags & 2) !== 0, this)
       else throw new ChannelError(ReplyCode.COMMAND_INVALID, `unknown link operation ${op}`)
-      this.session.send(new Out(T.OP_OK, 12).u32(rid).u32(a).u32(b).buf)
+      const reply = new Out(T.OP_OK, 12).u32(rid).u32(a).u32(b).buf
+      const defs = op === OP_DELETE ? this.broker.cluster?.definitions : undefined
+      if (defs === undefined || defs === null) return this.session.send(reply)
+      // a deleted queue's record leaves etcd, and every node, before the asking node answers delete-ok
+      const session = this.session
+      defs.visible().then(
+        () => session.send(reply),
+        (err: unknown) => this.error(rid, new ChannelError(ReplyCode.INTERNAL_ERROR, `queue deleted, but not from the cluster's definitions: ${(err as Error).message}`)),
+      )
     } catch (err) {
       this.error(rid, err instanceof AmqpError ? err : new ChannelError(ReplyCode.INTERNAL_ERROR, (err as Error).message))
     }

@@ -150,11 +150,13 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
 
   memberUp(m: MemberInfo): void {
     if (m.name === this.nodeName) return
-    this.peer(m.name)
+    this.peer(m.name).expected = true
     if (dials(this.nodeName, m.name) && !this.active.has(m.name)) this.dial(m.name)
   }
 
   memberDown(name: string): void {
+    const p = this.peers.get(name)
+    if (p !== undefined) p.expected = false
     const r = this.redial.get(name)
     if (r?.timer) clearTimeout(r.timer)
     this.redial.delete(name)

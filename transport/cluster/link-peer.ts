@@ -36,6 +36,13 @@ export const PUBLISH_WINDOW = 10_000
 /** Credit of a consumer without a prefetch (or no-ack): deliveries in flight from the home. */
 export const DEFAULT_CREDIT = 1000
 
+/**
+ * ms an operation on a queue of a live member waits for the link to that member to come up (it is
+ * dialled when the member registers, so this covers start-up and reconnects) before the home counts
+ * as down (RabbitMQ's 404).
+ */
+export const LINK_UP_WAIT_MS = 5000
+
 interface Request {
   home: QueueHome
   resolve(v: unknown): void
@@ -77,10 +84,49 @@ export class LinkPeer implements HomePort {
     return this.session !== null && this.session.isUp
   }
 
+  /** the peer is a live member: its link is up or being (re)made (set by the LinkManager) */
+  get expected(): boolean {
+    return this.member
+  }
+  set expected(live: boolean) {
+    this.member = live
+    if (!live) this.endWaits(new Error(`${this.node} is not a member`))
+  }
+  private member = false
+  private upWaiters: { resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout }[] = []
+
+  /** Resolves once the link is up; rejects when the peer leaves or the link stays down LINK_UP_WAIT_MS. */
+  whenUp(): Promise<void> {
+    if (this.up) return Promise.resolve()
+    if (!this.member) return Promise.reject(new Error(`${this.node} is not a member`))
+    return new Promise<void>((resolve, reject) => {
+      const w = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.upWaiters = this.upWaiters.filter((x) => x !== w)
+          reject(new Error(`no link to ${this.node} within ${LINK_UP_WAIT_MS} ms`))
+        }, LINK_UP_WAIT_MS),
+      }
+      this.upWaiters.push(w)
+    })
+  }
+
+  private endWaits(err: Error | null): void {
+    const ws = this.upWaiters
+    this.upWaiters = []
+    for (const w of ws) {
+      clearTimeout(w.timer)
+      if (err === null) w.resolve()
+      else w.reject(err)
+    }
+  }
+
   /** A new session is up: this peer's traffic goes over it. */
   attach(s: LinkSession): void {
     this.session = s
     this.acceptance = new RemoteAcceptance()
+    this.endWaits(null)
   }
 
   get congested(): boolean {
@@ -204,7 +250,12 @@ export class LinkPeer implements HomePort {
 
   /** counts / purge / delete at the home (RemoteQueueOps). */
   op(home: QueueHome, op: number, ifUnused = false, ifEmpty = false): Promise<[number, number]> {
-    if (!this.up) return Promise.reject(homeDown(home))
+    if (!this.up) {
+      return this.whenUp().then(
+        () => this.op(home, op, ifUnused, ifEmpty),
+        () => Promise.reject(homeDown(home)),
+      )
+    }
     return new Promise<[number, number]>((resolve, reject) => {
       const rid = this.request({ home, resolve: resolve as (v: unknown) => void, reject, q: null, noAck: false })
       const o = new Out(T.OP, 4 + 1 + 1 + strLen(home.vhost) + strLen(home.name))

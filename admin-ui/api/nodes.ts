@@ -1,7 +1,9 @@
 /**
  * GET /api/nodes[/{name}] (RabbitMQ rabbit_mgmt_wm_nodes, _node): this node, and in a cluster every
- * member registered in etcd (the others with what their member key says; their own figures need the
- * node-to-node link, a later phase of issue 13).
+ * member registered in etcd. A member's own figures (memory, disk, fds, alarms, listeners) come
+ * from its management API (GET /api/nodes/<its name> at its advertised address and HTTP port,
+ * with the caller's credentials: users are cluster-wide), asked in parallel with a short timeout;
+ * a member that does not answer is shown with what its etcd member key says.
  */
 import { availableParallelism } from 'node:os'
 import type { Broker } from '../../core/broker.js'
@@ -53,27 +55,50 @@ export function nodeJson(broker: Broker): Record<string, unknown> {
   }
 }
 
+/** ms a member's management API has to answer for its figures */
+const MEMBER_TIMEOUT_MS = 1500
+
 /** Another cluster member as /api/nodes shows it: RabbitMQ's identity fields, from its etcd member key. */
 function memberJson(m: MemberInfo): Record<string, unknown> {
   return { name: m.name, type: 'disc', running: true, being_drained: false, uptime: Math.max(0, Date.now() - m.started), partitions: [], cluster_links: [] }
 }
 
+/** A member with its own figures, asked of its management API; its member key's fields when it does not answer. */
+async function memberFigures(m: MemberInfo, req: ApiRequest): Promise<Record<string, unknown>> {
+  if (m.httpPort <= 0) return memberJson(m)
+  const host = m.address.includes(':') ? `[${m.address}]` : m.address
+  try {
+    const res = await fetch(`http://${host}:${m.httpPort}/api/nodes/${encodeURIComponent(m.name)}`, {
+      headers: req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization },
+      signal: AbortSignal.timeout(MEMBER_TIMEOUT_MS),
+    })
+    if (!res.ok) return memberJson(m)
+    const body = (await res.json()) as Record<string, unknown>
+    return body.name === m.name ? body : memberJson(m)
+  } catch {
+    return memberJson(m)
+  }
+}
+
 /** Every node this node knows: itself, then the other live members (a single node: itself). */
-function nodesJson(broker: Broker): Record<string, unknown>[] {
-  const out = [nodeJson(broker)]
-  if (broker.cluster !== null) for (const m of broker.cluster.members.values()) if (m.name !== broker.nodeName) out.push(memberJson(m))
-  return out
+async function nodesJson(req: ApiRequest): Promise<Record<string, unknown>[]> {
+  const broker = req.ctx.broker
+  const others = broker.cluster === null ? [] : [...broker.cluster.members.values()].filter((m) => m.name !== broker.nodeName)
+  return [nodeJson(broker), ...(await Promise.all(others.map((m) => memberFigures(m, req))))]
 }
 
 /** Adds the node routes (monitoring users and up). */
 export function registerNodes(router: Router): void {
-  router.get('/api/nodes', (req) => ok(nodesJson(req.ctx.broker)), { list: { sort: ['name'] }, access: 'monitoring' })
+  router.get('/api/nodes', async (req) => ok(await nodesJson(req)), { list: { sort: ['name'] }, access: 'monitoring' })
   router.get(
     '/api/nodes/:node',
-    (req: ApiRequest) => {
-      const node = nodesJson(req.ctx.broker).find((n) => n.name === req.params.node)
-      if (node === undefined) throw objectNotFound()
-      return ok(node)
+    async (req: ApiRequest) => {
+      const broker = req.ctx.broker
+      // this node's own figures are answered here, never asked of the others (no loops between nodes)
+      if (req.params.node === broker.nodeName) return ok(nodeJson(broker))
+      const m = broker.cluster?.members.get(req.params.node)
+      if (m === undefined) throw objectNotFound()
+      return ok(await memberFigures(m, req))
     },
     { access: 'monitoring' },
   )

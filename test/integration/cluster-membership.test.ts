@@ -60,7 +60,15 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster membership (etcd)' : 'cluster membe
       }, 5000, 'both members in /api/nodes')
       expect(nodesSeen.map((x: { name: string }) => x.name)).toEqual(['n1', 'n2'])
       expect(nodesSeen.every((x: { running: boolean }) => x.running)).toBe(true)
-      expect((await apiClient(b).get('/api/nodes/n2')).status).toBe(200)
+      // every member with its own figures, asked of its management API (the other's pid, listeners)
+      for (const [x, owner] of [[nodesSeen[0], n1], [nodesSeen[1], n2]] as const) {
+        expect(x).toMatchObject({ os_pid: String(process.pid), mem_alarm: false, disk_free_alarm: false })
+        expect(x.fd_used).toBeGreaterThan(0)
+        expect(x.listeners.some((l: { protocol: string; port: number }) => l.protocol === 'amqp' && l.port === owner.amqpPort)).toBe(true)
+      }
+      expect((await apiClient(b).get('/api/nodes/n2')).body).toMatchObject({ name: 'n2', fd_used: expect.any(Number) })
+      // the other's figures need the caller's credentials there too: a wrong password is refused here first
+      expect((await apiClient(b, 'guest', 'nope').get('/api/nodes')).status).toBe(401)
       expect((await apiClient(b).get('/api/overview')).body).toMatchObject({ cluster_name: cluster, node: b.broker.nodeName })
     }
     // both serve AMQP as usual

@@ -48,6 +48,8 @@ let timer = 0
 /** What pages get: the selected vhost, vhost list, pollers and navigation. */
 export const app = {
   vhosts: [],
+  /** the cluster's node names (one on a single node; empty for users who may not list nodes) */
+  nodes: [],
   /** the selected vhost, or '' for all */
   get vhost() {
     return sessionStorage.getItem('warren.vhost') ?? ''
@@ -140,6 +142,11 @@ async function loadVhosts() {
     app.vhosts = list.map((v) => v.name).sort()
   } catch {
     app.vhosts = ['/']
+  }
+  try {
+    app.nodes = (await get('nodes?columns=name')).map((n) => n.name)
+  } catch {
+    app.nodes = []
   }
   const current = app.vhost
   replace(

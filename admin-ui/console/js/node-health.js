@@ -1,7 +1,9 @@
 /**
  * The overview's node health panel: memory used against the high watermark, free disk space
  * against its limit, file descriptors, uptime, and the alarms in effect (GET /api/nodes and
- * /api/health/checks/alarms, which answers 503 with the alarms while any is on).
+ * /api/health/checks/alarms, which answers 503 with the alarms while any is on). In a cluster, one
+ * block per node (GET /api/nodes gives every member's figures; another node's alarms come from its
+ * mem_alarm / disk_free_alarm / fd figures).
  */
 import { ApiError, get } from './api.js'
 import { h, replace, fmtBytes, fmtNum } from './dom.js'
@@ -44,15 +46,53 @@ async function alarmsInEffect() {
   }
 }
 
+/** Another node's alarms, from its figures (its health check is its own). */
+function alarmsOf(n) {
+  const out = []
+  if (n.mem_alarm) out.push('memory')
+  if (n.disk_free_alarm) out.push('disk')
+  if (n.fd_total > 0 && n.fd_used >= n.fd_total * 0.9) out.push('file_descriptor_limit')
+  return out
+}
+
+/**
+ * One node's gauges and alarms; `index` -1 on a single node (the ids stay health-memory …), else its
+ * place in the list: a heading names the node and the ids get the index (health-memory-1 …).
+ */
+function nodeBlock(n, alarms, index) {
+  const id = (base) => (index <= 0 ? base : `${base}-${index}`)
+  const head = index < 0 ? [] : [h('h3', { class: 'node-name' }, n.name, index === 0 ? h('span', { class: 'muted small' }, ' (this node)') : null)]
+  if (n.mem_limit === undefined) {
+    return [...head, h('p', { class: 'muted', id: id('health-figures') }, `Running · uptime ${fmtUptime(n.uptime ?? 0)} · its figures did not come (its management API did not answer)`)]
+  }
+  const diskShareUsed = n.disk_free > 0 ? n.disk_free_limit / n.disk_free : 1
+  return [
+    ...head,
+    gauge('Memory', id('health-memory'), n.mem_used, n.mem_limit, `${fmtBytes(n.mem_used)} of ${fmtBytes(n.mem_limit)} high watermark`, n.mem_alarm),
+    // the bar fills as free space shrinks toward the limit
+    gauge('Free disk space', id('health-disk'), Math.min(1, diskShareUsed), 1, `${fmtBytes(n.disk_free)} free · limit ${fmtBytes(n.disk_free_limit)}`, n.disk_free_alarm, 0.5),
+    gauge('File descriptors', id('health-fds'), n.fd_used, n.fd_total, `${fmtNum(n.fd_used)} of ${fmtNum(n.fd_total)} open`, alarms.includes('file_descriptor_limit')),
+    h(
+      'div',
+      { class: 'alarms', id: id('health-alarms') },
+      h('span', { class: 'muted' }, `Uptime ${fmtUptime(n.uptime ?? 0)} ·`),
+      alarms.length === 0
+        ? h('span', { class: 'badge ok' }, 'no alarms')
+        : alarms.map((a) => h('span', { class: 'badge danger', title: a === 'file_descriptor_limit' ? 'new connections are refused' : 'publishers are blocked' }, ALARM_LABELS[a] ?? a)),
+    ),
+  ]
+}
+
 /** The panel and its refresh. */
 export function nodeHealthPanel() {
   const body = h('div', { id: 'node-health' }, h('p', { class: 'muted' }, 'Loading…'))
   const el = h('section', { class: 'panel', 'aria-labelledby': 'health-h' }, h('h2', { id: 'health-h' }, 'Node health'), body)
   async function update() {
-    let n
+    let nodes
     let alarms
+    let self
     try {
-      ;[n, alarms] = await Promise.all([get('nodes').then((l) => l[0]), alarmsInEffect()])
+      ;[nodes, alarms, self] = await Promise.all([get('nodes'), alarmsInEffect(), get('overview?columns=node').then((o) => o.node)])
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         replace(body, h('p', { class: 'muted' }, 'Node health is shown to users tagged monitoring or administrator.'))
@@ -60,23 +100,11 @@ export function nodeHealthPanel() {
       }
       throw err
     }
-    if (n === undefined) return
-    const diskShareUsed = n.disk_free > 0 ? n.disk_free_limit / n.disk_free : 1
-    replace(
-      body,
-      gauge('Memory', 'health-memory', n.mem_used, n.mem_limit, `${fmtBytes(n.mem_used)} of ${fmtBytes(n.mem_limit)} high watermark`, n.mem_alarm),
-      // the bar fills as free space shrinks toward the limit
-      gauge('Free disk space', 'health-disk', Math.min(1, diskShareUsed), 1, `${fmtBytes(n.disk_free)} free · limit ${fmtBytes(n.disk_free_limit)}`, n.disk_free_alarm, 0.5),
-      gauge('File descriptors', 'health-fds', n.fd_used, n.fd_total, `${fmtNum(n.fd_used)} of ${fmtNum(n.fd_total)} open`, alarms.includes('file_descriptor_limit')),
-      h(
-        'div',
-        { class: 'alarms', id: 'health-alarms' },
-        h('span', { class: 'muted' }, `Uptime ${fmtUptime(n.uptime ?? 0)} ·`),
-        alarms.length === 0
-          ? h('span', { class: 'badge ok' }, 'no alarms')
-          : alarms.map((a) => h('span', { class: 'badge danger', title: a === 'file_descriptor_limit' ? 'new connections are refused' : 'publishers are blocked' }, ALARM_LABELS[a] ?? a)),
-      ),
-    )
+    if (nodes.length === 0) return
+    // this node first (the health check's alarms are its own), then the others by name
+    nodes.sort((a, b) => (a.name === self ? -1 : b.name === self ? 1 : 0))
+    const multi = nodes.length > 1
+    replace(body, ...nodes.flatMap((n, i) => nodeBlock(n, i === 0 ? alarms : alarmsOf(n), multi ? i : -1)))
   }
   return { el, update }
 }

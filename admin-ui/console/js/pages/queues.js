@@ -99,6 +99,8 @@ export default {
       columns: [
         all ? { label: 'Virtual host', sort: 'vhost', render: (q) => q.vhost } : null,
         { label: 'Name', sort: 'name', render: (q) => h('a', { class: 'name', href: href('queues', q.vhost, q.name) }, q.name) },
+        // in a cluster, the node each queue lives on (its leader), as RabbitMQ's console shows it
+        app.nodes.length > 1 ? { label: 'Node', sort: 'node', render: (q) => q.node ?? '' } : null,
         { label: 'Features', render: queueFeatures },
         { label: 'State', sort: 'state', render: stateBadge },
         { label: 'Ready', num: true, sort: 'messages_ready', render: (q) => fmtNum(q.messages_ready ?? 0) },

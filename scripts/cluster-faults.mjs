@@ -194,6 +194,10 @@ try {
     stats.violations.push(...violations.map((v) => `round ${r}: ${v}`))
     process.stdout.write(`round ${r}: ${kind} on ${target}: fault ${over - t0} ms, recovered in ${recover} ms${violations.length ? ' ! ' + violations.join('; ') : ''}\n`)
   }
+} catch (err) {
+  // what the nodes said last, to tell why the run stopped
+  for (const n of NODES) process.stderr.write(`---- last log lines of ${n}:\n${c.logs(n)}\n`)
+  throw err
 } finally {
   await c.stop()
 }

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Etcd3 } from 'etcd3'
+import type { Etcd3 } from 'etcd3'
+import { etcdClient } from '../../transport/cluster/etcd-client.js'
 import { waitFor } from './broker.js'
 
 export const ETCD_BIN = process.env.WARREN_TEST_ETCD ?? '/usr/bin/etcd'
@@ -37,9 +38,10 @@ export function freePort(): Promise<number> {
   })
 }
 
-export async function startEtcd(): Promise<TestEtcd> {
+/** Starts etcd on `port` (default: a free one). */
+export async function startEtcd(port?: number): Promise<TestEtcd> {
   const dir = mkdtempSync(join(tmpdir(), 'warren-etcd-'))
-  const clientPort = await freePort()
+  const clientPort = port ?? (await freePort())
   const peerPort = await freePort()
   const endpoint = `http://127.0.0.1:${clientPort}`
   const peer = `http://127.0.0.1:${peerPort}`
@@ -60,7 +62,8 @@ export async function startEtcd(): Promise<TestEtcd> {
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const client = new Etcd3({ hosts: endpoint, dialTimeout: 1000 })
+  // the nodes' client (no 5 s circuit breaker: startEtcd's polling would otherwise wait out 5 s)
+  const client = etcdClient([endpoint])
   const stop = async (): Promise<void> => {
     client.close()
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')

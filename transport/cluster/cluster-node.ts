@@ -9,12 +9,12 @@
  */
 import net from 'node:net'
 import { hostname } from 'node:os'
-import { Etcd3 } from 'etcd3'
 import type { Logger } from 'pino'
 import type { Broker } from '../../core/broker.js'
 import { ClusterState, type MemberInfo } from '../../core/cluster/cluster-state.js'
 import type { BrokerConfig } from '../../core/config.js'
 import { DefinitionsStore } from './definitions-store.js'
+import { etcdClient } from './etcd-client.js'
 import { clusterSecret } from './link-auth.js'
 import { LinkManager } from './link-manager.js'
 import { LEASE_TTL_S, Membership } from './membership.js'
@@ -62,7 +62,7 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     })
   })
   const clusterPort = (server.address() as net.AddressInfo).port
-  const etcd = new Etcd3({ hosts: config.cluster, dialTimeout: 3000 })
+  const etcd = etcdClient(config.cluster)
   const self: MemberInfo = {
     name: broker.nodeName,
     address: advertiseAddress(config),

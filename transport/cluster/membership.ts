@@ -15,6 +15,9 @@ export const LEASE_TTL_S = 5
 /** ms between checks of the lease against this node's clock (ClusterState.holdsLease) when no client input comes. */
 const LEASE_CHECK_MS = 100
 
+/** Keepalives sent per lease TTL (etcd's Go client sends 3; one more leaves room for a lost one). */
+const KEEPALIVES_PER_TTL = 4
+
 /** Another live node holds our member key. */
 class NameTaken extends Error {}
 
@@ -24,6 +27,7 @@ export class Membership {
   private closed = false
   private registering: Promise<void> | null = null
   private leaseTimer: NodeJS.Timeout | null = null
+  private keepAliveTimer: NodeJS.Timeout | null = null
   private readonly prefix: string
   readonly key: string
 
@@ -85,33 +89,48 @@ export class Membership {
     // etcd starts the TTL when it receives the grant (or a keepalive): counting from our send time
     // keeps our view of the lease's end before etcd's
     const grantSent = performance.now()
-    const lease = this.etcd.lease(this.ttl)
+    // keepalives are our own (keepAlive below): etcd3's keepalive stream can stall silently after an
+    // etcd restart and is only replaced after a TTL without answers, by when this node has fenced
+    const lease = this.etcd.lease(this.ttl, { autoKeepAlive: false })
     lease.on('lost', (err) => {
       if (this.lease === lease) this.lost(`lease lost: ${err.message}`)
     })
-    // send times of the keepalives not answered yet, on the current stream (answers come in order)
-    const sent: number[] = []
-    lease.on('keepaliveEstablished', () => (sent.length = 0))
-    lease.on('keepaliveFired', () => sent.push(performance.now()))
-    lease.on('keepaliveSucceeded', (res: { TTL: string }) => {
-      const at = sent.shift()
-      if (this.lease === lease && at !== undefined) this.state.leaseValidUntil = Math.max(this.state.leaseValidUntil, at + Number(res.TTL) * 1000)
-    })
     const id = await lease.grant()
+    const value = JSON.stringify(this.self)
     // a transaction: our key must not exist (another process holding the name) unless it is our own stale one
-    const res = await this.etcd
-      .if(this.key, 'Create', '==', 0)
-      .then(this.etcd.put(this.key).value(JSON.stringify(this.self)).lease(id))
-      .commit()
+    let res = await this.etcd.if(this.key, 'Create', '==', 0).then(this.etcd.put(this.key).value(value).lease(id)).commit()
+    if (!res.succeeded) {
+      // this very process's registration under a lease it lost (same name and start time): take it over
+      res = await this.etcd.if(this.key, 'Value', '==', value).then(this.etcd.put(this.key).value(value).lease(id)).commit()
+    }
     if (!res.succeeded) {
       await lease.revoke().catch(() => undefined)
       throw new NameTaken(`node name '${this.self.name}' is already registered in cluster '${this.state.clusterName}' by a live node`)
     }
     this.lease = lease
     this.state.leaseValidUntil = grantSent + this.ttl * 1000
+    this.keepAliveTimer ??= setInterval(() => this.keepAlive(), (this.ttl * 1000) / KEEPALIVES_PER_TTL)
+    this.keepAliveTimer.unref()
     this.state.memberUp(this.self)
     this.state.unfence()
     this.log.info({ key: this.key, lease: id, ttl: this.ttl }, 'registered in the cluster')
+  }
+
+  /**
+   * One keepalive of the current lease on a stream of its own, answered within half the TTL or
+   * given up: the lease holds until the send time of the last answered one plus the TTL etcd
+   * answered (ClusterState.holdsLease fences past that). A lease etcd no longer knows is lost.
+   */
+  private keepAlive(): void {
+    const lease = this.lease
+    if (lease === null || this.closed) return
+    const sent = performance.now()
+    lease.keepaliveOnce({ deadline: new Date(Date.now() + (this.ttl * 1000) / 2) }).then(
+      (res) => {
+        if (this.lease === lease) this.state.leaseValidUntil = Math.max(this.state.leaseValidUntil, sent + Number(res.TTL) * 1000)
+      },
+      () => undefined, // unanswered: the next one tries again; the lease clock fences if none is answered in time
+    )
   }
 
   /** Fences, then registers again (retrying until it works or the node closes). */
@@ -142,6 +161,7 @@ export class Membership {
   async close(): Promise<void> {
     this.closed = true
     if (this.leaseTimer !== null) clearInterval(this.leaseTimer)
+    if (this.keepAliveTimer !== null) clearInterval(this.keepAliveTimer)
     this.state.onLeaseLapsed = null
     await this.watcher?.cancel().catch(() => undefined)
     const lease = this.lease

@@ -110,7 +110,9 @@ async function stopChild(child) {
 /** A Warren node from dist/ (with --cluster when `etcd` is given), serving on loopback. */
 async function startNode(name, etcd) {
   const [amqpPort, httpPort, clusterPort] = [await freePort(), await freePort(), await freePort()]
-  const args = [join(root, 'dist/transport/cli.js'), '--amqp-port', amqpPort, '--http-port', httpPort, '--prometheus-port', '-1', '--bind', '127.0.0.1']
+  // BENCH_NODE_FLAGS: extra node flags for each Warren node, e.g. '--cpu-prof --cpu-prof-dir=/tmp/p'
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+  const args = [...flags, join(root, 'dist/transport/cli.js'), '--amqp-port', amqpPort, '--http-port', httpPort, '--prometheus-port', '-1', '--bind', '127.0.0.1']
   args.push('--data-dir', join(tmp, name), '--log-level', 'warn', '--amqps-port', '-1', '--https-port', '-1')
   if (etcd) args.push('--cluster', etcd.url, '--cluster-name', 'bench', '--node-name', name, '--cluster-port', clusterPort)
   const child = track(spawn(process.execPath, args.map(String), { stdio: ['ignore', 'ignore', 'inherit'] }))

@@ -291,15 +291,18 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     const homeSide = links(s.n2).session('n1')!.socket
     const link = links(s.n1).session('n2')!.socket
     homeSide.pause()
+    const peer = links(s.n1).peer('n2')
+    const pausedBefore = peer.throttled
     const ch = await (await conn(s.n1)).createChannel()
     const body = Buffer.alloc(512 * 1024, 7)
     const N = 64 // 32 MiB
     for (let i = 0; i < N; i++) ch.sendToQueue(q, body)
     let maxBuffered = 0
-    // the publisher's bytes reach s.n1 and stop there while the link is congested
+    // the publisher's bytes reach s.n1 and stop there while the link is congested (4 MiB waiting
+    // in its socket, or, first here, 4 MiB not accepted by the home: link-peer.ts PUBLISH_WINDOW_BYTES)
     await waitFor(() => {
       maxBuffered = Math.max(maxBuffered, link.writableLength)
-      return link.writableLength > 4 * 1024 * 1024
+      return peer.congested && peer.throttled > pausedBefore
     }, 5000, 'the link to fill')
     for (let i = 0; i < 50; i++) {
       await new Promise((r) => setTimeout(r, 5))

@@ -117,6 +117,7 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
     peer.attach(session)
     session.beforeFlush = () => {
       peer.flushPending()
+      peer.flushed()
       home.flushPending()
     }
     return {

@@ -29,9 +29,17 @@ import type { LinkSession } from './link.js'
 
 /**
  * Forwarded publishes the home may leave unaccepted before this node pauses the publishers
- * routing to it (the home withholds acceptance while its queues hold the link back).
+ * routing to it (the home withholds acceptance while its queues hold the link back). Everything
+ * unaccepted is also in the link's byte stream ahead of this node's acks and credit (one TCP
+ * stream: they queue behind it), so the window is kept small: with 10,000 (~0.8 MB of 16-byte
+ * messages waiting in socket buffers) an ack waited behind up to half a second of publishes and
+ * the consumers' prefetch windows ran dry; 2,000 still covers the acceptance round trip
+ * (bench/cluster.mjs --wrong-node: 0.55x → 0.82x of the right-node rate, same machine state).
  */
-export const PUBLISH_WINDOW = 10_000
+export const PUBLISH_WINDOW = 2_000
+
+/** The same in bytes of PUBLISH frames (large messages), counted at flush granularity. */
+export const PUBLISH_WINDOW_BYTES = 4 * 1024 * 1024
 
 /** Credit of a consumer without a prefetch (or no-ack): deliveries in flight from the home. */
 export const DEFAULT_CREDIT = 1000
@@ -74,6 +82,13 @@ export class LinkPeer implements HomePort {
   private readonly owing: RemoteConsumer[] = []
   /** publishers paused while the link is congested */
   private blocked: Set<FlowWaiter> | null = null
+  /** bytes of PUBLISH frames sent in this session, and of those the home accepted */
+  private sentBytes = 0
+  private acceptedBytes = 0
+  /** per flush: the last sequence number and sentBytes then (acceptance is counted in bytes by these) */
+  private readonly markSeq: number[] = []
+  private readonly markBytes: number[] = []
+  private markHead = 0
 
   constructor(
     readonly node: string,
@@ -126,6 +141,8 @@ export class LinkPeer implements HomePort {
   attach(s: LinkSession): void {
     this.session = s
     this.acceptance = new RemoteAcceptance()
+    this.sentBytes = this.acceptedBytes = this.markHead = 0
+    this.markSeq.length = this.markBytes.length = 0
     this.endWaits(null)
   }
 
@@ -133,7 +150,43 @@ export class LinkPeer implements HomePort {
     const s = this.session
     if (s === null) return false
     const a = this.acceptance!
-    return !s.writable || a.lastSeq - a.durableSeq > PUBLISH_WINDOW
+    return !s.writable || a.lastSeq - a.durableSeq > PUBLISH_WINDOW || this.unacceptedBytes > PUBLISH_WINDOW_BYTES
+  }
+
+  /** Forwarded messages the home has not accepted yet (tests and figures). */
+  get unaccepted(): number {
+    const a = this.acceptance
+    return a === null ? 0 : a.lastSeq - a.durableSeq
+  }
+
+  /** Bytes of PUBLISH frames not known to be accepted (whole flushes: an upper bound). */
+  get unacceptedBytes(): number {
+    return this.sentBytes - this.acceptedBytes
+  }
+
+  /** The session's tick-end flush: remembers how many bytes its publishes took (one mark per flush). */
+  flushed(): void {
+    const n = this.markBytes.length
+    const last = n > this.markHead ? this.markBytes[n - 1] : this.acceptedBytes
+    if (this.acceptance === null || this.sentBytes === last) return
+    this.markSeq.push(this.acceptance.lastSeq)
+    this.markBytes.push(this.sentBytes)
+  }
+
+  /** ACCEPTED up to `seq`: the flushes it covers whole count as accepted bytes. */
+  private acceptedUpTo(seq: number): void {
+    const ms = this.markSeq
+    let h = this.markHead
+    while (h < ms.length && ms[h] <= seq) this.acceptedBytes = this.markBytes[h++]
+    if (h === ms.length) {
+      ms.length = this.markBytes.length = 0
+      h = 0
+    } else if (h > 1024) {
+      ms.splice(0, h)
+      this.markBytes.splice(0, h)
+      h = 0
+    }
+    this.markHead = h
   }
 
   throttle(publisher: FlowWaiter): void {
@@ -322,6 +375,7 @@ export class LinkPeer implements HomePort {
     writeMessageHead(o, m)
     qs.length = 0
     this.publishFrames++
+    this.sentBytes += o.buf.length + m.data.length
     // the message's data is written as it is, not copied
     this.session?.send2(o.buf, m.data)
   }
@@ -331,10 +385,13 @@ export class LinkPeer implements HomePort {
   /** A frame answering this node's requests; false when the type is not one of those. */
   frame(type: number, i: In): boolean {
     switch (type) {
-      case T.ACCEPTED:
-        this.acceptance?.accepted(i.f64())
+      case T.ACCEPTED: {
+        const seq = i.f64()
+        this.acceptance?.accepted(seq)
+        this.acceptedUpTo(seq)
         this.drained()
         return true
+      }
       case T.REFUSED:
         // a home queue refused it (reject-publish, a full disk): its publisher gets basic.nack
         this.acceptance?.refused(i.f64())

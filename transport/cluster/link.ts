@@ -1,7 +1,9 @@
 /**
  * One node link session (issue 13): a TCP connection between two nodes on the cluster port, its
  * setup (link-auth.ts) and its framed I/O (link-codec.ts). Output is batched: the first frame of a
- * tick corks the socket and a nextTick uncorks it, so a tick's frames leave in one write. Past
+ * tick corks the socket and a nextTick uncorks it, so a tick's frames leave in one write; small
+ * frames (and small messages' data) are copied into one output block rather than written one by
+ * one (a socket write per frame cost more than the copy: about 10% of a node's CPU). Past
  * LINK_HIGH_WATER bytes waiting, the session is congested until 'drain': the home stops delivering
  * (link-home.ts) and publishers forwarding over it are paused (link-peer.ts). Frames of an up session go to its handler; a session that fails setup, breaks a
  * frame or is cut ends once, telling the manager (link-manager.ts).
@@ -16,6 +18,11 @@ import { In, LINK_FRAME_MAX, LinkReader, Out, T } from './link-codec.js'
  * delivering and publishers forwarding over it are paused until the socket drains.
  */
 export const LINK_HIGH_WATER = 4 * 1024 * 1024
+
+/** Frames up to this size are copied into the output block; larger ones are written as they are. */
+const COPY_MAX = 4096
+/** Size of an output block; a new one is taken when less than COPY_MAX is left in the current one. */
+const OUT_BLOCK = 64 * 1024
 
 /** ms a new link has to authenticate. */
 const SETUP_TIMEOUT_MS = 5000
@@ -44,6 +51,10 @@ export class LinkSession {
   /** frames written, for tests and figures */
   framesOut = 0
   private corked = false
+  /** this tick's small frames, copied in from outPos back; handed to the socket at the flush */
+  private out = Buffer.allocUnsafe(0)
+  private outStart = 0
+  private outPos = 0
   private readonly reader: LinkReader
   private hello: Hello | null = null
   private acceptorNonce = ''
@@ -57,7 +68,9 @@ export class LinkSession {
       this.end(`output failed: ${(err as Error).message}`)
     }
     this.corked = false
-    if (!this.closed) this.socket.uncork()
+    if (this.closed) return
+    this.writeOut()
+    this.socket.uncork()
   }
   /** runs before each batched flush (the peer finishes the publish frame it is building) */
   beforeFlush: (() => void) | null = null
@@ -95,7 +108,7 @@ export class LinkSession {
 
   /** Under LINK_HIGH_WATER bytes waiting to be sent. */
   get writable(): boolean {
-    return this.socket.writableLength < LINK_HIGH_WATER
+    return this.socket.writableLength + this.outPos - this.outStart < LINK_HIGH_WATER
   }
 
   get isUp(): boolean {
@@ -115,14 +128,40 @@ export class LinkSession {
     if (this.closed) return
     this.schedule()
     this.framesOut++
-    this.socket.write(buf)
+    this.put(buf)
   }
 
   /** A frame in two parts (a header built late, a body encoded early). */
   send2(a: Buffer, b: Buffer): void {
     this.send(a)
     this.framesOut--
-    if (!this.closed) this.socket.write(b)
+    if (!this.closed) this.put(b)
+  }
+
+  /** Copies a small buffer into the output block; writes a large one after what the block holds. */
+  private put(b: Buffer): void {
+    if (b.length > COPY_MAX) {
+      this.writeOut()
+      this.socket.write(b)
+      return
+    }
+    if (this.outPos + b.length > this.out.length) {
+      this.writeOut()
+      if (this.out.length - this.outPos < COPY_MAX) {
+        this.out = Buffer.allocUnsafe(OUT_BLOCK)
+        this.outStart = this.outPos = 0
+      }
+    }
+    // TypedArray set: Buffer#copy makes a view of the source on every call
+    this.out.set(b, this.outPos)
+    this.outPos += b.length
+  }
+
+  /** Hands the block's new bytes to the (corked) socket; the block goes on after them. */
+  private writeOut(): void {
+    if (this.outPos === this.outStart) return
+    this.socket.write(this.out.subarray(this.outStart, this.outPos))
+    this.outStart = this.outPos
   }
 
   /** Ends the session (idempotent); the manager hears of it once. */

@@ -95,4 +95,83 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'quorum queues: replica sets' : 'quorum queu
     expect(body.members).toBeUndefined()
     expect(body.leader).toBeUndefined()
   })
+
+  const replicas = (b: TestBroker) => b.clusterNode!.replicas
+  const confirmChannel = async (b: TestBroker): Promise<amqp.ConfirmChannel> => {
+    const c = await amqp.connect(b.url)
+    c.on('error', () => undefined)
+    cleanups.push(() => c.close())
+    return c.createConfirmChannel()
+  }
+
+  it('the leader ships enqueues and acks: each follower holds every message, durable, then none once acked', async () => {
+    const q = uniq('ship')
+    const ch = await confirmChannel(nodes[0])
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } })
+    const N = 200
+    for (let i = 0; i < N; i++) ch.sendToQueue(q, Buffer.from(String(i)), { persistent: true })
+    await ch.waitForConfirms()
+    // a confirm waits for a majority: at least one follower holds all of them already
+    const held = () => [nodes[1], nodes[2]].map((n) => replicas(n).follower('/', q)!.messageCount)
+    expect(Math.max(...held())).toBe(N)
+    await waitFor(() => held().every((n) => n === N), 5000, 'both followers hold every message')
+    expect(replicas(nodes[0]).leader('/', q)!.durableSeq).toBeGreaterThanOrEqual(N)
+    // consume half with acks, requeue the rest once: the followers drop exactly the acked ones
+    const c = await channel(nodes[0])
+    await c.prefetch(N)
+    let seen = 0
+    await c.consume(q, (m) => {
+      seen++
+      if (Number(m!.content.toString()) < N / 2) c.ack(m!)
+      else if (!m!.fields.redelivered) c.nack(m!, false, true)
+    })
+    await waitFor(() => seen >= N + N / 2, 5000, 'deliveries and redeliveries')
+    await waitFor(() => held().every((n) => n === N / 2), 5000, 'followers dropped the acked half')
+  })
+
+  it('a batch with an epoch below the one a follower has seen is refused', async () => {
+    const q = uniq('epoch')
+    const ch = await confirmChannel(nodes[0])
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } })
+    ch.sendToQueue(q, Buffer.from('a'), { persistent: true })
+    await ch.waitForConfirms()
+    const f2 = replicas(nodes[1]).follower('/', q)!
+    const f3 = replicas(nodes[2]).follower('/', q)!
+    await waitFor(() => f2.messageCount === 1 && f3.messageCount === 1, 5000, 'both followers hold it')
+    // as if both had followed a later leader: epoch 1 batches of the old one must not be applied
+    f2.epoch = 2
+    f3.epoch = 2
+    const before = replicas(nodes[1]).refused + replicas(nodes[2]).refused
+    ch.sendToQueue(q, Buffer.from('b'), { persistent: true })
+    await waitFor(() => replicas(nodes[1]).refused + replicas(nodes[2]).refused >= before + 2, 5000, 'refusals')
+    expect(f2.messageCount).toBe(1)
+    expect(f3.messageCount).toBe(1)
+    // and with no follower taking it, its confirm does not come
+    const confirmed = await Promise.race([ch.waitForConfirms().then(() => true), new Promise((r) => setTimeout(() => r(false), 800))])
+    expect(confirmed).toBe(false)
+  })
+
+  it('confirms wait for a majority: one follower stopped still confirms; both stopped, none come until one is back', async () => {
+    const q = uniq('majority')
+    const ch = await confirmChannel(nodes[0])
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } })
+    await nodes[2].stop()
+    await waitFor(() => !nodes[0].broker.cluster!.members.has('n3'), 5000, 'n3 gone')
+    ch.sendToQueue(q, Buffer.from('one-down'), { persistent: true })
+    await ch.waitForConfirms()
+    expect(replicas(nodes[1]).follower('/', q)!.messageCount).toBe(1)
+    await nodes[1].stop()
+    await waitFor(() => !nodes[0].broker.cluster!.members.has('n2'), 5000, 'n2 gone')
+    let confirmed = false
+    ch.sendToQueue(q, Buffer.from('two-down'), { persistent: true }, () => (confirmed = true))
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(confirmed).toBe(false)
+    // n3 back (an empty disk): the leader sends it the queue's state, its ack makes the majority
+    nodes[2] = await startNode(etcd, cluster, 'n3')
+    await linked(nodes[0], nodes[2])
+    await waitFor(() => confirmed, 8000, 'confirm once n3 is back')
+    expect(replicas(nodes[2]).follower('/', q)!.messageCount).toBe(2)
+    nodes[1] = await startNode(etcd, cluster, 'n2')
+    await linked(nodes[0], nodes[1])
+  }, 30_000)
 })

@@ -1,0 +1,209 @@
+/**
+ * Quorum queue replication over the node links (issue 14, phase 1), both sides:
+ *   - leader: Storage.replicatedList makes every durable quorum queue of a cluster node a
+ *     ReplicatedStoreList (core/cluster/replica-list.ts) with a ReplicaLeader; the records of a tick
+ *     leave as one REPL frame per queue, sent to each follower whose link is up (epoch in every
+ *     batch). A follower whose link (re)connects gets the queue's whole state first (RESET then every
+ *     ready and unacked message), then the stream. REPL_ACK frames from followers advance the
+ *     leader's majority (what confirms wait for).
+ *   - follower: REPL frames go to the queue's FollowerReplica (replica-follower.ts), created when
+ *     the queue's record names this node among its members; one from a node that is not the
+ *     record's leader, or with a lower epoch than the record's or than one seen, is refused.
+ */
+import path from 'node:path'
+import type { Logger } from 'pino'
+import type { Broker } from '../../core/broker.js'
+import type { ClusterState } from '../../core/cluster/cluster-state.js'
+import type { PlacementListener, QueueHome } from '../../core/cluster/placement.js'
+import { ReplicaLeader, R_ENQ, R_RESET, type ReplicaRecord, type ReplicaShipper } from '../../core/cluster/replica-leader.js'
+import { ReplicatedStoreList } from '../../core/cluster/replica-list.js'
+import { isQuorum } from '../../core/cluster/replica-placement.js'
+import { In, messageLen, Out, strLen, T, writeMessage } from './link-codec.js'
+import type { LinkSession } from './link.js'
+import { FollowerReplica } from './replica-follower.js'
+
+const keyOf = (vhost: string, name: string): string => `${vhost}\u0000${name}`
+
+/** the part of each record before its message */
+const RECORD_FIXED = 1 + 8 + 8 + 8
+
+/** Encodes one REPL frame of `records` for the queue of `leader`. */
+export function encodeBatch(vhost: string, name: string, epoch: number, records: readonly ReplicaRecord[]): Buffer {
+  let size = strLen(vhost) + strLen(name) + 8 + 4
+  for (const r of records) size += RECORD_FIXED + (r.kind === R_ENQ ? 4 + messageLen(r.message!) : 0)
+  const o = new Out(T.REPL, size).str(vhost).str(name).f64(epoch).u32(records.length)
+  for (const r of records) {
+    o.u8(r.kind).f64(r.seq).f64(r.ref).f64(r.n)
+    if (r.kind === R_ENQ) writeMessage(o.u32(messageLen(r.message!)), r.message!)
+  }
+  return o.buf
+}
+
+export function decodeBatch(i: In): { vhost: string; name: string; epoch: number; records: ReplicaRecord[] } {
+  const vhost = i.str()
+  const name = i.str()
+  const epoch = i.f64()
+  const n = i.u32()
+  const records: ReplicaRecord[] = []
+  for (let k = 0; k < n; k++) {
+    const kind = i.u8()
+    const seq = i.f64()
+    const ref = i.f64()
+    const num = i.f64()
+    let message = null
+    if (kind === R_ENQ) {
+      const len = i.u32()
+      if (i.pos + len > i.end) throw new Error('truncated link frame')
+      message = new In(i.buf, i.pos, i.pos + len).message()
+      i.pos += len
+    }
+    records.push({ kind, seq, ref, message, n: num })
+  }
+  return { vhost, name, epoch, records }
+}
+
+export class ReplicaManager implements ReplicaShipper, PlacementListener {
+  private readonly leaders = new Map<string, ReplicaLeader>()
+  private readonly followers = new Map<string, FollowerReplica>()
+  private readonly dirty = new Set<ReplicaLeader>()
+  private flushScheduled = false
+  /** the link sessions by peer (set by the LinkManager) */
+  session: (node: string) => LinkSession | undefined = () => undefined
+  /** REPL frames refused for a stale epoch or a sender that is not the leader (tests) */
+  refused = 0
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly state: ClusterState,
+    private readonly log: Logger,
+  ) {}
+
+  /** Installs the leader side into the broker's storage and the follower side on the placement. */
+  start(): void {
+    const storage = this.broker.storage
+    if (storage === null) return
+    storage.replicatedList = (q, open, make, touched) => {
+      if (!isQuorum(q.arguments)) return null
+      const vhost = q.vhost.name
+      const leader = new ReplicaLeader(vhost, q.name, this.state.nodeName, () => this.state.placement.home(vhost, q.name), this)
+      this.leaders.set(keyOf(vhost, q.name), leader)
+      return new ReplicatedStoreList(open(), make, touched, leader)
+    }
+    this.state.placement.listen(this)
+    for (const h of this.state.placement.all()) this.remoteQueueUp(h)
+  }
+
+  /** The leader of a queue of this node (tests, the management API). */
+  leader(vhost: string, name: string): ReplicaLeader | undefined {
+    const l = this.leaders.get(keyOf(vhost, name))
+    return l === undefined || l.closed ? undefined : l
+  }
+
+  follower(vhost: string, name: string): FollowerReplica | undefined {
+    return this.followers.get(keyOf(vhost, name))
+  }
+
+  // ---- leader -----------------------------------------------------------------------------------
+
+  schedule(leader: ReplicaLeader): void {
+    this.dirty.add(leader)
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => this.flush())
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    for (const l of this.dirty) {
+      l.scheduled = false
+      const records = l.pending
+      l.pending = []
+      if (l.closed || records.length === 0) continue
+      let buf: Buffer | null = null
+      for (const f of l.followers()) {
+        const s = this.session(f)
+        if (s === undefined) continue
+        s.send((buf ??= encodeBatch(l.vhost, l.name, l.epoch, records)))
+      }
+    }
+    this.dirty.clear()
+  }
+
+  /** A link to `node` is up: the queues it follows from here get a snapshot, then the stream. */
+  linkUp(node: string, s: LinkSession): void {
+    for (const [k, l] of this.leaders) {
+      if (l.closed) {
+        this.leaders.delete(k)
+        continue
+      }
+      if (!l.followers().includes(node) || l.snapshot === null) continue
+      l.forget(node)
+      // pending records go out after the snapshot (a follower ignores what it already holds)
+      const records = [{ kind: R_RESET, seq: 0, ref: 0, message: null, n: 0 }, ...l.snapshot()]
+      const seq = l.lastSeq
+      for (const r of records) r.seq = seq
+      s.send(encodeBatch(l.vhost, l.name, l.epoch, records))
+    }
+  }
+
+  // ---- frames -----------------------------------------------------------------------------------
+
+  /** A frame of the link to `node`: true when it was a replication frame. */
+  frame(node: string, type: number, i: In, s: LinkSession): boolean {
+    if (type === T.REPL) {
+      const b = decodeBatch(i)
+      const h = this.state.placement.home(b.vhost, b.name)
+      const f = this.followers.get(keyOf(b.vhost, b.name))
+      if (h === undefined || f === undefined || h.node !== node || b.epoch < (h.epoch ?? 1) || b.epoch < f.epoch) {
+        this.refused++
+        this.log.warn({ vhost: b.vhost, queue: b.name, from: node, epoch: b.epoch }, 'replication batch refused (not the leader, stale epoch or not a member here)')
+        return true
+      }
+      f.apply(b.epoch, b.records, (seq) => s.send(new Out(T.REPL_ACK, strLen(b.vhost) + strLen(b.name) + 16).str(b.vhost).str(b.name).f64(b.epoch).f64(seq).buf))
+      return true
+    }
+    if (type === T.REPL_ACK) {
+      const vhost = i.str()
+      const name = i.str()
+      const epoch = i.f64()
+      const seq = i.f64()
+      const l = this.leader(vhost, name)
+      if (l !== undefined && epoch === l.epoch) l.followerAcked(node, seq)
+      return true
+    }
+    return false
+  }
+
+  // ---- follower replicas (placement) -------------------------------------------------------------
+
+  remoteQueueUp(home: QueueHome): void {
+    const self = this.state.nodeName
+    const k = keyOf(home.vhost, home.name)
+    const member = home.members?.includes(self) === true && home.node !== self
+    const f = this.followers.get(k)
+    if (member && f === undefined) {
+      const storage = this.broker.storage
+      if (storage === null) return
+      const dir = path.join(storage.dir, 'replicas', encodeURIComponent(home.vhost), encodeURIComponent(home.name))
+      this.followers.set(k, new FollowerReplica(dir, this.log.child({ vhost: home.vhost, queue: home.name, replica: 'follower' })))
+    } else if (!member && f !== undefined) {
+      this.followers.delete(k)
+      void f.destroy()
+    }
+  }
+
+  remoteQueueGone(vhost: string, name: string): void {
+    const k = keyOf(vhost, name)
+    const f = this.followers.get(k)
+    if (f === undefined) return
+    this.followers.delete(k)
+    void f.destroy()
+  }
+
+  async close(): Promise<void> {
+    const storage = this.broker.storage
+    if (storage !== null) storage.replicatedList = null
+    await Promise.all([...this.followers.values()].map((f) => f.close()))
+    this.followers.clear()
+  }
+}

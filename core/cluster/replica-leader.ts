@@ -19,6 +19,8 @@ export const R_ACK = 2
 export const R_REQUEUE = 3
 /** the follower drops what it holds: a snapshot of the leader's state follows */
 export const R_RESET = 4
+/** the message was delivered (a failover redelivers it, its delivery count + 1) */
+export const R_DELIVER = 5
 
 /** One replicated change: ENQ (ref, message, record timestamp), ACK (ref), REQUEUE (ref, count), RESET. */
 export interface ReplicaRecord {

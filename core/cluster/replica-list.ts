@@ -9,7 +9,7 @@ import type { Envelope } from '../queue.js'
 import { effectiveTtl } from '../queue-settings.js'
 import type { DurableLog, MessageStore } from '../store/message-store.js'
 import { StoreList, type EnvelopeFactory } from '../store/queue-store.js'
-import { R_ACK, R_ENQ, R_REQUEUE, type ReplicaLeader, type ReplicaRecord } from './replica-leader.js'
+import { R_ACK, R_DELIVER, R_ENQ, R_REQUEUE, type ReplicaLeader, type ReplicaRecord } from './replica-leader.js'
 
 export class ReplicatedStoreList extends StoreList {
   constructor(
@@ -27,7 +27,10 @@ export class ReplicatedStoreList extends StoreList {
 
   override shift(): Envelope | undefined {
     const env = super.shift()
-    if (env !== undefined) this.outstanding.set(env.ref, env)
+    if (env !== undefined) {
+      this.outstanding.set(env.ref, env)
+      if (!this.detached) this.leader.add(R_DELIVER, env.ref, null, 0)
+    }
     return env
   }
 
@@ -38,7 +41,10 @@ export class ReplicatedStoreList extends StoreList {
       out.push({ kind: R_ENQ, seq: 0, ref: env.ref, message: env.message, n: this.store.recordTimestamp(env.ref) })
       if (env.deliveryCount > 0) out.push({ kind: R_REQUEUE, seq: 0, ref: env.ref, message: null, n: env.deliveryCount })
     }
-    for (const env of this.outstanding.values()) add(env)
+    for (const env of this.outstanding.values()) {
+      add(env)
+      out.push({ kind: R_DELIVER, seq: 0, ref: env.ref, message: null, n: 0 })
+    }
     for (const env of this) add(env)
     // in store order (the follower's store keeps the leader's order)
     return out.sort((a, b) => a.ref - b.ref || a.kind - b.kind)

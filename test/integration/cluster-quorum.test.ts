@@ -10,6 +10,7 @@ import { waitFor } from '../helpers/broker.js'
 import { linked, startNode } from '../helpers/cluster.js'
 import { hasEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js'
 import { apiClient } from '../helpers/http.js'
+import { RemoteQueue } from '../../core/cluster/remote-queue.js'
 
 describe.skipIf(!hasEtcd)(hasEtcd ? 'quorum queues: replica sets' : 'quorum queues: skipped, /usr/bin/etcd is not installed (Debian etcd-server)', () => {
   let etcd: TestEtcd
@@ -174,4 +175,67 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'quorum queues: replica sets' : 'quorum queu
     nodes[1] = await startNode(etcd, cluster, 'n2')
     await linked(nodes[0], nodes[1])
   }, 30_000)
+
+  it('leader stopped: a follower takes over through etcd (epoch 2) within lease TTL + 2 s, consumers get basic.cancel, every confirmed message is served, unacked ones redelivered (x-delivery-count 1); the old leader back follows', async () => {
+    const q = uniq('failover')
+    const ch = await confirmChannel(nodes[0])
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } })
+    const N = 100
+    for (let i = 0; i < N; i++) ch.sendToQueue(q, Buffer.from(String(i)), { persistent: true })
+    await ch.waitForConfirms()
+    // a consumer on n2 (through its stand-in) acks 0..9 and holds 10..19 unacked
+    const c2 = await channel(nodes[1])
+    await c2.prefetch(20)
+    let cancelled = false
+    const first: number[] = []
+    await c2.consume(q, (m) => {
+      if (m === null) return void (cancelled = true)
+      const i = Number(m.content.toString())
+      first.push(i)
+      if (i < 10) c2.ack(m)
+    })
+    await waitFor(() => first.length === 20, 5000, '20 deliveries')
+    const held = () => [nodes[1], nodes[2]].map((n) => replicas(n).follower('/', q)?.messageCount)
+    await waitFor(() => held().every((n) => n === N - 10), 5000, 'followers dropped the acked ones')
+    // acking 0..9 made room: the consumer may hold up to 20 unacked (10..29)
+    await waitFor(() => first.length === 30, 5000, '30 deliveries')
+    const unacked = new Set(first.filter((i) => i >= 10))
+    const t0 = Date.now()
+    await nodes[0].stop()
+    await waitFor(() => record(nodes[1], q)?.epoch === 2 && record(nodes[2], q)?.epoch === 2, 4000, 'a new leader in etcd (lease TTL 2 s + 2 s)')
+    const leader = record(nodes[1], q)!.node
+    expect(['n2', 'n3']).toContain(leader)
+    expect(record(nodes[2], q)!.node).toBe(leader)
+    expect(record(nodes[1], q)!.leader).toBe(leader)
+    await waitFor(() => cancelled, 4000, 'basic.cancel to the consumer of the old leader')
+    // re-consume through the node that is not the leader: the new leader serves 10..99, 10..19 redelivered
+    const other = leader === 'n2' ? nodes[2] : nodes[1]
+    const c3 = await channel(other)
+    const got = new Map<number, amqp.ConsumeMessage>()
+    await c3.consume(q, (m) => {
+      if (m === null) return
+      got.set(Number(m.content.toString()), m)
+      c3.ack(m)
+    })
+    await waitFor(() => got.size === N - 10, 6000, 'every unacked and ready message from the new leader')
+    const recovered = Date.now() - t0
+    expect([...got.keys()].sort((a, b) => a - b)).toEqual([...Array(N - 10).keys()].map((i) => i + 10))
+    for (const [i, m] of got) {
+      expect(m.fields.redelivered).toBe(unacked.has(i))
+      if (unacked.has(i)) expect(m.properties.headers?.['x-delivery-count']).toBe(1)
+    }
+    expect(recovered).toBeLessThan(6000)
+    // the old leader back (an empty disk): the record names the new leader, n1 only has a stand-in and a follower replica
+    nodes[0] = await startNode(etcd, cluster, 'n1')
+    await linked(nodes[0], nodes[1])
+    await linked(nodes[0], nodes[2])
+    expect(record(nodes[0], q)).toMatchObject({ node: leader, epoch: 2 })
+    expect(nodes[0].broker.vhost('/')!.queues.get(q)).toBeInstanceOf(RemoteQueue)
+    const late = await confirmChannel(nodes[0])
+    await c3.close()
+    late.sendToQueue(q, Buffer.from('late'), { persistent: true })
+    await late.waitForConfirms()
+    await waitFor(() => replicas(nodes[0]).follower('/', q)?.messageCount === 1, 5000, 'n1 follows the new leader')
+    expect(replicas(nodes[0]).follower('/', q)!.epoch).toBe(2)
+  }, 40_000)
 })

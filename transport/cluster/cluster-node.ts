@@ -17,6 +17,7 @@ import type { BrokerConfig } from '../../core/config.js'
 import { DefinitionsStore } from './definitions-store.js'
 import { clusterSecret } from './link-auth.js'
 import { LinkManager } from './link-manager.js'
+import { etcdTakeOver } from './replica-election.js'
 import { ReplicaManager } from './replica-manager.js'
 import { LEASE_TTL_S, Membership } from './membership.js'
 
@@ -76,7 +77,7 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
   }
   const membership = new Membership(etcd, state, self, clog, leaseTtl)
   // before the definitions: quorum queues created from etcd's records are replicated too
-  const replicas = new ReplicaManager(broker, state, clog.child({ component: 'replica' }))
+  const replicas = new ReplicaManager(broker, state, clog.child({ component: 'replica' }), etcdTakeOver(etcd, config.clusterName))
   replicas.start()
   const definitions = new DefinitionsStore(etcd, broker, state, clog, leaseTtl ?? LEASE_TTL_S)
   let timer: NodeJS.Timeout | undefined

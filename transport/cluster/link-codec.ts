@@ -26,7 +26,8 @@
  *              record: u8 kind (1 enqueue, 2 settle, 3 requeue, 4 reset), f64 seq, f64 ref, f64 n
  *              (enqueue: record timestamp; requeue: delivery count), enqueue: u32 length, message
  *   REPL_ACK   str vhost, str queue, f64 epoch, f64 seq   the follower holds every record up to seq durable
- *   (transport/cluster/replica-manager.ts)
+ *   VOTE       str vhost, str queue, f64 epoch, f64 seq   a follower's durable sequence in a failover
+ *   (transport/cluster/replica-manager.ts, replica-election.ts)
  */
 import { Message } from '../../core/message.js'
 
@@ -54,6 +55,7 @@ export const T = {
   OP_ERR: 42,
   REPL: 50,
   REPL_ACK: 51,
+  VOTE: 52,
 } as const
 
 export const OP_COUNTS = 1

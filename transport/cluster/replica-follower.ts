@@ -9,12 +9,24 @@
  */
 import { rmSync } from 'node:fs'
 import type { Logger } from 'pino'
-import { R_ACK, R_ENQ, R_REQUEUE, R_RESET, type ReplicaRecord } from '../../core/cluster/replica-leader.js'
+import { R_ACK, R_DELIVER, R_ENQ, R_REQUEUE, R_RESET, type ReplicaRecord } from '../../core/cluster/replica-leader.js'
 import { MessageStore, type DurableLog, type DurableWaiter } from '../../core/store/message-store.js'
 
 interface Copy {
   ref: number
   size: number
+  /** delivered and not settled or returned (as the leader last told) */
+  delivered: boolean
+  /** returned to the queue at least once */
+  redelivered: boolean
+  deliveryCount: number
+}
+
+/** A message a promoted follower hands to its new leader queue. */
+export interface Held {
+  ref: number
+  redelivered: boolean
+  deliveryCount: number
 }
 
 export class FollowerReplica implements DurableWaiter {
@@ -55,7 +67,7 @@ export class FollowerReplica implements DurableWaiter {
         case R_ENQ: {
           if (this.copies.has(r.ref)) break
           const m = r.message!
-          this.copies.set(r.ref, { ref: s.append(m, r.n), size: m.bodySize })
+          this.copies.set(r.ref, { ref: s.append(m, r.n), size: m.bodySize, delivered: false, redelivered: false, deliveryCount: 0 })
           break
         }
         case R_ACK: {
@@ -67,7 +79,16 @@ export class FollowerReplica implements DurableWaiter {
         }
         case R_REQUEUE: {
           const c = this.copies.get(r.ref)
-          if (c !== undefined) s.setDeliveryCount(c.ref, r.n)
+          if (c === undefined) break
+          c.delivered = false
+          c.redelivered = true
+          c.deliveryCount = r.n
+          s.setDeliveryCount(c.ref, r.n)
+          break
+        }
+        case R_DELIVER: {
+          const c = this.copies.get(r.ref)
+          if (c !== undefined) c.delivered = true
           break
         }
         case R_RESET:
@@ -86,6 +107,19 @@ export class FollowerReplica implements DurableWaiter {
       this.waiterSet = true
       s.addWaiter(this)
     }
+  }
+
+  /**
+   * What a new leader serves, in the old leader's order: every message not settled; one that was
+   * delivered and not settled comes back redelivered, its delivery count + 1 (as a quorum queue
+   * returns the messages of a consumer that went away).
+   */
+  held(): Held[] {
+    const out: Held[] = []
+    for (const c of this.copies.values()) {
+      out.push({ ref: c.ref, redelivered: c.delivered || c.redelivered, deliveryCount: c.delivered ? c.deliveryCount + 1 : c.deliveryCount })
+    }
+    return out
   }
 
   private acked(seq: number): void {

@@ -8,18 +8,23 @@
  *     leader's majority (what confirms wait for).
  *   - follower: REPL frames go to the queue's FollowerReplica (replica-follower.ts), created when
  *     the queue's record names this node among its members; one from a node that is not the
- *     record's leader, or with a lower epoch than the record's or than one seen, is refused.
+ *     record's leader, or with a lower epoch than the record's or than one seen, is refused (a
+ *     higher epoch than the record's is taken: the new leader's record is on its way here).
+ *   - failover: replica-election.ts elects a follower when a leader leaves; the queue the winner
+ *     then declares from etcd's record is built from its follower replica (promote()).
  */
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Broker } from '../../core/broker.js'
 import type { ClusterState } from '../../core/cluster/cluster-state.js'
+import type { MemberListener } from '../../core/cluster/cluster-state.js'
 import type { PlacementListener, QueueHome } from '../../core/cluster/placement.js'
 import { ReplicaLeader, R_ENQ, R_RESET, type ReplicaRecord, type ReplicaShipper } from '../../core/cluster/replica-leader.js'
 import { ReplicatedStoreList } from '../../core/cluster/replica-list.js'
 import { isQuorum } from '../../core/cluster/replica-placement.js'
 import { In, messageLen, Out, strLen, T, writeMessage } from './link-codec.js'
 import type { LinkSession } from './link.js'
+import { ReplicaElection, type TakeOver } from './replica-election.js'
 import { FollowerReplica } from './replica-follower.js'
 
 const keyOf = (vhost: string, name: string): string => `${vhost}\u0000${name}`
@@ -62,7 +67,8 @@ export function decodeBatch(i: In): { vhost: string; name: string; epoch: number
   return { vhost, name, epoch, records }
 }
 
-export class ReplicaManager implements ReplicaShipper, PlacementListener {
+export class ReplicaManager implements ReplicaShipper, PlacementListener, MemberListener {
+  readonly election: ReplicaElection
   private readonly leaders = new Map<string, ReplicaLeader>()
   private readonly followers = new Map<string, FollowerReplica>()
   private readonly dirty = new Set<ReplicaLeader>()
@@ -76,7 +82,16 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener {
     private readonly broker: Broker,
     private readonly state: ClusterState,
     private readonly log: Logger,
-  ) {}
+    takeOver: TakeOver,
+  ) {
+    this.election = new ReplicaElection(
+      state,
+      (node) => this.session(node),
+      (vhost, name) => this.followers.get(keyOf(vhost, name))?.ackedSeq ?? -1,
+      takeOver,
+      log,
+    )
+  }
 
   /** Installs the leader side into the broker's storage and the follower side on the placement. */
   start(): void {
@@ -85,11 +100,33 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener {
     storage.replicatedList = (q, open, make, touched) => {
       if (!isQuorum(q.arguments)) return null
       const vhost = q.vhost.name
+      const k = keyOf(vhost, q.name)
       const leader = new ReplicaLeader(vhost, q.name, this.state.nodeName, () => this.state.placement.home(vhost, q.name), this)
-      this.leaders.set(keyOf(vhost, q.name), leader)
-      return new ReplicatedStoreList(open(), make, touched, leader)
+      this.leaders.set(k, leader)
+      const f = this.followers.get(k)
+      if (f === undefined) return new ReplicatedStoreList(open(), make, touched, leader)
+      // this node was a follower and now leads (a failover): the queue starts from its replica
+      this.followers.delete(k)
+      const store = open()
+      const redelivered = new Set<number>()
+      for (const h of f.held()) {
+        const ref = store.append(f.store.read(h.ref), f.store.recordTimestamp(h.ref))
+        if (h.deliveryCount > 0) store.setDeliveryCount(ref, h.deliveryCount)
+        if (h.redelivered) redelivered.add(ref)
+      }
+      void f.destroy()
+      this.log.info({ vhost, queue: q.name, messages: store.readyCount, epoch: leader.epoch }, 'quorum queue leader here: built from the follower replica')
+      // the other members get the new leader's state (their links are up already)
+      setImmediate(() => {
+        for (const m of leader.followers()) {
+          const s = this.session(m)
+          if (s !== undefined) this.snapshotTo(leader, s)
+        }
+      })
+      return new ReplicatedStoreList(store, (m, ref, red, count) => make(m, ref, red || redelivered.has(ref), count), touched, leader)
     }
     this.state.placement.listen(this)
+    this.state.memberListeners.push(this)
     for (const h of this.state.placement.all()) this.remoteQueueUp(h)
   }
 
@@ -136,14 +173,27 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener {
         this.leaders.delete(k)
         continue
       }
-      if (!l.followers().includes(node) || l.snapshot === null) continue
-      l.forget(node)
-      // pending records go out after the snapshot (a follower ignores what it already holds)
-      const records = [{ kind: R_RESET, seq: 0, ref: 0, message: null, n: 0 }, ...l.snapshot()]
-      const seq = l.lastSeq
-      for (const r of records) r.seq = seq
-      s.send(encodeBatch(l.vhost, l.name, l.epoch, records))
+      if (l.followers().includes(node)) this.snapshotTo(l, s)
     }
+  }
+
+  /** Sends a follower the queue's whole state (RESET, then every message); the stream follows. */
+  private snapshotTo(l: ReplicaLeader, s: LinkSession): void {
+    if (l.closed || l.snapshot === null || s.peer === null) return
+    l.forget(s.peer)
+    // pending records go out after the snapshot (a follower ignores what it already holds)
+    const records = [{ kind: R_RESET, seq: 0, ref: 0, message: null, n: 0 }, ...l.snapshot()]
+    const seq = l.lastSeq
+    for (const r of records) r.seq = seq
+    s.send(encodeBatch(l.vhost, l.name, l.epoch, records))
+  }
+
+  // ---- members (failover) -------------------------------------------------------------------------
+
+  memberUp(): void {}
+
+  memberDown(name: string): void {
+    this.election.memberDown(name)
   }
 
   // ---- frames -----------------------------------------------------------------------------------
@@ -154,12 +204,17 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener {
       const b = decodeBatch(i)
       const h = this.state.placement.home(b.vhost, b.name)
       const f = this.followers.get(keyOf(b.vhost, b.name))
-      if (h === undefined || f === undefined || h.node !== node || b.epoch < (h.epoch ?? 1) || b.epoch < f.epoch) {
+      const epoch = h?.epoch ?? 1
+      if (h === undefined || f === undefined || b.epoch < f.epoch || b.epoch < epoch || (b.epoch === epoch && h.node !== node)) {
         this.refused++
         this.log.warn({ vhost: b.vhost, queue: b.name, from: node, epoch: b.epoch }, 'replication batch refused (not the leader, stale epoch or not a member here)')
         return true
       }
       f.apply(b.epoch, b.records, (seq) => s.send(new Out(T.REPL_ACK, strLen(b.vhost) + strLen(b.name) + 16).str(b.vhost).str(b.name).f64(b.epoch).f64(seq).buf))
+      return true
+    }
+    if (type === T.VOTE) {
+      this.election.frame(node, i)
       return true
     }
     if (type === T.REPL_ACK) {
@@ -195,12 +250,14 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener {
   remoteQueueGone(vhost: string, name: string): void {
     const k = keyOf(vhost, name)
     const f = this.followers.get(k)
-    if (f === undefined) return
+    // the record names this node now: the replica becomes the queue (storage hook above)
+    if (f === undefined || this.state.placement.home(vhost, name)?.node === this.state.nodeName) return
     this.followers.delete(k)
     void f.destroy()
   }
 
   async close(): Promise<void> {
+    this.election.close()
     const storage = this.broker.storage
     if (storage !== null) storage.replicatedList = null
     await Promise.all([...this.followers.values()].map((f) => f.close()))

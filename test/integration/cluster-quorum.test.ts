@@ -5,8 +5,10 @@
  */
 import amqp from 'amqplib'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { TestBroker } from '../helpers/broker.js'
-import { waitFor } from '../helpers/broker.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
 import { linked, startNode } from '../helpers/cluster.js'
 import { hasEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js'
 import { apiClient } from '../helpers/http.js'
@@ -238,4 +240,26 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'quorum queues: replica sets' : 'quorum queu
     await waitFor(() => replicas(nodes[0]).follower('/', q)?.messageCount === 1, 5000, 'n1 follows the new leader')
     expect(replicas(nodes[0]).follower('/', q)!.epoch).toBe(2)
   }, 40_000)
+
+  it('a leader restarted with its data: the quorum queue recovered at boot is a replicated leader again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-quorum-restart-'))
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const opts = { cluster: [etcd.endpoint], clusterName: cluster, nodeName: 'n4', clusterPort: 0, clusterLeaseTtl: 2, dataDir: dir }
+    let n4 = await startTestBroker(opts)
+    const q = uniq('restart')
+    try {
+      const ch = await confirmChannel(n4)
+      // a replica set of one: no follower takes over while n4 is away
+      await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 1 } })
+      ch.sendToQueue(q, Buffer.from('kept'), { persistent: true })
+      await ch.waitForConfirms()
+      expect(replicas(n4).leader('/', q)).toBeDefined()
+      await n4.stop()
+      n4 = await startTestBroker(opts)
+      expect(replicas(n4).leader('/', q)).toBeDefined()
+      expect(n4.broker.vhost('/')!.queues.get(q)!.messageCount).toBe(1)
+    } finally {
+      await n4.stop()
+    }
+  }, 30_000)
 })

@@ -1,7 +1,7 @@
 /**
  * Quorum queue replication over the node links (issue 14, phase 1), both sides:
- *   - leader: Storage.replicatedList makes every durable quorum queue of a cluster node a
- *     ReplicatedStoreList (core/cluster/replica-list.ts) with a ReplicaLeader; the records of a tick
+ *   - leader: the registry (core/cluster/replica-registry.ts) makes every durable quorum queue of
+ *     a cluster node a ReplicatedStoreList (core/cluster/replica-list.ts) with a ReplicaLeader; the records of a tick
  *     leave as one REPL frame per queue, sent to each follower whose link is up (epoch in every
  *     batch). A follower whose link (re)connects gets the queue's whole state first (RESET then every
  *     ready and unacked message), then the stream. REPL_ACK frames from followers advance the
@@ -16,18 +16,17 @@
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Broker } from '../../core/broker.js'
-import type { ClusterState } from '../../core/cluster/cluster-state.js'
-import type { MemberListener } from '../../core/cluster/cluster-state.js'
+import type { ClusterState, MemberListener } from '../../core/cluster/cluster-state.js'
 import type { PlacementListener, QueueHome } from '../../core/cluster/placement.js'
-import { ReplicaLeader, R_ENQ, R_RESET, type ReplicaRecord, type ReplicaShipper } from '../../core/cluster/replica-leader.js'
+import { R_ENQ, R_RESET, type ReplicaLeader, type ReplicaRecord, type ReplicaShipper } from '../../core/cluster/replica-leader.js'
 import { ReplicatedStoreList } from '../../core/cluster/replica-list.js'
-import { isQuorum } from '../../core/cluster/replica-placement.js'
+import { replicaKey } from '../../core/cluster/replica-registry.js'
 import { In, messageLen, Out, strLen, T, writeMessage } from './link-codec.js'
 import type { LinkSession } from './link.js'
 import { ReplicaElection, type TakeOver } from './replica-election.js'
 import { FollowerReplica } from './replica-follower.js'
 
-const keyOf = (vhost: string, name: string): string => `${vhost}\u0000${name}`
+const keyOf = replicaKey
 
 /** the part of each record before its message */
 const RECORD_FIXED = 1 + 8 + 8 + 8
@@ -69,7 +68,6 @@ export function decodeBatch(i: In): { vhost: string; name: string; epoch: number
 
 export class ReplicaManager implements ReplicaShipper, PlacementListener, MemberListener {
   readonly election: ReplicaElection
-  private readonly leaders = new Map<string, ReplicaLeader>()
   private readonly followers = new Map<string, FollowerReplica>()
   private readonly dirty = new Set<ReplicaLeader>()
   private flushScheduled = false
@@ -93,18 +91,17 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
     )
   }
 
-  /** Installs the leader side into the broker's storage and the follower side on the placement. */
+  /**
+   * Attaches to the registry of leaders (core/cluster/replica-registry.ts, installed into the
+   * storage at boot) as its shipper and promoter, and the follower side to the placement.
+   */
   start(): void {
-    const storage = this.broker.storage
-    if (storage === null) return
-    storage.replicatedList = (q, open, make, touched) => {
-      if (!isQuorum(q.arguments)) return null
-      const vhost = q.vhost.name
-      const k = keyOf(vhost, q.name)
-      const leader = new ReplicaLeader(vhost, q.name, this.state.nodeName, () => this.state.placement.home(vhost, q.name), this)
-      this.leaders.set(k, leader)
+    const reg = this.state.replicas
+    reg.attach(this)
+    reg.promote = (leader, open, make, touched) => {
+      const k = keyOf(leader.vhost, leader.name)
       const f = this.followers.get(k)
-      if (f === undefined) return new ReplicatedStoreList(open(), make, touched, leader)
+      if (f === undefined) return null
       // this node was a follower and now leads (a failover): the queue starts from its replica
       this.followers.delete(k)
       const store = open()
@@ -115,7 +112,7 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
         if (h.redelivered) redelivered.add(ref)
       }
       void f.destroy()
-      this.log.info({ vhost, queue: q.name, messages: store.readyCount, epoch: leader.epoch }, 'quorum queue leader here: built from the follower replica')
+      this.log.info({ vhost: leader.vhost, queue: leader.name, messages: store.readyCount, epoch: leader.epoch }, 'quorum queue leader here: built from the follower replica')
       // the other members get the new leader's state (their links are up already)
       setImmediate(() => {
         for (const m of leader.followers()) {
@@ -132,8 +129,7 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
 
   /** The leader of a queue of this node (tests, the management API). */
   leader(vhost: string, name: string): ReplicaLeader | undefined {
-    const l = this.leaders.get(keyOf(vhost, name))
-    return l === undefined || l.closed ? undefined : l
+    return this.state.replicas.leader(vhost, name)
   }
 
   follower(vhost: string, name: string): FollowerReplica | undefined {
@@ -168,9 +164,10 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
 
   /** A link to `node` is up: the queues it follows from here get a snapshot, then the stream. */
   linkUp(node: string, s: LinkSession): void {
-    for (const [k, l] of this.leaders) {
+    const leaders = this.state.replicas.leaders
+    for (const [k, l] of leaders) {
       if (l.closed) {
-        this.leaders.delete(k)
+        leaders.delete(k)
         continue
       }
       if (l.followers().includes(node)) this.snapshotTo(l, s)
@@ -258,8 +255,9 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
 
   async close(): Promise<void> {
     this.election.close()
-    const storage = this.broker.storage
-    if (storage !== null) storage.replicatedList = null
+    const reg = this.state.replicas
+    reg.attach(null)
+    reg.promote = null
     await Promise.all([...this.followers.values()].map((f) => f.close()))
     this.followers.clear()
   }

@@ -27,7 +27,7 @@ import { deleteRemoteQueue, oneRemoteQueueJson, putQueueInCluster, remoteHome, r
 import { validateQueueArguments } from '../../core/arguments.js'
 import { accessRefused } from '../../core/errors.js'
 import { assertHomeEquivalent } from '../../core/cluster/home-equivalence.js'
-import { replicaJson } from '../../core/cluster/replica-placement.js'
+import { replicaJson, replicaLag } from '../../core/cluster/replica-placement.js'
 
 /** A queue as RabbitMQ shows it; `detailed` adds consumer_details and friends (GET of one queue). */
 export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<string, unknown> {
@@ -82,7 +82,7 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
   // RabbitMQ shows a replicated queue's leader (in a cluster: the node the queue lives on)
   if (type === 'quorum') {
     const home = broker.cluster?.placement.home(q.vhost.name, q.name)
-    if (home !== undefined) Object.assign(out, replicaJson(broker.cluster!, home))
+    if (home !== undefined) Object.assign(out, replicaJson(broker.cluster!, home), replicaLag(broker.cluster!, home))
     else out.leader = broker.nodeName
   }
   const stats = messageStats(queueStatsCounts(counts), queueStatsCounts(rates.counters), QUEUE_STATS_KEYS, true)

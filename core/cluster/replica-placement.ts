@@ -43,6 +43,22 @@ export function withReplicas(state: ClusterState, home: QueueHome): QueueHome {
   return { ...home, members: chooseReplicas(state, home.node, home.arguments), leader: home.node, epoch: 1 }
 }
 
+/**
+ * Warren's replication figures of a quorum queue led by this node: `replica_lag` (records each
+ * follower has not acked durable yet) and `in_sync` (the leader and the followers with lag 0).
+ */
+export function replicaLag(state: ClusterState, home: QueueHome): Record<string, unknown> {
+  const l = state.replicas.leader(home.vhost, home.name)
+  if (l === undefined) return {}
+  const lag: Record<string, number> = {}
+  const inSync = [home.node]
+  for (const m of l.followers()) {
+    lag[m] = l.lastSeq - (l.acked.get(m) ?? 0)
+    if (lag[m] === 0 && state.members.has(m)) inSync.push(m)
+  }
+  return { in_sync: inSync, replica_lag: lag }
+}
+
 /** The RabbitMQ quorum-queue fields of a record: leader, members, online (members that are live). */
 export function replicaJson(state: ClusterState, home: QueueHome): Record<string, unknown> {
   const members = home.members ?? [home.node]

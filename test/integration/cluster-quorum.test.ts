@@ -119,6 +119,13 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'quorum queues: replica sets' : 'quorum queu
     expect(Math.max(...held())).toBe(N)
     await waitFor(() => held().every((n) => n === N), 5000, 'both followers hold every message')
     expect(replicas(nodes[0]).leader('/', q)!.durableSeq).toBeGreaterThanOrEqual(N)
+    // the leader's API shows each follower's lag and the in-sync members
+    await waitFor(async () => {
+      const body = (await apiClient(nodes[0]).get(`/api/queues/%2F/${q}`)).body
+      expect(body.replica_lag).toEqual({ n2: 0, n3: 0 })
+      expect([...body.in_sync].sort()).toEqual(['n1', 'n2', 'n3'])
+      return true
+    }, 5000, 'in sync')
     // consume half with acks, requeue the rest once: the followers drop exactly the acked ones
     const c = await channel(nodes[0])
     await c.prefetch(N)

@@ -47,10 +47,10 @@ import {
   type QueueDefinition,
 } from './store/definitions.js'
 import { newLogStats, type LogStats } from './store/group-commit.js'
-import { MessageStore } from './store/message-store.js'
+import { MessageStore, type DurableLog } from './store/message-store.js'
 import { PagedList, type PagingBudget } from './store/paged-list.js'
 import { levelDir, PriorityStoreList } from './store/priority-store.js'
-import { StoreList } from './store/queue-store.js'
+import { StoreList, type EnvelopeFactory } from './store/queue-store.js'
 import type { StoredList } from './store/stored-list.js'
 import type { Permission, TopicPermission, User } from './users.js'
 import type { VHost } from './vhost.js'
@@ -131,6 +131,11 @@ export class Storage {
   private readonly dedupLogs = new Map<string, DedupLog>()
   /** stores of durable delayed-message exchanges */
   private readonly delayed = new Map<Exchange, DelayedStore>()
+  /**
+   * In a cluster (issue 14): makes the ready list of a replicated quorum queue's leader
+   * (core/cluster/replica-list.ts), or returns null for any other queue. Null on a single node.
+   */
+  replicatedList: ((q: Queue, openStore: () => MessageStore, make: EnvelopeFactory, touched: DurableLog[]) => StoreList | null) | null = null
 
   constructor(readonly dir: string, private readonly log: Logger) {
     this.defs = DefinitionsLog.open({ file: path.join(dir, 'definitions.log'), log })
@@ -159,14 +164,16 @@ export class Storage {
     const log = this.log.child({ queue: q.name, vhost: q.vhost.name })
     // which recovered messages can expire out of queue order (re-armed at boot, queue.ts)
     const expiring = maxPriority > 0 && q.settings.messageTtl >= 0 ? 'all' : 'own-ttl'
+    const make: EnvelopeFactory = (m, ref, redelivered, count) => q.restoreEnvelope(m, ref, redelivered, count)
     const open = (d: string): StoreList =>
       new StoreList(
         MessageStore.open({ dir: d, log, stats: this.stats, expiring }),
-        (m, ref, redelivered, count) => q.restoreEnvelope(m, ref, redelivered, count),
+        make,
         // expiring messages are tracked by ref, (ref, level) for a priority level store
         q.vhost.durableTouched,
       )
-    const list = maxPriority > 0 ? new PriorityStoreList(dir, maxPriority, (_, d) => open(d)) : open(dir)
+    const replicated = maxPriority > 0 || this.replicatedList === null ? null : this.replicatedList(q, () => MessageStore.open({ dir, log, stats: this.stats, expiring }), make, q.vhost.durableTouched)
+    const list = replicated ?? (maxPriority > 0 ? new PriorityStoreList(dir, maxPriority, (_, d) => open(d)) : open(dir))
     this.lists.set(q, list)
     return list
   }

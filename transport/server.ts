@@ -107,6 +107,8 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
   // --cluster: clients are refused (fenced) until this node holds its etcd lease
   if (config.cluster.length > 0) broker.cluster = new ClusterState(config.clusterName, broker.nodeName, broker.connections, log.child({ component: 'cluster' }))
   const storage = new Storage(config.dataDir, log.child({ component: 'store' }))
+  // quorum queues recovered below are replicated leaders (core/cluster/replica-registry.ts)
+  broker.cluster?.replicas.install(storage)
   broker.attachStorage(storage)
   const disk = new DiskMonitor({
     dir: config.dataDir,

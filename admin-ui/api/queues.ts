@@ -27,6 +27,7 @@ import { deleteRemoteQueue, oneRemoteQueueJson, putQueueInCluster, remoteHome, r
 import { validateQueueArguments } from '../../core/arguments.js'
 import { accessRefused } from '../../core/errors.js'
 import { assertHomeEquivalent } from '../../core/cluster/home-equivalence.js'
+import { replicaJson, replicaLag } from '../../core/cluster/replica-placement.js'
 
 /** A queue as RabbitMQ shows it; `detailed` adds consumer_details and friends (GET of one queue). */
 export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<string, unknown> {
@@ -79,7 +80,11 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
     vhost: q.vhost.name,
   }
   // RabbitMQ shows a replicated queue's leader (in a cluster: the node the queue lives on)
-  if (type === 'quorum') out.leader = broker.nodeName
+  if (type === 'quorum') {
+    const home = broker.cluster?.placement.home(q.vhost.name, q.name)
+    if (home !== undefined) Object.assign(out, replicaJson(broker.cluster!, home), replicaLag(broker.cluster!, home))
+    else out.leader = broker.nodeName
+  }
   const stats = messageStats(queueStatsCounts(counts), queueStatsCounts(rates.counters), QUEUE_STATS_KEYS, true)
   if (Object.keys(stats).length > 0) out.message_stats = stats
   if (q.consumerCount === 0) out.idle_since = rfc3339(q.lastUsed)

@@ -10,6 +10,7 @@ import type { QueueHome, QueueCounts } from '../../core/cluster/placement.js'
 import type { VHost } from '../../core/vhost.js'
 import { assertHomeEquivalent, assertHomeUp } from '../../core/cluster/home-equivalence.js'
 import { chooseHome } from '../../core/cluster/leader-locator.js'
+import { replicaJson, withReplicas } from '../../core/cluster/replica-placement.js'
 import type { QueueOptions } from '../../core/queue.js'
 import type { ApiContext } from '../context.js'
 import { tableJson } from '../format.js'
@@ -22,7 +23,7 @@ export function remoteHome(broker: Broker, vhost: string, name: string): QueueHo
 }
 
 /** RabbitMQ's queue JSON for a queue of another node: its definition, node and counts. */
-export function remoteQueueJson(h: QueueHome, counts: QueueCounts, up: boolean): Record<string, unknown> {
+export function remoteQueueJson(broker: Broker, h: QueueHome, counts: QueueCounts, up: boolean): Record<string, unknown> {
   const type = typeof h.arguments['x-queue-type'] === 'string' ? (h.arguments['x-queue-type'] as string) : 'classic'
   const out: Record<string, unknown> = {
     arguments: tableJson(h.arguments),
@@ -40,7 +41,7 @@ export function remoteQueueJson(h: QueueHome, counts: QueueCounts, up: boolean):
     type,
     vhost: h.vhost,
   }
-  if (type === 'quorum') out.leader = h.node
+  if (type === 'quorum') Object.assign(out, replicaJson(broker.cluster!, h))
   return out
 }
 
@@ -55,11 +56,11 @@ export async function remoteQueuesJson(ctx: ApiContext, vhosts: VHost[]): Promis
   if (c === null) return []
   const names = new Set(vhosts.map((v) => v.name))
   const homes = [...c.placement.all()].filter((h) => h.node !== c.nodeName && names.has(h.vhost))
-  return Promise.all(homes.map(async (h) => remoteQueueJson(h, await countsOf(ctx.broker, h), c.members.has(h.node))))
+  return Promise.all(homes.map(async (h) => remoteQueueJson(ctx.broker, h, await countsOf(ctx.broker, h), c.members.has(h.node))))
 }
 
 export async function oneRemoteQueueJson(ctx: ApiContext, h: QueueHome): Promise<Record<string, unknown>> {
-  return remoteQueueJson(h, await countsOf(ctx.broker, h), ctx.broker.cluster!.members.has(h.node))
+  return remoteQueueJson(ctx.broker, h, await countsOf(ctx.broker, h), ctx.broker.cluster!.members.has(h.node))
 }
 
 /** DELETE /api/queues/:vhost/:name of a queue homed elsewhere. */
@@ -78,7 +79,7 @@ export async function deleteRemoteQueue(broker: Broker, h: QueueHome, ifUnused: 
 export async function putQueueInCluster(broker: Broker, v: VHost, name: string, options: QueueOptions): Promise<boolean> {
   const c = broker.cluster!
   const node = chooseHome(c, v, name, options.arguments)
-  const home: QueueHome = { vhost: v.name, name, node, durable: options.durable, autoDelete: options.autoDelete, exclusive: false, arguments: options.arguments }
+  const home = withReplicas(c, { vhost: v.name, name, node, durable: options.durable, autoDelete: options.autoDelete, exclusive: false, arguments: options.arguments })
   const held = await c.definitions!.claimQueue(home, node === c.nodeName ? () => void v.declareQueue(name, options, false, null) : null)
   if (held === home) return true
   if (held.node === c.nodeName) v.declareQueue(name, options, false, null)

@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { ConnectionInfo } from '../connections.js'
 import type { ClusterDefinitions } from './definitions.js'
 import { Placement, type RemoteQueueOps } from './placement.js'
+import { ReplicaRegistry } from './replica-registry.js'
 
 /** What a node publishes about itself under /warren/<cluster>/nodes/<name> (JSON). */
 export interface MemberInfo {
@@ -57,6 +58,8 @@ export class ClusterState {
   remoteOps: RemoteQueueOps | null = null
   /** set by transport/cluster/definitions-store.ts once it has loaded etcd's definitions */
   definitions: ClusterDefinitions | null = null
+  /** quorum queue leaders of this node (core/cluster/replica-registry.ts) */
+  readonly replicas: ReplicaRegistry
   /** told of every member put (new or changed) and removal */
   readonly memberListeners: MemberListener[] = []
 
@@ -67,6 +70,7 @@ export class ClusterState {
     private readonly log: Logger,
   ) {
     this.placement = new Placement(nodeName)
+    this.replicas = new ReplicaRegistry(this)
   }
 
   /**

@@ -22,6 +22,12 @@ export interface QueueHome {
   autoDelete: boolean
   exclusive: boolean
   arguments: FieldTable
+  /** a quorum queue's replica set, leader first (core/cluster/replica-placement.ts); absent otherwise */
+  members?: string[]
+  /** a quorum queue's leader (= node) */
+  leader?: string
+  /** a quorum queue's leader epoch: 1 at declare, raised by each change of leader */
+  epoch?: number
 }
 
 export interface QueueCounts {

@@ -17,6 +17,8 @@ import { DefinitionsStore } from './definitions-store.js'
 import { etcdClient } from './etcd-client.js'
 import { clusterSecret } from './link-auth.js'
 import { LinkManager } from './link-manager.js'
+import { etcdTakeOver } from './replica-election.js'
+import { ReplicaManager } from './replica-manager.js'
 import { LEASE_TTL_S, Membership } from './membership.js'
 
 /** ms to reach etcd and register at start before giving up (exit code 1 from the CLI). */
@@ -27,6 +29,8 @@ export interface ClusterNode {
   readonly clusterPort: number
   /** the node links (data plane) */
   readonly links: LinkManager
+  /** quorum queue replication (replica-manager.ts) */
+  readonly replicas: ReplicaManager
   /** Leaves the cluster (the member key goes at once) and closes the cluster port. */
   close(): Promise<void>
 }
@@ -72,6 +76,9 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     started: broker.startedAt,
   }
   const membership = new Membership(etcd, state, self, clog, leaseTtl)
+  // before the definitions: quorum queues created from etcd's records are replicated too
+  const replicas = new ReplicaManager(broker, state, clog.child({ component: 'replica' }), etcdTakeOver(etcd, config.clusterName))
+  replicas.start()
   const definitions = new DefinitionsStore(etcd, broker, state, clog, leaseTtl ?? LEASE_TTL_S)
   let timer: NodeJS.Timeout | undefined
   try {
@@ -83,8 +90,12 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     await Promise.race([definitions.start().then(() => membership.start()), timeout])
     const secret = await Promise.race([clusterSecret(etcd, config.clusterName), timeout])
     links = new LinkManager(broker, state, secret, clog.child({ component: 'link' }))
+    const l = links
+    replicas.session = (node) => l.session(node)
+    links.replicas = replicas
     links.start()
   } catch (err) {
+    void replicas.close()
     void definitions.close()
     void membership.close()
     server.close()
@@ -98,8 +109,10 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     state,
     clusterPort,
     links: links!,
+    replicas,
     async close() {
       links?.close()
+      await replicas.close()
       await definitions.close()
       await membership.close()
       etcd.close()

@@ -17,6 +17,7 @@ import type { ClusterState } from '../../core/cluster/cluster-state.js'
 import type { ClusterDefinitions } from '../../core/cluster/definitions.js'
 import { assertHomeEquivalent, assertHomeUp, lockedQueue, unreachableQueue } from '../../core/cluster/home-equivalence.js'
 import { chooseHome } from '../../core/cluster/leader-locator.js'
+import { withReplicas } from '../../core/cluster/replica-placement.js'
 import type { QueueHome } from '../../core/cluster/placement.js'
 import { validateQueueArguments } from '../../core/arguments.js'
 import { accessRefused, ChannelError, preconditionFailed, ReplyCode } from '../../core/errors.js'
@@ -131,7 +132,7 @@ async function declare(ch: Channel, a: MethodArgs, state: ClusterState, defs: Cl
     const maxQueues = v.parameters === null ? undefined : limitOf(vhostLimits(v.parameters, v.name), 'max-queues')
     if (maxQueues !== undefined && countQueues(state, v.name) >= maxQueues) throw queueLimitError(name, v.name, maxQueues)
     const node = chooseHome(state, v, name, args)
-    const rec: QueueHome = { vhost: v.name, name, node, durable: options.durable, autoDelete: options.autoDelete, exclusive: a.exclusive as boolean, arguments: args }
+    const rec = withReplicas(state, { vhost: v.name, name, node, durable: options.durable, autoDelete: options.autoDelete, exclusive: a.exclusive as boolean, arguments: args })
     const createLocal =
       node !== state.nodeName
         ? null

@@ -21,6 +21,7 @@ import type { Broker } from '../../core/broker.js'
 import type { ClusterState } from '../../core/cluster/cluster-state.js'
 import type { ClusterDefinitions, RemoteBinding } from '../../core/cluster/definitions.js'
 import type { QueueHome } from '../../core/cluster/placement.js'
+import { withReplicas } from '../../core/cluster/replica-placement.js'
 import type { Binding, Exchange, ExchangeOptions } from '../../core/exchange.js'
 import type { Queue } from '../../core/queue.js'
 import { decodeArguments, encodeArguments } from '../../core/store/definitions.js'
@@ -299,7 +300,7 @@ export class DefinitionsStore implements ClusterDefinitions {
 
   queueAdded(v: VHost, q: Queue): void {
     // a queue made outside claimQueue (the management API, definitions import): claim it now
-    if (this.suppress === 0) void this.claimQueue(queueHome(v, q, this.self), null).then((h) => this.lostClaim(v, q, h), () => undefined)
+    if (this.suppress === 0) void this.claimQueue(withReplicas(this.state, queueHome(v, q, this.self)), null).then((h) => this.lostClaim(v, q, h), () => undefined)
   }
 
   /** A queue created here whose name another node had claimed first goes: etcd's record wins. */

@@ -22,6 +22,12 @@
  *   GET_EMPTY  u32 rid, u32 message count
  *   OP         u32 rid, u8 op (1 counts, 2 purge, 3 delete), u8 flags (1 if-unused, 2 if-empty), str vhost, str queue
  *   OP_OK      u32 rid, u32 a, u32 b                OP_ERR u32 rid, u16 code, str text (GET errors too)
+ *   REPL       str vhost, str queue, f64 epoch, u32 n, n × record   a quorum queue leader's batch of a tick
+ *              record: u8 kind (1 enqueue, 2 settle, 3 requeue, 4 reset), f64 seq, f64 ref, f64 n
+ *              (enqueue: record timestamp; requeue: delivery count), enqueue: u32 length, message
+ *   REPL_ACK   str vhost, str queue, f64 epoch, f64 seq   the follower holds every record up to seq durable
+ *   VOTE       str vhost, str queue, f64 epoch, f64 seq   a follower's durable sequence in a failover
+ *   (transport/cluster/replica-manager.ts, replica-election.ts)
  */
 import { Message } from '../../core/message.js'
 
@@ -47,6 +53,9 @@ export const T = {
   OP: 40,
   OP_OK: 41,
   OP_ERR: 42,
+  REPL: 50,
+  REPL_ACK: 51,
+  VOTE: 52,
 } as const
 
 export const OP_COUNTS = 1

@@ -20,6 +20,7 @@ import { dials } from './link-auth.js'
 import { LinkHome } from './link-home.js'
 import { LinkPeer } from './link-peer.js'
 import { LinkSession, type LinkHandler, type LinkOwner } from './link.js'
+import type { ReplicaManager } from './replica-manager.js'
 
 const REDIAL_MIN_MS = 100
 const REDIAL_MAX_MS = 2000
@@ -38,6 +39,8 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
   private readonly redial = new Map<string, { timer: NodeJS.Timeout | null; delay: number }>()
   private readonly accepted = new Set<LinkSession>()
   private closed = false
+  /** quorum queue replication (replica-manager.ts): told of sessions, gets its frames */
+  replicas: ReplicaManager | null = null
 
   constructor(
     private readonly broker: Broker,
@@ -120,9 +123,11 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
       peer.flushed()
       home.flushPending()
     }
+    const replicas = this.replicas
+    replicas?.linkUp(node, session)
     return {
       frame(type, i) {
-        if (!peer.frame(type, i) && !home.frame(type, i)) session.end(`unknown link frame ${type}`)
+        if (!peer.frame(type, i) && !home.frame(type, i) && !(replicas?.frame(node, type, i, session) ?? false)) session.end(`unknown link frame ${type}`)
       },
       drained() {
         peer.drained()

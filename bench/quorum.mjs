@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// Replicated quorum queues (issue 14): S2-style throughput (persistent 64-byte messages, publisher
+// confirms, a window of 1000 unconfirmed, consumer with prefetch 200 and acks) of one quorum queue
+// with 3 replicas across 3 local nodes, against an unreplicated durable (classic) queue of the same
+// node, in one run. Nodes in child processes (bench/link-node.mjs) joined through a private etcd
+// (/usr/bin/etcd); clients (amqplib) in this process, on the leader n1. Prints msg/s and the ratio.
+//
+//   npm run build && node bench/quorum.mjs          (QUORUM_MESSAGES=50000 by default)
+import { fork, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import amqp from 'amqplib'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const N = Number(process.env.QUORUM_MESSAGES ?? 50_000)
+const WINDOW = 1000
+const cluster = `benchq${process.pid}`
+const dirs = []
+const tmp = (p) => {
+  const d = mkdtempSync(join(tmpdir(), p))
+  dirs.push(d)
+  return d
+}
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+
+async function startEtcd() {
+  const [client, peer] = [await freePort(), await freePort()]
+  const url = `http://127.0.0.1:${client}`
+  const p = `http://127.0.0.1:${peer}`
+  const child = spawn('/usr/bin/etcd', ['--name', 'bench', '--data-dir', tmp('warren-bench-etcd-'), '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', p, '--initial-advertise-peer-urls', p, '--initial-cluster', `bench=${p}`, '--log-level', 'error'], { stdio: 'ignore' })
+  for (let i = 0; i < 200; i++) {
+    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false)
+    if (ok) return { url, child }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error('etcd did not start')
+}
+
+function startNode(etcd, name) {
+  const child = fork(join(root, 'bench/link-node.mjs'), [etcd, cluster, name, tmp('warren-bench-quorum-')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const next = (key) => new Promise((resolve) => child.on('message', function on(m) {
+    if (m[key] !== undefined) {
+      child.off('message', on)
+      resolve(m[key])
+    }
+  }))
+  return next('amqpPort').then((port) => ({ name, child, url: `amqp://guest:guest@127.0.0.1:${port}`, next }))
+}
+
+/** Publishes N persistent messages with confirms to `q` while consuming them; msg/s (all confirmed and consumed). */
+async function run(url, q, args) {
+  const sub = await amqp.connect(url)
+  const pubc = await amqp.connect(url)
+  const sch = await sub.createChannel()
+  await sch.assertQueue(q, { durable: true, arguments: args })
+  await sch.prefetch(200)
+  const pch = await pubc.createConfirmChannel()
+  let got = 0
+  const consumed = new Promise((resolve) => {
+    void sch.consume(q, (m) => {
+      if (++got % 50 === 0 || got === N) sch.ack(m, true)
+      if (got === N) resolve()
+    })
+  })
+  const body = Buffer.alloc(64, 1)
+  let confirmed = 0
+  let outstanding = 0
+  let wake = null
+  const t0 = process.hrtime.bigint()
+  for (let i = 0; i < N; i++) {
+    while (outstanding >= WINDOW) await new Promise((r) => (wake = r))
+    outstanding++
+    pch.sendToQueue(q, body, { persistent: true }, (err) => {
+      if (err) throw err
+      confirmed++
+      outstanding--
+      if (wake !== null) {
+        const w = wake
+        wake = null
+        w()
+      }
+    })
+  }
+  await pch.waitForConfirms()
+  await consumed
+  const t1 = process.hrtime.bigint()
+  await pubc.close()
+  await sub.close()
+  if (confirmed !== N) throw new Error(`${confirmed} confirms`)
+  return N / (Number(t1 - t0) / 1e9)
+}
+
+const etcd = await startEtcd()
+const nodes = []
+for (const n of ['n1', 'n2', 'n3']) nodes.push(await startNode(etcd.url, n))
+try {
+  for (const other of ['n2', 'n3']) {
+    nodes[0].child.send({ linked: other })
+    await nodes[0].next('linked')
+  }
+  nodes[1].child.send({ linked: 'n3' })
+  await nodes[1].next('linked')
+  const quorum = { 'x-queue-type': 'quorum' }
+  await run(nodes[0].url, 'warm', quorum)
+  const durable = await run(nodes[0].url, 'durable', {})
+  const replicated = await run(nodes[0].url, 'quorum', quorum)
+  console.log(`${N} x 64 B persistent, confirms (window ${WINDOW}), consumer prefetch 200 with acks, clients on n1`)
+  console.log(`durable classic queue on n1 (unreplicated): ${durable.toFixed(0)} msg/s`)
+  console.log(`quorum queue, 3 replicas (n1 leads):        ${replicated.toFixed(0)} msg/s`)
+  console.log(`ratio (quorum / durable): ${(replicated / durable).toFixed(2)}`)
+} finally {
+  for (const n of nodes) n.child.send({ stop: true })
+  await new Promise((r) => setTimeout(r, 1000))
+  etcd.child.kill('SIGKILL')
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+}

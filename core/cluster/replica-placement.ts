@@ -1,0 +1,72 @@
+/**
+ * Replica sets of quorum queues in a cluster (issue 14, phase 1): a `x-queue-type: quorum` queue
+ * gets `x-quorum-initial-group-size` members (default 3, or every live member when fewer): its
+ * leader (the node the leader locator chose, QueueHome.node) and followers, the other live members
+ * holding the fewest replicas (ties by name). The record in etcd then carries `members`, `leader`
+ * (= node) and `epoch` (1 at declare; a failover raises it). Other queue types get none of this
+ * and keep their record as before. No etcd code here (core imports no npm package).
+ */
+import type { FieldTable } from '../wire/field-table.js'
+import type { ClusterState } from './cluster-state.js'
+import type { QueueHome } from './placement.js'
+
+/** RabbitMQ's default quorum queue group size (rabbit_quorum_queue: 3) */
+export const DEFAULT_GROUP_SIZE = 3
+
+export const isQuorum = (args: FieldTable): boolean => args['x-queue-type'] === 'quorum'
+
+/** The replica set size asked for by `x-quorum-initial-group-size` (a positive integer), else 3. */
+export function groupSize(args: FieldTable): number {
+  const n = args['x-quorum-initial-group-size']
+  const v = typeof n === 'bigint' ? Number(n) : n
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : DEFAULT_GROUP_SIZE
+}
+
+/** The members of a new quorum queue led by `leader`: the leader first, then its followers. */
+export function chooseReplicas(state: ClusterState, leader: string, args: FieldTable): string[] {
+  const size = groupSize(args)
+  const load = new Map<string, number>()
+  for (const m of state.members.keys()) if (m !== leader) load.set(m, 0)
+  for (const h of state.placement.all()) {
+    for (const m of h.members ?? []) {
+      const n = load.get(m)
+      if (n !== undefined) load.set(m, n + 1)
+    }
+  }
+  const followers = [...load].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([m]) => m)
+  return [leader, ...followers.slice(0, Math.max(0, size - 1))]
+}
+
+/** `home` with its replica set when it is a quorum queue's new record (others as they are). */
+export function withReplicas(state: ClusterState, home: QueueHome): QueueHome {
+  if (!isQuorum(home.arguments) || home.members !== undefined) return home
+  return { ...home, members: chooseReplicas(state, home.node, home.arguments), leader: home.node, epoch: 1 }
+}
+
+/**
+ * Warren's replication figures of a quorum queue led by this node: `replica_lag` (records each
+ * follower has not acked durable yet) and `in_sync` (the leader and the followers with lag 0).
+ */
+export function replicaLag(state: ClusterState, home: QueueHome): Record<string, unknown> {
+  const l = state.replicas.leader(home.vhost, home.name)
+  if (l === undefined) return {}
+  const lag: Record<string, number> = {}
+  const inSync = [home.node]
+  for (const m of l.followers()) {
+    lag[m] = l.lastSeq - (l.acked.get(m) ?? 0)
+    if (lag[m] === 0 && state.members.has(m)) inSync.push(m)
+  }
+  return { in_sync: inSync, replica_lag: lag }
+}
+
+/** The RabbitMQ quorum-queue fields of a record: leader, members, online (members that are live). */
+export function replicaJson(state: ClusterState, home: QueueHome): Record<string, unknown> {
+  const members = home.members ?? [home.node]
+  return {
+    leader: home.node,
+    members,
+    online: members.filter((m) => state.members.has(m)),
+    // Warren's: the leader epoch (raised by each failover)
+    epoch: home.epoch ?? 1,
+  }
+}

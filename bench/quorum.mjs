@@ -6,6 +6,7 @@
 // (/usr/bin/etcd); clients (amqplib) in this process, on the leader n1. Prints msg/s and the ratio.
 //
 //   npm run build && node bench/quorum.mjs          (QUORUM_MESSAGES=50000 by default)
+//   QUORUM_URL=amqp://guest:guest@127.0.0.1:5682 node bench/quorum.mjs   (the same runs against another broker)
 import { fork, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
@@ -98,6 +99,18 @@ async function run(url, q, args) {
   await sub.close()
   if (confirmed !== N) throw new Error(`${confirmed} confirms`)
   return N / (Number(t1 - t0) / 1e9)
+}
+
+// QUORUM_URL=amqp://…: the same two runs against another broker (e.g. a RabbitMQ node), nothing started here
+if (process.env.QUORUM_URL) {
+  const url = process.env.QUORUM_URL
+  const quorum = { 'x-queue-type': 'quorum' }
+  await run(url, 'bench.warm', quorum)
+  const durable = await run(url, 'bench.durable', {})
+  const replicated = await run(url, 'bench.quorum', quorum)
+  console.log(`${N} x 64 B persistent, confirms (window ${WINDOW}), consumer prefetch 200 with acks, ${url.replace(/\/\/[^@]*@/, '//')}`)
+  console.log(`durable classic queue: ${durable.toFixed(0)} msg/s; quorum queue: ${replicated.toFixed(0)} msg/s; ratio ${(replicated / durable).toFixed(2)}`)
+  process.exit(0)
 }
 
 const etcd = await startEtcd()

@@ -28,6 +28,8 @@ export class Membership {
   private registering: Promise<void> | null = null
   private leaseTimer: NodeJS.Timeout | null = null
   private keepAliveTimer: NodeJS.Timeout | null = null
+  /** the etcd revision at which our member key was last written (deletes before it are stale) */
+  private registeredRevision = 0n
   private readonly prefix: string
   readonly key: string
 
@@ -67,8 +69,12 @@ export class Membership {
     this.watcher.on('put', (kv) => this.put(kv.key.toString(), kv.value.toString()))
     this.watcher.on('delete', (kv) => {
       const name = kv.key.toString().slice(this.prefix.length)
-      if (name === this.self.name) this.lost('member key deleted')
-      else this.state.memberDown(name)
+      if (name === this.self.name) {
+        // a delete from before our current registration (our old lease's expiry or revoke, seen
+        // late by the watch) is not about the key we hold now
+        if (BigInt(kv.mod_revision) < this.registeredRevision) return
+        this.lost('member key deleted')
+      } else this.state.memberDown(name)
     })
     this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'etcd watch error'))
   }
@@ -108,6 +114,7 @@ export class Membership {
       throw new NameTaken(`node name '${this.self.name}' is already registered in cluster '${this.state.clusterName}' by a live node`)
     }
     this.lease = lease
+    this.registeredRevision = BigInt(res.header.revision)
     this.state.leaseValidUntil = grantSent + this.ttl * 1000
     this.keepAliveTimer ??= setInterval(() => this.keepAlive(), (this.ttl * 1000) / KEEPALIVES_PER_TTL)
     this.keepAliveTimer.unref()

@@ -6,55 +6,11 @@
 // Transient 64-byte messages, consumer prefetch 200 with acks. Prints msg/s for both and the ratio.
 //
 //   npm run build && node bench/link.mjs          (LINK_MESSAGES=100000 by default)
-import { fork, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import amqp from 'amqplib'
+import { linkCluster } from './link-cluster.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const N = Number(process.env.LINK_MESSAGES ?? 100_000)
-const cluster = `bench${process.pid}`
-const dirs = []
-const tmp = (p) => {
-  const d = mkdtempSync(join(tmpdir(), p))
-  dirs.push(d)
-  return d
-}
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-
-async function startEtcd() {
-  const [client, peer] = [await freePort(), await freePort()]
-  const url = `http://127.0.0.1:${client}`
-  const p = `http://127.0.0.1:${peer}`
-  const child = spawn('/usr/bin/etcd', ['--name', 'bench', '--data-dir', tmp('warren-bench-etcd-'), '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', p, '--initial-advertise-peer-urls', p, '--initial-cluster', `bench=${p}`, '--log-level', 'error'], { stdio: 'ignore' })
-  for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false)
-    if (ok) return { url, child }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('etcd did not start')
-}
-
-function startNode(etcd, name) {
-  const child = fork(join(root, 'bench/link-node.mjs'), [etcd, cluster, name, tmp('warren-bench-link-')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.LINK_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LINK_PROF}`] : [] })
-  const next = (key) => new Promise((resolve) => child.on('message', function on(m) {
-    if (m[key] !== undefined) {
-      child.off('message', on)
-      resolve(m[key])
-    }
-  }))
-  return next('amqpPort').then((port) => ({ name, child, url: `amqp://guest:guest@127.0.0.1:${port}`, next }))
-}
+const bench = linkCluster('bench-link')
 
 /** Publishes N messages to `q` through `pubUrl` while consuming them through `subUrl`; msg/s. */
 async function run(pubUrl, subUrl, q) {
@@ -82,9 +38,10 @@ async function run(pubUrl, subUrl, q) {
   return N / (Number(t1 - t0) / 1e9)
 }
 
-const etcd = await startEtcd()
-const n1 = await startNode(etcd.url, 'n1')
-const n2 = await startNode(etcd.url, 'n2')
+const etcd = await bench.startEtcd()
+const prof = process.env.LINK_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LINK_PROF}`] : []
+const n1 = await bench.startNode(etcd, 'n1', prof)
+const n2 = await bench.startNode(etcd, 'n2', prof)
 try {
   n1.child.send({ linked: 'n2' })
   await n1.next('linked')
@@ -104,8 +61,5 @@ try {
   console.log(`clients on the other node n2: ${hop.toFixed(0)} msg/s (publish and delivery cross the link)`)
   console.log(`ratio (other node / home node): ${(hop / local).toFixed(2)}`)
 } finally {
-  for (const n of [n1, n2]) n.child.send({ stop: true })
-  await new Promise((r) => setTimeout(r, 1000))
-  etcd.child.kill('SIGKILL')
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  await bench.stop()
 }

@@ -7,56 +7,12 @@
 //
 //   npm run build && node bench/quorum.mjs          (QUORUM_MESSAGES=50000 by default)
 //   QUORUM_URL=amqp://guest:guest@127.0.0.1:5682 node bench/quorum.mjs   (the same runs against another broker)
-import { fork, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import amqp from 'amqplib'
+import { linkCluster } from './link-cluster.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const N = Number(process.env.QUORUM_MESSAGES ?? 50_000)
 const WINDOW = 1000
-const cluster = `benchq${process.pid}`
-const dirs = []
-const tmp = (p) => {
-  const d = mkdtempSync(join(tmpdir(), p))
-  dirs.push(d)
-  return d
-}
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-
-async function startEtcd() {
-  const [client, peer] = [await freePort(), await freePort()]
-  const url = `http://127.0.0.1:${client}`
-  const p = `http://127.0.0.1:${peer}`
-  const child = spawn('/usr/bin/etcd', ['--name', 'bench', '--data-dir', tmp('warren-bench-etcd-'), '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', p, '--initial-advertise-peer-urls', p, '--initial-cluster', `bench=${p}`, '--log-level', 'error'], { stdio: 'ignore' })
-  for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false)
-    if (ok) return { url, child }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('etcd did not start')
-}
-
-function startNode(etcd, name) {
-  const child = fork(join(root, 'bench/link-node.mjs'), [etcd, cluster, name, tmp('warren-bench-quorum-')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  const next = (key) => new Promise((resolve) => child.on('message', function on(m) {
-    if (m[key] !== undefined) {
-      child.off('message', on)
-      resolve(m[key])
-    }
-  }))
-  return next('amqpPort').then((port) => ({ name, child, url: `amqp://guest:guest@127.0.0.1:${port}`, next }))
-}
+const bench = linkCluster('bench-quorum')
 
 /** Publishes N persistent messages with confirms to `q` while consuming them; msg/s (all confirmed and consumed). */
 async function run(url, q, args) {
@@ -113,9 +69,9 @@ if (process.env.QUORUM_URL) {
   process.exit(0)
 }
 
-const etcd = await startEtcd()
+const etcd = await bench.startEtcd()
 const nodes = []
-for (const n of ['n1', 'n2', 'n3']) nodes.push(await startNode(etcd.url, n))
+for (const n of ['n1', 'n2', 'n3']) nodes.push(await bench.startNode(etcd, n))
 try {
   for (const other of ['n2', 'n3']) {
     nodes[0].child.send({ linked: other })
@@ -132,8 +88,5 @@ try {
   console.log(`quorum queue, 3 replicas (n1 leads):        ${replicated.toFixed(0)} msg/s`)
   console.log(`ratio (quorum / durable): ${(replicated / durable).toFixed(2)}`)
 } finally {
-  for (const n of nodes) n.child.send({ stop: true })
-  await new Promise((r) => setTimeout(r, 1000))
-  etcd.child.kill('SIGKILL')
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  await bench.stop()
 }

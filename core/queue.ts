@@ -333,6 +333,26 @@ export class Queue implements BacklogSource {
     return env
   }
 
+  /**
+   * Gives `env` to consumer `c`: its delivery time, the delivery counters, unacked accounting when
+   * `c` acks, and the sink. The one place a delivery is counted, for local queues and for stand-ins
+   * of queues on other nodes (core/cluster/remote-queue.ts).
+   */
+  protected handOut(env: Envelope, c: Consumer, now: number): void {
+    env.deliveredAt = now
+    if (c.noAck) this.stats.deliverNoAck++
+    else {
+      this.unackedCount++
+      this.unackedBytes += env.message.bodySize
+      c.unacked++
+      env.consumer = c
+    }
+    this.stats.deliver++
+    if (env.redelivered) this.stats.redeliver++
+    c.delivered++
+    c.sink.deliver(c, env)
+  }
+
   /** Delivers ready messages to consumers with room, at most DRAIN_BUDGET per pass. */
   drain(now = Date.now()): void {
     if (this.draining || this.deleted) return
@@ -344,21 +364,11 @@ export class Queue implements BacklogSource {
         if (c === undefined) return
         const env = this.takeReady(now)
         if (env === undefined) return
-        env.deliveredAt = now
         if (c.noAck) {
-          this.stats.deliverNoAck++
           env.state = GONE
           this.unstore(env)
-        } else {
-          this.unackedCount++
-          this.unackedBytes += env.message.bodySize
-          c.unacked++
-          env.consumer = c
         }
-        this.stats.deliver++
-        if (env.redelivered) this.stats.redeliver++
-        c.delivered++
-        c.sink.deliver(c, env)
+        this.handOut(env, c, now)
         if (this.vhost.tracer !== null) this.vhost.tracer.delivered(this, env, c.sink)
       }
       if (budget < 0 && this.ready.length > this.tombstones) this.scheduleDrain()

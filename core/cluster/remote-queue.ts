@@ -269,18 +269,7 @@ export class RemoteQueue extends Queue {
     while (rc.head < p.length && c.sink.canDeliver(c)) {
       const env = p[rc.head]!
       p[rc.head++] = undefined
-      env.deliveredAt = now
-      if (c.noAck) this.stats.deliverNoAck++
-      else {
-        this.unackedCount++
-        this.unackedBytes += env.message.bodySize
-        c.unacked++
-        env.consumer = c
-      }
-      this.stats.deliver++
-      if (env.redelivered) this.stats.redeliver++
-      c.delivered++
-      c.sink.deliver(c, env)
+      this.handOut(env, c, now)
       n++
     }
     if (rc.head === p.length) {

@@ -17,6 +17,10 @@ export interface DeliverySink extends TraceOrigin {
   deliver(consumer: Consumer, envelope: Envelope): void
   /** The queue went away (deleted): tell the client (basic.cancel) and forget the consumer. */
   cancelledByServer(consumer: Consumer): void
+  /** what stands for the consumer's channel in a stream's consumer group (default: the sink) */
+  readonly member?: object
+  /** the channel's global prefetch (basic.qos global), checked by a stream at its home */
+  readonly globalPrefetch?: number
 }
 
 export class Consumer {

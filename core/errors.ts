@@ -35,6 +35,11 @@ export function replyName(code: number): string {
   return NAMES.get(code) ?? 'UNKNOWN'
 }
 
+/** Whether `code` is a hard error (one that closes the connection, as RabbitMQ sends it). */
+export function isHardCode(code: number): boolean {
+  return code === 320 || code === 402 || (code >= 501 && code <= 506) || code === 530 || code === 540 || code === 541
+}
+
 /** Base class: a protocol-level error with RabbitMQ's reply text format `NAME - detail`. */
 export abstract class AmqpError extends Error {
   readonly replyText: string

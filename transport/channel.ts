@@ -370,6 +370,11 @@ export class Channel implements DeliverySink, ChannelInfo, ConfirmSink, Assemble
     }
   }
 
+  // DeliverySink: basic.qos global, sent with a consume to a queue on another node
+  get globalPrefetch(): number {
+    return this.globalPrefetchCount
+  }
+
   // AssembledSink
   get userName(): string | undefined {
     return this.conn.user?.name

@@ -42,7 +42,7 @@ const RETENTION_MS = 1000
 const RETRY_MS = 50
 
 /** A group member's rank: its channel's (members are channels, consumer-group.ts). */
-const rankOf = (m: StreamMember): number => memberRank(m.consumer.sink)
+const rankOf = (m: StreamMember): number => memberRank(m.consumer.sink.member ?? m.consumer.sink)
 
 /** The stream's "rs" as RabbitMQ prints it in reply texts. */
 function rs(q: Queue): string {

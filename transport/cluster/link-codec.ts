@@ -12,7 +12,9 @@
  *   PUBLISH    f64 seq, str vhost, u16 n, n × str queue, message  (one frame for all queues of a node)
  *   ACCEPTED   f64 seq   every publish up to seq is in its queues (and on disk when it must be)
  *   REFUSED    f64 seq   a target queue refused it (x-overflow reject-publish, a full disk)
- *   CONSUME    u32 cid, str vhost, str queue, str tag, u32 prefetch, u32 credit, u8 flags (1 no-ack, 2 exclusive), i32 priority
+ *   CONSUME    u32 cid, str vhost, str queue, str tag, u32 prefetch, u32 credit, u8 flags (1 no-ack, 2 exclusive), i32 priority,
+ *              u32 the channel's basic.qos prefetch, u32 its global prefetch, u32 channel (the consumer's channel on its node: one consumer-group member),
+ *              AMQP field table (the consume arguments: x-stream-offset, x-stream-consumer-name, …)
  *   CONSUME_OK u32 cid    CONSUME_ERR u32 cid, u16 code, str text    CANCEL u32 cid    CANCELLED u32 cid
  *   CREDIT     u32 cid, u32 n
  *   DELIVER    u32 cid, u32 delivery id (0 no-ack), u8 redelivered, message
@@ -30,6 +32,7 @@
  *   (transport/cluster/replica-manager.ts, replica-election.ts)
  */
 import { Message } from '../../core/message.js'
+import { Decoder, type FieldTable } from '../../core/wire/field-table.js'
 
 export const T = {
   HELLO: 1,
@@ -186,6 +189,13 @@ export class In {
     const s = this.buf.toString('utf8', this.pos, this.pos + n)
     this.pos += n
     return s
+  }
+  /** An AMQP field table with its u32 length prefix (core/wire/field-table.ts). */
+  table(): FieldTable {
+    const d = new Decoder(this.buf, this.pos, this.end)
+    const t = d.table()
+    this.pos = d.pos
+    return t
   }
   /** A message: its property bytes and body are copied into one block of its own. */
   message(): Message {

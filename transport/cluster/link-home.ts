@@ -32,6 +32,8 @@ class LinkConsumerSink implements DeliverySink {
     private readonly home: LinkHome,
     readonly cid: number,
     public credit: number,
+    /** the consumer's channel on its node (a stream consumer group's member) */
+    readonly member: ChannelMember,
   ) {}
   get owner(): object {
     return this.home
@@ -51,6 +53,12 @@ class LinkConsumerSink implements DeliverySink {
   }
 }
 
+/** A channel of the other node with consumers here: counted, dropped with its last consumer. */
+interface ChannelMember {
+  key: number
+  consumers: number
+}
+
 export class LinkHome implements ConfirmSink, FlowWaiter {
   readonly origin: { name: string }
   private readonly confirms = new DurableConfirms(this)
@@ -58,6 +66,8 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
   private acceptedUpTo = 0
   private acceptedSent = 0
   private readonly consumers = new Map<number, LinkConsumerSink>()
+  /** the other node's channels consuming here, by their key on that node */
+  private readonly members = new Map<number, ChannelMember>()
   private readonly deliveries = new Map<number, Envelope>()
   private nextDid = 0
   /** queues and stores holding the forwarded publishes back (queue flow control) */
@@ -113,7 +123,7 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
       case T.CANCEL: {
         const sink = this.consumers.get(i.u32())
         if (sink !== undefined) {
-          this.consumers.delete(sink.cid)
+          this.forget(sink)
           sink.consumer.queue.removeConsumer(sink.consumer)
         }
         return true
@@ -185,6 +195,10 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
     const credit = i.u32()
     const flags = i.u8()
     const priority = i.i32()
+    const qos = i.u32()
+    const globalPrefetch = i.u32()
+    const channel = i.u32()
+    const args = i.table()
     const q = this.localQueue(vhost, name)
     const refuse = (code: number, text: string): void => this.session.send(new Out(T.CONSUME_ERR, 4 + 2 + strLen(text)).u32(cid).u16(code).str(text).buf)
     if (q === undefined) return refuse(ReplyCode.NOT_FOUND, `no queue '${name}' in vhost '${vhost}'`)
@@ -196,17 +210,31 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
     }
     try {
       // the queue type's own checks (a stream's need a prefetch and acks)
-      q.checkConsume((flags & 1) !== 0, prefetch, 0, {})
+      q.checkConsume((flags & 1) !== 0, qos, globalPrefetch, args)
     } catch (err) {
       return refuse(err instanceof AmqpError ? err.code : ReplyCode.INTERNAL_ERROR, err instanceof AmqpError ? err.detail : (err as Error).message)
     }
-    const sink = new LinkConsumerSink(this, cid, credit)
-    const c = new Consumer(tag, q, sink, (flags & 1) !== 0, exclusive, prefetch, {}, priority)
+    const sink = new LinkConsumerSink(this, cid, credit, this.member(channel))
+    const c = new Consumer(tag, q, sink, (flags & 1) !== 0, exclusive, prefetch, args, priority)
     sink.consumer = c
     this.consumers.set(cid, sink)
     // before any delivery (the queue delivers on its next drain)
     this.session.send(new Out(T.CONSUME_OK, 4).u32(cid).buf)
     q.addConsumer(c)
+  }
+
+  /** The member standing for channel `key` of the other node (one per channel, for consumer groups). */
+  private member(key: number): ChannelMember {
+    let m = this.members.get(key)
+    if (m === undefined) this.members.set(key, (m = { key, consumers: 0 }))
+    m.consumers++
+    return m
+  }
+
+  private forget(sink: LinkConsumerSink): void {
+    this.consumers.delete(sink.cid)
+    const m = sink.member
+    if (--m.consumers === 0 && this.members.get(m.key) === m) this.members.delete(m.key)
   }
 
   /** LinkConsumerSink: one delivery over the link. */
@@ -233,7 +261,7 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
   /** The queue cancelled a remote consumer (deleted): its node tells its client. */
   cancelled(sink: LinkConsumerSink): void {
     if (this.consumers.get(sink.cid) !== sink) return
-    this.consumers.delete(sink.cid)
+    this.forget(sink)
     this.session.send(new Out(T.CANCELLED, 4).u32(sink.cid).buf)
   }
 
@@ -264,7 +292,13 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
     const q = this.localQueue(vhost, name)
     if (q === undefined) return this.error(rid, new ChannelError(ReplyCode.NOT_FOUND, `no queue '${name}' in vhost '${vhost}'`))
     if (q.options.exclusiveOwner !== null) return this.error(rid, new ChannelError(ReplyCode.RESOURCE_LOCKED, `cannot obtain exclusive access to locked queue '${name}' in vhost '${vhost}'`))
-    const env = q.get(noAck, null)
+    let env: Envelope | undefined
+    try {
+      env = q.get(noAck, null)
+    } catch (err) {
+      // the queue type refuses basic.get (a stream: 540): the client's node sends its error
+      return this.error(rid, err)
+    }
     if (env === undefined) return this.session.send(new Out(T.GET_EMPTY, 8).u32(rid).u32(q.messageCount).buf)
     let did = 0
     if (!noAck) {
@@ -303,11 +337,12 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
         (err: unknown) => this.error(rid, new ChannelError(ReplyCode.INTERNAL_ERROR, `queue deleted, but not from the cluster's definitions: ${(err as Error).message}`)),
       )
     } catch (err) {
-      this.error(rid, err instanceof AmqpError ? err : new ChannelError(ReplyCode.INTERNAL_ERROR, (err as Error).message))
+      this.error(rid, err)
     }
   }
 
-  private error(rid: number, err: AmqpError): void {
+  private error(rid: number, thrown: unknown): void {
+    const err = thrown instanceof AmqpError ? thrown : new ChannelError(ReplyCode.INTERNAL_ERROR, (thrown as Error).message)
     this.session.send(new Out(T.OP_ERR, 4 + 2 + strLen(err.detail)).u32(rid).u16(err.code).str(err.detail).buf)
   }
 
@@ -320,6 +355,7 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
   close(): void {
     const sinks = [...this.consumers.values()]
     this.consumers.clear()
+    this.members.clear()
     for (const s of sinks) s.consumer.queue.removeConsumer(s.consumer)
     const touched = new Set<Queue>()
     for (const env of this.deliveries.values()) {

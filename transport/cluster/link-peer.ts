@@ -20,7 +20,8 @@ import {
 } from '../../core/cluster/remote-queue.js'
 import type { QueueCounts, QueueHome } from '../../core/cluster/placement.js'
 import type { Consumer } from '../../core/consumer.js'
-import { ChannelError } from '../../core/errors.js'
+import { ChannelError, ConnectionError, isHardCode } from '../../core/errors.js'
+import { encodeTable } from '../../core/wire/field-table.js'
 import type { Message } from '../../core/message.js'
 import type { FlowWaiter, LaterGet } from '../../core/queue.js'
 import { blockPool } from '../block-pool.js'
@@ -58,6 +59,22 @@ interface Request {
   /** basic.get: the stand-in and no-ack */
   q: RemoteQueue | null
   noAck: boolean
+}
+
+/** The home's error as this node's client must see it: a hard one (540 …) closes its connection. */
+const homeError = (code: number, text: string): ChannelError | ConnectionError =>
+  isHardCode(code) ? new ConnectionError(code, text) : new ChannelError(code, text)
+
+/** A number for each channel consuming through a link: its consumers are one group member at the home. */
+const channelKeys = new WeakMap<object, number>()
+let nextChannelKey = 0
+function channelKey(sink: object): number {
+  let k = channelKeys.get(sink)
+  if (k === undefined) {
+    k = nextChannelKey = (nextChannelKey + 1) >>> 0
+    channelKeys.set(sink, k)
+  }
+  return k
 }
 
 export class LinkPeer implements HomePort {
@@ -266,9 +283,11 @@ export class LinkPeer implements HomePort {
     const prefetch = c.noAck ? 0 : c.prefetch
     const credit = prefetch > 0 ? prefetch : DEFAULT_CREDIT
     const tag = c.tag
-    const o = new Out(T.CONSUME, 4 + strLen(q.vhost.name) + 2 + q.nameBytes.length + strLen(tag) + 4 + 4 + 1 + 4)
+    const args = encodeTable(c.args)
+    const o = new Out(T.CONSUME, 4 + strLen(q.vhost.name) + 2 + q.nameBytes.length + strLen(tag) + 4 + 4 + 1 + 4 + 4 + 4 + 4 + args.length)
     o.u32(rc.id).str(q.vhost.name).u16(q.nameBytes.length).bytes(q.nameBytes).str(tag).u32(prefetch).u32(credit)
     o.u8((c.noAck ? 1 : 0) | (c.exclusive ? 2 : 0)).i32(c.priority)
+    o.u32(c.prefetch).u32(c.sink.globalPrefetch ?? 0).u32(channelKey(c.sink)).bytes(args)
     this.send(o.buf)
     return rc
   }
@@ -420,7 +439,7 @@ export class LinkPeer implements HomePort {
         this.consumers.delete(rc.id)
         // the channel's basic.consume fails with the home's error
         rc.queue.refusedAtHome(rc)
-        rc.refuse(new ChannelError(code, text))
+        rc.refuse(homeError(code, text))
         return true
       }
       case T.CANCELLED: {
@@ -456,7 +475,7 @@ export class LinkPeer implements HomePort {
         const r = this.answer(i.u32())
         const code = i.u16()
         const text = i.str()
-        r?.reject(new ChannelError(code, text))
+        r?.reject(homeError(code, text))
         return true
       }
       default:

@@ -172,6 +172,7 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams across cluster nodes' : 'streams ac
     // automatic acks and basic.get close the connection with 540, as on the stream's own node
     expect(await closedBy(async (ch) => (await ch.prefetch(1), ch.consume(q, () => undefined, { noAck: true })))).toMatch(/connection closed.*540.*automatic acknowledgement not supported/)
     expect(await closedBy((ch) => ch.get(q))).toMatch(/connection closed.*540.*basic.get not supported by stream queues/)
+    expect(await closedBy((ch) => ch.purgeQueue(q))).toMatch(/connection closed.*540.*queue.purge not supported by stream queues/)
     // the nodes serve on
     const ch = await (await conn(s.n2)).createChannel()
     await ch.prefetch(5)

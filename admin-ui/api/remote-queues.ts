@@ -1,8 +1,8 @@
 /**
  * Queues homed on other cluster nodes (issue 13) in the management API: listed from the Placement
  * (etcd's records) with their `node`, so GET /api/queues on any node shows the cluster's queues.
- * Their counts come from the home over the node link when it runs (ClusterState.remoteOps), else
- * they show 0. DELETE of such a queue goes to its home (remoteOps) or, without the link, deletes
+ * Their counts come from their node over the node link when it runs (ClusterState.remoteOps: one
+ * listing per node for GET /api/queues), else they show 0. DELETE of such a queue goes to its home (remoteOps) or, without the link, deletes
  * its etcd record (the home removes the queue when its watch sees that).
  */
 import type { Broker } from '../../core/broker.js'
@@ -31,9 +31,9 @@ export function remoteQueueJson(broker: Broker, h: QueueHome, counts: QueueCount
     consumers: counts.consumerCount,
     durable: h.durable,
     exclusive: h.exclusive,
-    messages: counts.messageCount,
+    messages: counts.messageCount + (counts.unackedCount ?? 0),
     messages_ready: counts.messageCount,
-    messages_unacknowledged: 0,
+    messages_unacknowledged: counts.unackedCount ?? 0,
     name: h.name,
     node: h.node,
     // RabbitMQ shows the queues of a node that is down as down
@@ -51,12 +51,28 @@ async function countsOf(broker: Broker, h: QueueHome): Promise<QueueCounts> {
   return ops.counts(h).catch(() => ({ messageCount: 0, consumerCount: 0 }))
 }
 
+const NONE: QueueCounts = { messageCount: 0, consumerCount: 0 }
+
+/**
+ * The queues of the other nodes: one listing request per node (LIST over its link) gives the
+ * counts of all its queues, however many there are; a node that does not answer shows zeros.
+ */
 export async function remoteQueuesJson(ctx: ApiContext, vhosts: VHost[]): Promise<Record<string, unknown>[]> {
   const c = ctx.broker.cluster
   if (c === null) return []
   const names = new Set(vhosts.map((v) => v.name))
   const homes = [...c.placement.all()].filter((h) => h.node !== c.nodeName && names.has(h.vhost))
-  return Promise.all(homes.map(async (h) => remoteQueueJson(ctx.broker, h, await countsOf(ctx.broker, h), c.members.has(h.node))))
+  const nodes = new Set(homes.map((h) => h.node))
+  const ops = c.remoteOps
+  const counts = new Map<string, Map<string, QueueCounts>>()
+  await Promise.all(
+    [...nodes].map(async (node) => {
+      if (ops === null || !c.members.has(node)) return
+      const list = await ops.listCounts(node).catch(() => null)
+      if (list !== null) counts.set(node, list)
+    }),
+  )
+  return homes.map((h) => remoteQueueJson(ctx.broker, h, counts.get(h.node)?.get(`${h.vhost}\u0000${h.name}`) ?? NONE, c.members.has(h.node)))
 }
 
 export async function oneRemoteQueueJson(ctx: ApiContext, h: QueueHome): Promise<Record<string, unknown>> {

@@ -33,12 +33,16 @@ export interface QueueHome {
 export interface QueueCounts {
   messageCount: number
   consumerCount: number
+  /** delivered and not settled (known from a node's listing, else 0) */
+  unackedCount?: number
 }
 
 /** What a node asks of a queue's home over the link (implemented by the data plane). */
 export interface RemoteQueueOps {
   /** the queue's counts at its home (a passive declare, the management API) */
   counts(home: QueueHome): Promise<QueueCounts>
+  /** the counts of every queue living on `node`, keyed `vhost + '\0' + name`: one request */
+  listCounts(node: string): Promise<Map<string, QueueCounts>>
   /** queue.purge at the home; resolves to the number of messages purged */
   purge(home: QueueHome): Promise<number>
   /**

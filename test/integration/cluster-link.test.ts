@@ -237,6 +237,32 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     await waitFor(() => homeQueue(s.n2, q).unackedCount === 0 && homeQueue(s.n2, q).messageCount === 0)
   })
 
+  it("GET /api/queues lists the other node's queues with ready, unacked and consumers from one request to that node", async () => {
+    const qs = [uniq('list'), uniq('list'), uniq('list')]
+    for (const q of qs) await homedQueue(s.n2, s.n1, q)
+    const pub = await (await conn(s.n2)).createConfirmChannel()
+    for (let i = 0; i < 5; i++) pub.sendToQueue(qs[1], Buffer.from(`l${i}`))
+    await pub.waitForConfirms()
+    const ch = await (await conn(s.n1)).createChannel()
+    await ch.prefetch(2)
+    const got: ConsumeMessage[] = []
+    await ch.consume(qs[1], (m) => m !== null && got.push(m))
+    await waitFor(() => got.length === 2 && homeQueue(s.n2, qs[1]).unackedCount === 2)
+    const peer = links(s.n1).peer('n2')
+    const listCounts = peer.listCounts.bind(peer)
+    let requests = 0
+    peer.listCounts = () => (requests++, listCounts())
+    try {
+      const listed = (await apiClient(s.n1).get('/api/queues/%2F')).body as Record<string, unknown>[]
+      const row = listed.find((r) => r.name === qs[1])
+      expect(row).toMatchObject({ node: 'n2', messages: 5, messages_ready: 3, messages_unacknowledged: 2, consumers: 1 })
+      expect(listed.find((r) => r.name === qs[0])).toMatchObject({ node: 'n2', messages: 0, consumers: 0 })
+      expect(requests).toBe(1)
+    } finally {
+      peer.listCounts = listCounts
+    }
+  })
+
   it("a consumer's connection closed on n1: its unacked messages are requeued at the home", async () => {
     const q = uniq('close')
     await homedQueue(s.n2, s.n1, q)

@@ -24,6 +24,8 @@
  *   GET_EMPTY  u32 rid, u32 message count
  *   OP         u32 rid, u8 op (1 counts, 2 purge, 3 delete), u8 flags (1 if-unused, 2 if-empty), str vhost, str queue
  *   OP_OK      u32 rid, u32 a, u32 b                OP_ERR u32 rid, u16 code, str text (GET errors too)
+ *   LIST       u32 rid   the counts of every queue living on the other node (the management API's listing)
+ *   LIST_OK    u32 rid, u32 n, n × (str vhost, str queue, u32 ready, u32 unacked, u32 consumers)
  *   REPL       str vhost, str queue, f64 epoch, u32 n, n × record   a quorum queue leader's batch of a tick
  *              record: u8 kind (1 enqueue, 2 settle, 3 requeue, 4 reset), f64 seq, f64 ref, f64 n
  *              (enqueue: record timestamp; requeue: delivery count), enqueue: u32 length, message
@@ -56,6 +58,8 @@ export const T = {
   OP: 40,
   OP_OK: 41,
   OP_ERR: 42,
+  LIST: 43,
+  LIST_OK: 44,
   REPL: 50,
   REPL_ACK: 51,
   VOTE: 52,

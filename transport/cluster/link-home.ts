@@ -145,6 +145,9 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
       case T.OP:
         this.op(i)
         return true
+      case T.LIST:
+        this.list(i.u32())
+        return true
       default:
         return false
     }
@@ -339,6 +342,22 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
     } catch (err) {
       this.error(rid, err)
     }
+  }
+
+  /** LIST: the counts of every queue living here, in one frame. */
+  private list(rid: number): void {
+    const rows: [string, string, Queue][] = []
+    let size = 4 + 4
+    for (const v of this.broker.vhosts.values()) {
+      for (const q of v.queues.values()) {
+        if (q instanceof RemoteQueue) continue
+        rows.push([v.name, q.name, q])
+        size += strLen(v.name) + strLen(q.name) + 12
+      }
+    }
+    const o = new Out(T.LIST_OK, size).u32(rid).u32(rows.length)
+    for (const [vhost, name, q] of rows) o.str(vhost).str(name).u32(q.messageCount).u32(q.unackedCount).u32(q.consumerCount)
+    this.session.send(o.buf)
   }
 
   private error(rid: number, thrown: unknown): void {

@@ -211,6 +211,9 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
   counts(home: QueueHome): Promise<QueueCounts> {
     return this.peer(home.node).counts(home)
   }
+  listCounts(node: string): Promise<Map<string, QueueCounts>> {
+    return this.peer(node).listCounts()
+  }
   purge(home: QueueHome): Promise<number> {
     return this.peer(home.node).purge(home)
   }

@@ -339,6 +339,15 @@ export class LinkPeer implements HomePort {
     const [messageCount, consumerCount] = await this.op(home, OP_COUNTS)
     return { messageCount, consumerCount }
   }
+  /** The counts of every queue living on the other node (one LIST request). */
+  listCounts(): Promise<Map<string, QueueCounts>> {
+    if (!this.up) return Promise.reject(new Error(`no link to ${this.node}`))
+    return new Promise<Map<string, QueueCounts>>((resolve, reject) => {
+      const home: QueueHome = { vhost: '', name: '', node: this.node, durable: false, autoDelete: false, exclusive: false, arguments: {} }
+      const rid = this.request({ home, resolve: resolve as (v: unknown) => void, reject, q: null, noAck: false })
+      this.send(new Out(T.LIST, 4).u32(rid).buf)
+    })
+  }
   async purge(home: QueueHome): Promise<number> {
     return (await this.op(home, OP_PURGE))[0]
   }
@@ -469,6 +478,16 @@ export class LinkPeer implements HomePort {
       case T.OP_OK: {
         const r = this.answer(i.u32())
         r?.resolve([i.u32(), i.u32()])
+        return true
+      }
+      case T.LIST_OK: {
+        const r = this.answer(i.u32())
+        const counts = new Map<string, QueueCounts>()
+        for (let n = i.u32(); n > 0; n--) {
+          const key = `${i.str()}\u0000${i.str()}`
+          counts.set(key, { messageCount: i.u32(), unackedCount: i.u32(), consumerCount: i.u32() })
+        }
+        r?.resolve(counts)
         return true
       }
       case T.OP_ERR: {

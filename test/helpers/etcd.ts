@@ -39,7 +39,8 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts etcd on `port` (default: a free one). */
-export async function startEtcd(port?: number): Promise<TestEtcd> {
+/** Starts a private etcd (on `port`, else a free one), with `extraArgs` on its command line. */
+export async function startEtcd(port?: number, extraArgs: string[] = []): Promise<TestEtcd> {
   const dir = mkdtempSync(join(tmpdir(), 'warren-etcd-'))
   const clientPort = port ?? (await freePort())
   const peerPort = await freePort()
@@ -56,6 +57,7 @@ export async function startEtcd(port?: number): Promise<TestEtcd> {
       '--initial-advertise-peer-urls', peer,
       '--initial-cluster', `test=${peer}`,
       '--log-level', 'error',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )

@@ -70,6 +70,9 @@ export class DefinitionsStore implements ClusterDefinitions {
   private appliedRev = 0n
   private readonly barrier: AppliedBarrier
   private watcher: Watcher | null = null
+  /** a resync after a failed write is running (or waiting to retry) */
+  private resyncing = false
+  private closed = false
 
   constructor(
     private readonly etcd: Etcd3,
@@ -107,9 +110,7 @@ export class DefinitionsStore implements ClusterDefinitions {
     const rev = BigInt(all.header.revision)
     this.suppressed(() => this.applier.reconcile())
     this.appliedRev = rev
-    this.watcher = await this.etcd.watch().prefix(this.keys.defs).startRevision((rev + 1n).toString()).create()
-    this.watcher.on('data', (res) => this.onWatch(res))
-    this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'etcd definitions watch error'))
+    await this.watchFrom(rev)
     this.state.definitions = this
     for (const v of this.broker.vhosts.values()) v.definitions = this
     // RabbitMQ: a node's non-durable (and exclusive) queues do not survive it
@@ -121,6 +122,71 @@ export class DefinitionsStore implements ClusterDefinitions {
     await this.barrier.applied(rev)
     if (this.ops.length > 0) await this.flush()
     this.log.info({ revision: rev.toString(), records: this.cache.size }, 'cluster definitions loaded from etcd')
+  }
+
+  private async watchFrom(rev: bigint): Promise<void> {
+    const w = await this.etcd.watch().prefix(this.keys.defs).startRevision((rev + 1n).toString()).create()
+    w.on('data', (res) => this.onWatch(res))
+    w.on('error', (err) => this.log.warn({ err: err.message }, 'etcd definitions watch error'))
+    this.watcher = w
+  }
+
+  /**
+   * After a failed write, etcd may lack a change this node has already made locally (a binding, an
+   * exchange or queue deleted here), so this node would differ from the others. Reads the whole
+   * prefix again and makes the local model equal to it (etcd wins, as at start), then watches on
+   * from that revision. Retried with a growing delay until etcd answers; later writes go after it.
+   */
+  private resync(): void {
+    if (this.resyncing || this.closed) return
+    this.resyncing = true
+    const run = async (): Promise<void> => {
+      for (let delay = 250; !this.closed; delay = Math.min(delay * 2, 5000)) {
+        try {
+          await this.reload()
+          return
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, retryMs: delay }, 'cannot resync cluster definitions from etcd')
+          await new Promise((r) => setTimeout(r, delay).unref())
+        }
+      }
+    }
+    const done = this.commitTail.then(run).finally(() => (this.resyncing = false))
+    this.commitTail = done.catch(() => undefined)
+  }
+
+  private async reload(): Promise<void> {
+    const old = this.watcher
+    this.watcher = null
+    await old?.cancel().catch(() => undefined)
+    try {
+      const all = await this.etcd.getAll().prefix(this.keys.defs).exec()
+      const next = new Map<string, string>(all.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]))
+      const rev = BigInt(all.header.revision)
+      let changed = 0
+      this.suppressed(() => {
+        for (const [k, value] of [...this.cache]) {
+          if (next.has(k)) continue
+          this.cacheDelete(k)
+          this.applier.delete(k, value)
+          changed++
+        }
+        for (const [k, value] of next) {
+          if (this.cache.get(k) === value) continue
+          this.cacheSet(k, value)
+          this.applier.put(k, value)
+          changed++
+        }
+        // what this node has and etcd never got (the failed write) goes
+        this.applier.reconcile()
+      })
+      // the watch was cancelled before the read: everything it applied is at or before `rev`
+      this.appliedRev = rev
+      void this.barrier.applied(rev)
+      this.log.info({ revision: rev.toString(), changed }, 'cluster definitions resynced from etcd after a failed write')
+    } finally {
+      if (!this.closed) await this.watchFrom(this.appliedRev)
+    }
   }
 
   /** An empty cluster takes this node's definitions (once: the defs-seeded key is created with them). */
@@ -138,6 +204,7 @@ export class DefinitionsStore implements ClusterDefinitions {
   }
 
   async close(): Promise<void> {
+    this.closed = true
     await this.watcher?.cancel().catch(() => undefined)
     await this.commitTail.catch(() => undefined)
     await this.barrier.close()
@@ -216,7 +283,10 @@ export class DefinitionsStore implements ClusterDefinitions {
       this.inflight--
       if (this.last === last) this.last = null
     })
-    last.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'cannot write cluster definitions to etcd'))
+    last.catch((err: unknown) => {
+      this.log.error({ err: (err as Error).message }, 'cannot write cluster definitions to etcd')
+      this.resync()
+    })
     this.last = last
     return last
   }

@@ -61,7 +61,7 @@ function exchangeOf(req: ApiRequest, write = false): { v: VHost; x: Exchange } {
   return { v, x }
 }
 
-function putExchange(req: ApiRequest): ApiReply {
+function putExchange(req: ApiRequest): ApiReply | Promise<ApiReply> {
   const v = requestVHost(req, true)
   const name = shortName(exchangeParam(req.params.name), 'exchange name')
   const o = objectBody(req.body)
@@ -74,7 +74,20 @@ function putExchange(req: ApiRequest): ApiReply {
   }
   const existed = v.exchanges.has(name)
   // rabbit_channel exchange.declare, run as the user: configure (and the alternate-exchange checks)
-  v.declareExchange(name, type, options, false, accessFor(req, v).exchangeDeclareCheck(options.arguments))
+  const authorize = accessFor(req, v).exchangeDeclareCheck(options.arguments)
+  const declare = (): void => void v.declareExchange(name, type, options, false, authorize)
+  const defs = req.ctx.broker.cluster?.definitions
+  if (!existed && defs != null && !name.startsWith('amq.') && req.ctx.broker.exchangeTypes.get(type) !== undefined) {
+    // a new exchange in a cluster is claimed in etcd as over AMQP (cluster-topology.ts): of two
+    // nodes creating it at once with different types, one gets 201 and the other 400 inequivalent
+    authorize(name, true)
+    return defs.claimExchange(v.name, name, type, options, declare).then((won) => {
+      if (won) return created()
+      declare()
+      return noContent()
+    })
+  }
+  declare()
   return existed ? noContent() : created()
 }
 

@@ -131,6 +131,19 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'cluster definitions (etcd)' : 'cluster defi
     expect(xlost.reason.message).toContain("inequivalent arg 'type' for exchange 'xrace' in vhost '/'")
     const t1 = n1.broker.vhost('/')!.exchanges.get('xrace')!.type
     expect(n2.broker.vhost('/')!.exchanges.get('xrace')!.type).toBe(t1)
+    // and through the management API: one PUT creates (201), the other is an inequivalent redeclare (400)
+    for (let i = 0; i < 3; i++) {
+      const name = `apirace-${i}`
+      const puts = await Promise.all([
+        apiClient(n1).put(`/api/exchanges/%2F/${name}`, { type: 'direct' }),
+        apiClient(n2).put(`/api/exchanges/%2F/${name}`, { type: 'fanout' }),
+      ])
+      expect(puts.map((r) => r.status).sort()).toEqual([201, 400])
+      expect(puts.find((r) => r.status === 400)!.body.reason).toContain(`inequivalent arg 'type' for exchange '${name}' in vhost '/'`)
+      const won = puts[0].status === 201 ? 'direct' : 'fanout'
+      expect(n1.broker.vhost('/')!.exchanges.get(name)!.type).toBe(won)
+      expect(n2.broker.vhost('/')!.exchanges.get(name)!.type).toBe(won)
+    }
   })
 
   it("an exchange and a binding declared on n1 route on n2; n2's management API shows them", async () => {

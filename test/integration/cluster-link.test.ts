@@ -237,6 +237,25 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'node link: queues served across nodes' : 'n
     await waitFor(() => homeQueue(s.n2, q).unackedCount === 0 && homeQueue(s.n2, q).messageCount === 0)
   })
 
+  it('direct reply-to: an RPC client on n1 gets the reply of a server on n2 (the address names its node)', async () => {
+    const q = uniq('rpc')
+    await homedQueue(s.n2, s.n1, q)
+    // the server, on n2, answers each request to its reply_to through the default exchange
+    const server = await (await conn(s.n2)).createChannel()
+    await server.consume(q, (m) => {
+      if (m === null) return
+      server.publish('', m.properties.replyTo as string, Buffer.from(`re:${m.content.toString()}`), { correlationId: m.properties.correlationId })
+      server.ack(m)
+    })
+    // the client, on n1, consumes its pseudo-queue and publishes requests to the queue on n2
+    const client = await (await conn(s.n1)).createChannel()
+    const replies: { body: string; id: string }[] = []
+    await client.consume('amq.rabbitmq.reply-to', (m) => m !== null && replies.push({ body: m.content.toString(), id: m.properties.correlationId as string }), { noAck: true })
+    for (let i = 0; i < 5; i++) client.sendToQueue(q, Buffer.from(`req${i}`), { replyTo: 'amq.rabbitmq.reply-to', correlationId: `c${i}` })
+    await waitFor(() => replies.length === 5, 5000, 'five replies across nodes')
+    expect(replies).toEqual([0, 1, 2, 3, 4].map((i) => ({ body: `re:req${i}`, id: `c${i}` })))
+  })
+
   it("GET /api/queues lists the other node's queues with ready, unacked and consumers from one request to that node", async () => {
     const qs = [uniq('list'), uniq('list'), uniq('list')]
     for (const q of qs) await homedQueue(s.n2, s.n1, q)

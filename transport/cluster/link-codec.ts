@@ -26,6 +26,7 @@
  *   OP_OK      u32 rid, u32 a, u32 b                OP_ERR u32 rid, u16 code, str text (GET errors too)
  *   LIST       u32 rid   the counts of every queue living on the other node (the management API's listing)
  *   LIST_OK    u32 rid, u32 n, n × (str vhost, str queue, u32 ready, u32 unacked, u32 consumers)
+ *   REPLY      str address, message   a reply to a direct reply-to consumer of the receiving node
  *   REPL       str vhost, str queue, f64 epoch, u32 n, n × record   a quorum queue leader's batch of a tick
  *              record: u8 kind (1 enqueue, 2 settle, 3 requeue, 4 reset), f64 seq, f64 ref, f64 n
  *              (enqueue: record timestamp; requeue: delivery count), enqueue: u32 length, message
@@ -60,6 +61,7 @@ export const T = {
   OP_ERR: 42,
   LIST: 43,
   LIST_OK: 44,
+  REPLY: 45,
   REPL: 50,
   REPL_ACK: 51,
   VOTE: 52,

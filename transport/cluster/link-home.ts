@@ -148,6 +148,12 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
       case T.LIST:
         this.list(i.u32())
         return true
+      case T.REPLY: {
+        // a reply published on the other node to a direct reply-to consumer of this one
+        const address = i.str()
+        this.broker.replyTo.deliver(address, i.message())
+        return true
+      }
       default:
         return false
     }

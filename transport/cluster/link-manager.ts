@@ -14,9 +14,12 @@ import net from 'node:net'
 import type { Logger } from 'pino'
 import type { Broker } from '../../core/broker.js'
 import type { ClusterState, MemberInfo, MemberListener } from '../../core/cluster/cluster-state.js'
+import type { ReplyRelay } from '../../core/direct-reply-to.js'
+import type { Message } from '../../core/message.js'
 import type { PlacementListener, QueueCounts, QueueHome, RemoteQueueOps } from '../../core/cluster/placement.js'
 import { RemoteQueue } from '../../core/cluster/remote-queue.js'
 import { dials } from './link-auth.js'
+import { messageLen, Out, strLen, T, writeMessage } from './link-codec.js'
 import { LinkHome } from './link-home.js'
 import { LinkPeer } from './link-peer.js'
 import { LinkSession, type LinkHandler, type LinkOwner } from './link.js'
@@ -30,7 +33,7 @@ interface Active {
   home: LinkHome
 }
 
-export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps, MemberListener {
+export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps, MemberListener, ReplyRelay {
   readonly clusterName: string
   readonly nodeName: string
   private readonly peers = new Map<string, LinkPeer>()
@@ -57,6 +60,7 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
     this.state.memberListeners.push(this)
     this.state.placement.listen(this)
     this.state.remoteOps = this
+    this.broker.replyTo.joinCluster(this.nodeName, this)
     for (const m of this.state.members.values()) this.memberUp(m)
     for (const h of this.state.placement.all()) if (h.node !== this.nodeName) this.remoteQueueUp(h)
   }
@@ -229,5 +233,15 @@ export class LinkManager implements LinkOwner, PlacementListener, RemoteQueueOps
     for (const s of [...this.dialing.values(), ...this.accepted]) s.end('node closing')
     for (const a of [...this.active.values()]) a.session.end('node closing')
     if (this.state.remoteOps === this) this.state.remoteOps = null
+    this.broker.replyTo.leaveCluster(this)
+  }
+
+  /** ReplyRelay: a reply for a direct reply-to consumer of `node` (dropped when no link is up, as a reply to a gone consumer is). */
+  relay(node: string, address: string, message: Message): void {
+    const s = this.active.get(node)?.session
+    if (s === undefined || !s.isUp) return
+    const o = new Out(T.REPLY, strLen(address) + messageLen(message)).str(address)
+    writeMessage(o, message)
+    s.send(o.buf)
   }
 }

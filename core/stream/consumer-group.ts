@@ -10,13 +10,22 @@
  *   partitions between members. The stream moves a partition only at its committed offset.
  */
 
-/** A member's rank: the order its channel (any object standing for the member) first joined a group. */
+/**
+ * A member's rank: the order its channel (any object standing for the member) first joined a group.
+ * Ranks are times (ms × 1024, plus a counter within the millisecond), so the nodes of a cluster order
+ * channels alike: a channel consuming a partition on another node brings its rank (setMemberRank).
+ */
 const ranks = new WeakMap<object, number>()
-let nextRank = 0
+let lastRank = 0
 export function memberRank(who: object): number {
   let r = ranks.get(who)
-  if (r === undefined) ranks.set(who, (r = nextRank++))
+  if (r === undefined) ranks.set(who, (r = lastRank = Math.max(Date.now() * 1024, lastRank + 1)))
   return r
+}
+
+/** Gives `who` (another node's channel, seen here) the rank its own node gave it. */
+export function setMemberRank(who: object, rank: number): void {
+  ranks.set(who, rank)
 }
 
 export class ConsumerGroup<M> {
@@ -34,6 +43,8 @@ export class ConsumerGroup<M> {
 
   /** Adds a member (call `active` before and after to learn what changed). */
   join(m: M): void {
+    // the channel's rank is fixed at its first join (memberRank), not when a sort first asks for it
+    this.rank(m)
     this.members.push(m)
     this.order()
   }

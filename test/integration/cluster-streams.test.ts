@@ -145,6 +145,42 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams across cluster nodes' : 'streams ac
     expect(b.offsets).toEqual(range(6, 10))
   })
 
+  it('a super stream with partitions on both nodes: single-active groups split the partitions between channels alike on every node', async () => {
+    const ss = uniq('ss')
+    const a = await (await conn(s.n1)).createChannel()
+    const b = await (await conn(s.n2)).createChannel()
+    await a.assertExchange(ss, 'x-consistent-hash', { durable: true, arguments: { 'x-super-stream': true } })
+    const sac = { ...STREAM, 'x-single-active-consumer': true }
+    await s.homedQueue(s.n1, s.n2, `${ss}-0`, sac, true)
+    await s.homedQueue(s.n2, s.n1, `${ss}-1`, sac, true)
+    await a.bindQueue(`${ss}-0`, ss, '1', { 'x-stream-partition-order': 0 })
+    await a.bindQueue(`${ss}-1`, ss, '1', { 'x-stream-partition-order': 1 })
+    await a.prefetch(10)
+    await b.prefetch(10)
+    const group = { 'x-stream-consumer-name': 'g', 'x-stream-offset': 'first' }
+    // each channel joins its own node's partition first, then the other's: a node that ranked
+    // channels by when it saw them would put the other node's channel last on both partitions
+    const got = { a: new Set<string>(), b: new Set<string>() }
+    const on = (ch: Channel, who: 'a' | 'b', part: string) =>
+      ch.consume(part, (m) => {
+        if (m === null) return
+        got[who].add(part)
+        ch.ack(m)
+      }, { arguments: group })
+    await on(a, 'a', `${ss}-0`)
+    await on(b, 'b', `${ss}-1`)
+    await on(b, 'b', `${ss}-0`)
+    await on(a, 'a', `${ss}-1`)
+    const pub = await (await conn(s.n1)).createConfirmChannel()
+    for (let i = 0; i < 4; i++) for (const p of [`${ss}-0`, `${ss}-1`]) pub.sendToQueue(p, Buffer.from(`${p}:${i}`))
+    await pub.waitForConfirms()
+    await waitFor(() => got.a.size + got.b.size >= 2)
+    await new Promise((r) => setTimeout(r, 200))
+    // RabbitMQ's rule: partition i goes to member i mod n, members in the order their channels first joined
+    expect([...got.a]).toEqual([`${ss}-0`])
+    expect([...got.b]).toEqual([`${ss}-1`])
+  })
+
   it("the stream's refusals reach the client on the other node with RabbitMQ's codes", async () => {
     const q = await streamOnN1(1)
     /** the close a channel (or its connection) ends with after `act` */

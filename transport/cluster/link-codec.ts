@@ -14,6 +14,7 @@
  *   REFUSED    f64 seq   a target queue refused it (x-overflow reject-publish, a full disk)
  *   CONSUME    u32 cid, str vhost, str queue, str tag, u32 prefetch, u32 credit, u8 flags (1 no-ack, 2 exclusive), i32 priority,
  *              u32 the channel's basic.qos prefetch, u32 its global prefetch, u32 channel (the consumer's channel on its node: one consumer-group member),
+ *              f64 the channel's consumer-group rank (core/stream/consumer-group.ts),
  *              AMQP field table (the consume arguments: x-stream-offset, x-stream-consumer-name, …)
  *   CONSUME_OK u32 cid    CONSUME_ERR u32 cid, u16 code, str text    CANCEL u32 cid    CANCELLED u32 cid
  *   CREDIT     u32 cid, u32 n

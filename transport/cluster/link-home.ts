@@ -18,6 +18,7 @@ import { Consumer, type DeliverySink } from '../../core/consumer.js'
 import { AmqpError, ChannelError, ReplyCode } from '../../core/errors.js'
 import { FLOW_CHECK, FLOW_CHECK_BYTES, type Envelope, type FlowWaiter, type Queue } from '../../core/queue.js'
 import { storeFlow } from '../../core/store/stored-list.js'
+import { setMemberRank } from '../../core/stream/consumer-group.js'
 import { DurableConfirms, type ConfirmSink } from '../durable-confirms.js'
 import { blockPool } from '../block-pool.js'
 import { messageHeadLen, messageLen, OP_COUNTS, OP_DELETE, OP_PURGE, Out, strLen, T, writeMessage, writeMessageHead, type In } from './link-codec.js'
@@ -207,6 +208,7 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
     const qos = i.u32()
     const globalPrefetch = i.u32()
     const channel = i.u32()
+    const rank = i.f64()
     const args = i.table()
     const q = this.localQueue(vhost, name)
     const refuse = (code: number, text: string): void => this.session.send(new Out(T.CONSUME_ERR, 4 + 2 + strLen(text)).u32(cid).u16(code).str(text).buf)
@@ -223,7 +225,7 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
     } catch (err) {
       return refuse(err instanceof AmqpError ? err.code : ReplyCode.INTERNAL_ERROR, err instanceof AmqpError ? err.detail : (err as Error).message)
     }
-    const sink = new LinkConsumerSink(this, cid, credit, this.member(channel))
+    const sink = new LinkConsumerSink(this, cid, credit, this.member(channel, rank))
     const c = new Consumer(tag, q, sink, (flags & 1) !== 0, exclusive, prefetch, args, priority)
     sink.consumer = c
     this.consumers.set(cid, sink)
@@ -233,9 +235,12 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
   }
 
   /** The member standing for channel `key` of the other node (one per channel, for consumer groups). */
-  private member(key: number): ChannelMember {
+  private member(key: number, rank: number): ChannelMember {
     let m = this.members.get(key)
-    if (m === undefined) this.members.set(key, (m = { key, consumers: 0 }))
+    if (m === undefined) {
+      this.members.set(key, (m = { key, consumers: 0 }))
+      setMemberRank(m, rank)
+    }
     m.consumers++
     return m
   }

@@ -21,6 +21,7 @@ import {
 import type { QueueCounts, QueueHome } from '../../core/cluster/placement.js'
 import type { Consumer } from '../../core/consumer.js'
 import { ChannelError, ConnectionError, isHardCode } from '../../core/errors.js'
+import { memberRank } from '../../core/stream/consumer-group.js'
 import { encodeTable } from '../../core/wire/field-table.js'
 import type { Message } from '../../core/message.js'
 import type { FlowWaiter, LaterGet } from '../../core/queue.js'
@@ -284,10 +285,10 @@ export class LinkPeer implements HomePort {
     const credit = prefetch > 0 ? prefetch : DEFAULT_CREDIT
     const tag = c.tag
     const args = encodeTable(c.args)
-    const o = new Out(T.CONSUME, 4 + strLen(q.vhost.name) + 2 + q.nameBytes.length + strLen(tag) + 4 + 4 + 1 + 4 + 4 + 4 + 4 + args.length)
+    const o = new Out(T.CONSUME, 4 + strLen(q.vhost.name) + 2 + q.nameBytes.length + strLen(tag) + 4 + 4 + 1 + 4 + 4 + 4 + 4 + 8 + args.length)
     o.u32(rc.id).str(q.vhost.name).u16(q.nameBytes.length).bytes(q.nameBytes).str(tag).u32(prefetch).u32(credit)
     o.u8((c.noAck ? 1 : 0) | (c.exclusive ? 2 : 0)).i32(c.priority)
-    o.u32(c.prefetch).u32(c.sink.globalPrefetch ?? 0).u32(channelKey(c.sink)).bytes(args)
+    o.u32(c.prefetch).u32(c.sink.globalPrefetch ?? 0).u32(channelKey(c.sink)).f64(memberRank(c.sink)).bytes(args)
     this.send(o.buf)
     return rc
   }

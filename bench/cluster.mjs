@@ -18,13 +18,13 @@
 // average printed with it (other work on the machine shows in it).
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import amqp from 'amqplib'
+import { ETCD_BIN, freePort, startEtcd as startEtcd_ } from './etcd.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const { values: opt, positionals } = parseArgs({
@@ -40,7 +40,6 @@ const { values: opt, positionals } = parseArgs({
 })
 const SECONDS = Number(opt.seconds)
 const QUEUES = Number(opt.queues)
-const ETCD_BIN = process.env.WARREN_TEST_ETCD ?? '/usr/bin/etcd'
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const load = () => os.loadavg()[0].toFixed(2)
 const fmt = (x) => Math.round(x).toLocaleString('en-US')
@@ -48,17 +47,6 @@ const fmt = (x) => Math.round(x).toLocaleString('en-US')
 if (opt.worker !== undefined) {
   await amqplibWorker(JSON.parse(opt.worker))
   process.exit(0)
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 async function waitFor(check, ms, what) {
@@ -88,14 +76,9 @@ function track(child) {
 }
 
 async function startEtcd() {
-  const [client, peer] = [await freePort(), await freePort()]
-  const url = `http://127.0.0.1:${client}`
-  // prettier-ignore
-  const child = track(spawn(ETCD_BIN, ['--name', 'bench', '--data-dir', join(tmp, 'etcd'), '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-    '--initial-cluster', `bench=http://127.0.0.1:${peer}`, '--log-level', 'error'], { stdio: 'ignore' }))
-  await waitFor(async () => (await fetch(`${url}/health`)).ok, 15_000, 'etcd')
-  return { url: `etcd://127.0.0.1:${client}`, stop: () => stopChild(child) }
+  const e = await startEtcd_(join(tmp, 'etcd'))
+  track(e.child)
+  return { url: e.cluster, stop: e.stop }
 }
 
 async function stopChild(child) {

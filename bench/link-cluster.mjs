@@ -1,22 +1,14 @@
 // Shared by bench/link.mjs and bench/quorum.mjs: a private etcd (/usr/bin/etcd) on free loopback
 // ports and Warren nodes in child processes (bench/link-node.mjs, talked to over IPC), each with a
 // temp data dir; stop() ends the nodes and etcd and removes the dirs.
-import { fork, spawn } from 'node:child_process'
+import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startEtcd } from './etcd.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
 
 /** A bench cluster named `<prefix><pid>`, its data dirs named warren-<prefix>-…; start etcd, then nodes. */
 export function linkCluster(prefix) {
@@ -32,16 +24,8 @@ export function linkCluster(prefix) {
   return {
     /** etcd on free ports; resolves to its client URL once /health answers */
     async startEtcd() {
-      const [client, peer] = [await freePort(), await freePort()]
-      const url = `http://127.0.0.1:${client}`
-      const p = `http://127.0.0.1:${peer}`
-      etcd = spawn('/usr/bin/etcd', ['--name', 'bench', '--data-dir', tmp('warren-bench-etcd-'), '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', p, '--initial-advertise-peer-urls', p, '--initial-cluster', `bench=${p}`, '--log-level', 'error'], { stdio: 'ignore' })
-      for (let i = 0; i < 200; i++) {
-        const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false)
-        if (ok) return url
-        await new Promise((r) => setTimeout(r, 50))
-      }
-      throw new Error('etcd did not start')
+      etcd = await startEtcd(tmp('warren-bench-etcd-'))
+      return etcd.url
     },
     /** node `name` joined through etcd `url`: { name, child, url, next(key) } once it listens */
     startNode(url, name, execArgv = []) {
@@ -58,7 +42,7 @@ export function linkCluster(prefix) {
     async stop() {
       for (const n of nodes) n.send({ stop: true })
       await new Promise((r) => setTimeout(r, 1000))
-      etcd?.kill('SIGKILL')
+      await etcd?.stop()
       for (const d of dirs) rmSync(d, { recursive: true, force: true })
     },
   }

@@ -25,6 +25,7 @@ import { In, messageLen, Out, strLen, T, writeMessage } from './link-codec.js'
 import type { LinkSession } from './link.js'
 import { ReplicaElection, type TakeOver } from './replica-election.js'
 import { FollowerReplica } from './replica-follower.js'
+import { isStream } from '../../core/cluster/replica-placement.js'
 
 const keyOf = replicaKey
 
@@ -229,6 +230,8 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
   // ---- follower replicas (placement) -------------------------------------------------------------
 
   remoteQueueUp(home: QueueHome): void {
+    // streams have their own followers (stream-replica-manager.ts)
+    if (isStream(home.arguments)) return
     const self = this.state.nodeName
     const k = keyOf(home.vhost, home.name)
     const member = home.members?.includes(self) === true && home.node !== self

@@ -60,12 +60,26 @@ export function withReplicas(state: ClusterState, home: QueueHome): QueueHome {
  * follower has not acked durable yet) and `in_sync` (the leader and the followers with lag 0).
  */
 export function replicaLag(state: ClusterState, home: QueueHome): Record<string, unknown> {
+  if (isStream(home.arguments)) return streamLag(state, home)
   const l = state.replicas.leader(home.vhost, home.name)
   if (l === undefined) return {}
   const lag: Record<string, number> = {}
   const inSync = [home.node]
   for (const m of l.followers()) {
     lag[m] = l.lastSeq - (l.acked.get(m) ?? 0)
+    if (lag[m] === 0 && state.members.has(m)) inSync.push(m)
+  }
+  return { in_sync: inSync, replica_lag: lag }
+}
+
+/** The same for a stream led here: `replica_lag` in offsets each follower has not acked durable yet. */
+function streamLag(state: ClusterState, home: QueueHome): Record<string, unknown> {
+  const l = state.replicas.streams.leaderOf(home.vhost, home.name)
+  if (l === undefined) return {}
+  const lag: Record<string, number> = {}
+  const inSync = [home.node]
+  for (const m of l.followers()) {
+    lag[m] = l.log.nextOffset - (l.acked.get(m) ?? 0)
     if (lag[m] === 0 && state.members.has(m)) inSync.push(m)
   }
   return { in_sync: inSync, replica_lag: lag }

@@ -75,12 +75,16 @@ export class StreamReplicaLeader implements DurableLog {
     return members === undefined ? [] : members.filter((m) => m !== this.self)
   }
 
-  /** The log appended a message (StreamQueue.push). */
+  /** The log appended a message (StreamQueue.push): nothing per message but a flag. */
   appended(): void {
     if (!this.scheduled) {
       this.scheduled = true
       this.shipper.schedule(this)
     }
+  }
+
+  /** Once per tick with appends (the shipper's flush): a replica set of one needs no follower. */
+  tick(): void {
     if (this.followersNeeded() === 0) this.advance(this.log.nextOffset)
   }
 

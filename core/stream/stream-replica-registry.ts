@@ -84,7 +84,10 @@ export class StreamReplicas implements StreamReplicaHooks, StreamShipper {
   schedule(l: StreamReplicaLeader): void {
     // before the node links run there is no one to ship to (followers ask from their offset)
     if (this.shipper !== null) this.shipper.schedule(l)
-    else l.scheduled = false
+    else {
+      l.scheduled = false
+      l.tick()
+    }
   }
 
   attach(shipper: StreamShipper | null): void {

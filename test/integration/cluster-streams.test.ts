@@ -126,6 +126,13 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams: replicated' : 'streams: skipped, /
     expect(bodies(f2.log)).toEqual(want)
     expect(bodies(f3.log)).toEqual(want)
     expect(streams(nodes[0]).leader('/', s)!.durableSeq).toBe(N)
+    // the leader's API: each follower's lag in offsets, the members in sync
+    await waitFor(async () => {
+      const body = (await apiClient(nodes[0]).get(`/api/queues/%2F/${s}`)).body
+      expect(body).toMatchObject({ type: 'stream', leader: 'n1', messages: N, replica_lag: { n2: 0, n3: 0 } })
+      expect([...body.in_sync].sort()).toEqual(names)
+      return true
+    }, 5000, 'in sync')
   })
 
   it('confirms wait for a majority: two followers stopped, none within 1 s; one restarted keeps its log, catches up only the tail, and the confirm comes', async () => {

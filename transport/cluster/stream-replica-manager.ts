@@ -141,6 +141,7 @@ export class StreamReplicaManager implements StreamShipper, PlacementListener {
         this.cursors.delete(l)
         continue
       }
+      l.tick()
       if (cs === undefined) continue
       l.noteEpoch()
       for (const c of cs.values()) {

@@ -203,7 +203,8 @@ export class Storage {
   /** The directory of a stream's log (core/stream/); a recovered stream keeps its own. */
   openStreamDir(q: Queue, files: StreamFiles): string {
     const rec = this.recovering ? this.defs.get<StoredQueue>(definitionKey.queue(q.vhost.name, q.name)) : undefined
-    const rel = this.streamReplicas?.dir(q) ?? rec?.dir ?? this.newQueueDir(q.vhost.name, q.name)
+    // a recovered stream keeps its directory (one from before the node was in a cluster too)
+    const rel = rec?.dir ?? this.streamReplicas?.dir(q) ?? this.newQueueDir(q.vhost.name, q.name)
     this.dirs.set(q, rel)
     const dir = path.join(this.dir, rel)
     this.streams.set(q, { dir, files })

@@ -73,7 +73,7 @@ export class StreamFollower implements DurableWaiter {
   constructor(private readonly o: StreamFollowerOptions, existing: StreamLog | null) {
     this.limits = streamLimits(o.arguments)
     this.log = existing ?? this.open()
-    this.epochs = new StreamEpochs(o.dir)
+    this.epochs = new StreamEpochs(this.log.dir)
     this.durableNext = this.log.nextOffset
     if (this.limits.maxAgeMs >= 0) {
       this.retentionTimer = setInterval(() => this.retain(), 1000)
@@ -81,8 +81,9 @@ export class StreamFollower implements DurableWaiter {
     }
   }
 
-  private open(): StreamLog {
-    return new StreamLog({ dir: this.o.dir, log: this.o.log, segmentSize: this.limits.segmentSize, sync: true, stats: this.o.stats })
+  /** Opens the log in `dir` (a parked log adopted from a stream queue may live elsewhere than o.dir). */
+  private open(dir = this.o.dir): StreamLog {
+    return new StreamLog({ dir, log: this.o.log, segmentSize: this.limits.segmentSize, sync: true, stats: this.o.stats })
   }
 
   /**
@@ -158,12 +159,12 @@ export class StreamFollower implements DurableWaiter {
       const later = log.segments.filter((s) => s.id > at.id).map((s) => s.id)
       await log.close()
       for (const id of later) {
-        const f = path.join(this.o.dir, segmentFileName(id))
+        const f = path.join(log.dir, segmentFileName(id))
         rmSync(f, { force: true })
         rmSync(indexFileOf(f), { force: true })
       }
-      truncateSync(path.join(this.o.dir, segmentFileName(at.id)), at.pos)
-      this.log = this.open()
+      truncateSync(path.join(log.dir, segmentFileName(at.id)), at.pos)
+      this.log = this.open(log.dir)
       this.epochs.truncate(to)
     }
     this.durableNext = this.log.nextOffset

@@ -82,7 +82,8 @@ export class StreamQueue extends Queue {
     const replicas = storage?.streamReplicas ?? null
     this.streamLog = replicas?.adopt(vhost.name, name) ?? new StreamLog({ dir, log, segmentSize, sync: storage !== null, stats: storage?.stats })
     this.replica = replicas?.leader(vhost.name, name, this.streamLog) ?? null
-    this.offsets = new GroupOffsets(dir, log, storage !== null)
+    this.offsets = new GroupOffsets(this.streamLog.dir, log, storage !== null)
+    if (this.replica !== null) this.replica.groups = this.offsets
     this.streamLog.onDurable = () => this.written()
     this.retain(Date.now())
     if (this.maxAgeMs >= 0) {
@@ -342,6 +343,8 @@ export class StreamQueue extends Queue {
     if (last !== env.seq) end = -1
     const name = m.group!.name
     this.offsets.commit(name, last)
+    // a replicated stream ships its groups' offsets with its records
+    if (this.replica !== null) this.replica.appended()
     if (this.offsets.committed.get(name) === last) this.groupEnds.set(name, end)
   }
 

@@ -9,6 +9,7 @@
  */
 import type { QueueHome } from '../cluster/placement.js'
 import type { DurableLog, DurableWaiter } from '../store/message-store-options.js'
+import type { GroupOffsets } from './group-offsets.js'
 import { StreamEpochs } from './stream-epochs.js'
 import type { StreamLog } from './stream-log.js'
 
@@ -37,6 +38,8 @@ export class StreamReplicaLeader implements DurableLog {
   /** per follower: the next offset it holds durable */
   readonly acked = new Map<string, number>()
   readonly epochs: StreamEpochs
+  /** the stream's consumer-group offsets (set by the stream queue), shipped when their version moves */
+  groups: GroupOffsets | null = null
   private waiters: DurableWaiter[] = []
 
   constructor(
@@ -75,7 +78,7 @@ export class StreamReplicaLeader implements DurableLog {
     return members === undefined ? [] : members.filter((m) => m !== this.self)
   }
 
-  /** The log appended a message (StreamQueue.push): nothing per message but a flag. */
+  /** The log appended a message (StreamQueue.push), or a group committed: nothing per message but a flag. */
   appended(): void {
     if (!this.scheduled) {
       this.scheduled = true

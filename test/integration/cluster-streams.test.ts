@@ -73,7 +73,7 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams: replicated' : 'streams: skipped, /
     return out
   }
   /** consumes `want` messages of stream q on b from x-stream-offset `offset`: [offset header, body] */
-  const consume = async (b: TestBroker, q: string, offset: unknown, want: number): Promise<[number, string][]> => {
+  const consume = async (b: TestBroker, q: string, offset: unknown, want: number, group?: string): Promise<[number, string][]> => {
     const ch = await (await connect(b)).createChannel()
     await ch.prefetch(500)
     const got: [number, string][] = []
@@ -84,7 +84,7 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams: replicated' : 'streams: skipped, /
         got.push([Number(m.properties.headers!['x-stream-offset']), m.content.toString()])
         ch.ack(m)
       },
-      { arguments: { 'x-stream-offset': offset } },
+      { arguments: group === undefined ? { 'x-stream-offset': offset } : { 'x-stream-consumer-name': group, ...(offset === undefined ? {} : { 'x-stream-offset': offset }) } },
     )
     await waitFor(() => got.length >= want, 6000, `${want} messages from ${String(offset)}`)
     return got
@@ -174,6 +174,20 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams: replicated' : 'streams: skipped, /
     const f2 = streams(nodes[1]).follower('/', s)!
     const f3 = streams(nodes[2]).follower('/', s)!
     await waitFor(() => f2.durableNext === N && f3.durableNext === N, 5000, 'followers hold 100')
+    // a consumer group acks 0..39 on n1: its committed offset reaches the followers
+    const gch = await (await connect(nodes[0])).createChannel()
+    await gch.prefetch(40)
+    let acked = 0
+    await gch.consume(s, (m) => {
+      if (m !== null && Number(m.properties.headers!['x-stream-offset']) < 40) {
+        gch.ack(m)
+        acked++
+      }
+    }, { arguments: { 'x-stream-consumer-name': 'billing', 'x-stream-offset': 'first' } })
+    await waitFor(() => acked === 40, 5000, '40 acked')
+    await waitFor(() => [f2, f3].every((f) => f.groups.committed.get('billing') === 39), 5000, 'group offset on the followers')
+    await gch.close()
+    const committed = 39
     // as if the followers were cut off: n1 appends 3 records no follower takes (never confirmed)
     f2.epoch = 99
     f3.epoch = 99
@@ -194,6 +208,8 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams: replicated' : 'streams: skipped, /
     const want = [...Array(N).keys()].map((i): [number, string] => [i, `c${i}`])
     expect(await consume(leader, s, 'first', N)).toEqual(want)
     expect(await consume(leader, s, 60, N - 60)).toEqual(want.slice(60))
+    // the group resumes on the new leader right after its committed offset
+    expect((await consume(leader, s, undefined, N - committed - 1, 'billing'))[0]).toEqual(want[committed + 1])
     // the new leader takes publishes at the following offsets, confirmed with n3
     const ch2 = await confirmChannel(leader)
     for (let i = 0; i < 5; i++) ch2.sendToQueue(s, Buffer.from(`d${i}`), { persistent: true })

@@ -29,7 +29,8 @@
  *   VOTE       str vhost, str queue, f64 epoch, f64 seq   a follower's durable sequence in a failover
  *   (transport/cluster/replica-manager.ts, replica-election.ts)
  *   SREPL      str vhost, str stream, f64 epoch, f64 truncate (-1 none), u32 n, n × (f64 offset, f64 ts, u32 length, message)
- *              a stream leader's records (truncate ≥ 0: cut your log there, then SFOLLOW again)
+ *              [, u32 g, g × (str group, f64 committed offset)]   a stream leader's records and, when they
+ *              moved, its consumer groups' offsets (truncate ≥ 0: cut your log there, then SFOLLOW again)
  *   SACK       str vhost, str stream, f64 epoch, f64 next   the follower holds every offset below next durable
  *   SFOLLOW    str vhost, str stream, f64 epoch, f64 next, f64 last epoch   a follower asks for the records from next
  *   (transport/cluster/stream-replica-manager.ts)

@@ -19,6 +19,7 @@ import type { DurableLog, DurableWaiter } from '../../core/store/message-store-o
 import { segmentFileName, type LogStats } from '../../core/store/segment-log.js'
 import { indexFileOf } from '../../core/stream/sparse-index.js'
 import { parseInterval } from '../../core/stream/offset-spec.js'
+import { GroupOffsets } from '../../core/stream/group-offsets.js'
 import { StreamEpochs } from '../../core/stream/stream-epochs.js'
 import { StreamLog } from '../../core/stream/stream-log.js'
 import type { FieldTable } from '../../core/wire/field-table.js'
@@ -51,6 +52,8 @@ export interface StreamFollowerOptions {
 export class StreamFollower implements DurableWaiter {
   log: StreamLog
   epochs: StreamEpochs
+  /** the leader's consumer-group offsets, kept beside the log as the leader keeps them (a new leader's stream reads them) */
+  groups: GroupOffsets
   /** highest epoch seen from a leader */
   epoch = 0
   /** the leader and record epoch this replica follows (stream-replica-manager.ts) */
@@ -74,6 +77,7 @@ export class StreamFollower implements DurableWaiter {
     this.limits = streamLimits(o.arguments)
     this.log = existing ?? this.open()
     this.epochs = new StreamEpochs(this.log.dir)
+    this.groups = new GroupOffsets(this.log.dir, o.log, true)
     this.durableNext = this.log.nextOffset
     if (this.limits.maxAgeMs >= 0) {
       this.retentionTimer = setInterval(() => this.retain(), 1000)
@@ -90,7 +94,7 @@ export class StreamFollower implements DurableWaiter {
    * Applies a batch of epoch `epoch`: cuts the log first when `truncate` ≥ 0 (then `refollow` asks
    * the leader again), else appends the records it does not hold; `ack(next)` once durable.
    */
-  apply(epoch: number, truncate: number, records: readonly StreamRecord[], ack: (next: number) => void, refollow: () => void): void {
+  apply(epoch: number, truncate: number, records: readonly StreamRecord[], groups: readonly [string, number][], ack: (next: number) => void, refollow: () => void): void {
     if (this.closed || this.truncating) return
     if (epoch > this.epoch) this.epoch = epoch
     this.ack = ack
@@ -126,6 +130,7 @@ export class StreamFollower implements DurableWaiter {
       this.received++
     }
     if (first >= 0) this.epochs.begin(epoch, first)
+    for (const [name, offset] of groups) this.groups.commit(name, offset)
     if (log.segments.length !== segments) this.retain()
     if (log.durableSeq >= log.lastSeq) return this.acked(log.nextOffset)
     this.waiting.push([log.lastSeq, log.nextOffset])
@@ -153,6 +158,9 @@ export class StreamFollower implements DurableWaiter {
       await log.destroy()
       this.log = this.open()
       this.epochs = new StreamEpochs(this.o.dir)
+      // the leader sends its groups' offsets again with the next batch
+      this.groups.discard()
+      this.groups = new GroupOffsets(this.o.dir, this.o.log, true)
       this.log.startAt(to)
     } else {
       this.o.log.info({ next: log.nextOffset, to }, 'stream replica cut to where its log agrees with the leader\'s')
@@ -194,6 +202,8 @@ export class StreamFollower implements DurableWaiter {
   }
 
   private stop(): void {
+    // pending group commits reach the file before a stream queue reads it (release) or the node stops
+    this.groups.close()
     this.closed = true
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer)
   }

@@ -23,6 +23,7 @@ import type { PlacementListener, QueueHome } from '../../core/cluster/placement.
 import { isStream } from '../../core/cluster/replica-placement.js'
 import { StreamReader } from '../../core/stream/stream-reader.js'
 import type { StreamReplicaLeader, StreamShipper } from '../../core/stream/stream-replica-leader.js'
+import type { GroupOffsets } from '../../core/stream/group-offsets.js'
 import { streamReplicaDir } from '../../core/stream/stream-replica-registry.js'
 import type { Message } from '../../core/message.js'
 import { In, messageLen, Out, strLen, T, writeMessage } from './link-codec.js'
@@ -44,9 +45,11 @@ const keyOf = (vhost: string, name: string): string => `${vhost}\u0000${name}`
 interface Cursor {
   node: string
   reader: StreamReader
+  /** the version of the leader's group offsets last sent (-1: none yet) */
+  groups: number
 }
 
-export function decodeStreamBatch(i: In): { vhost: string; name: string; epoch: number; truncate: number; records: StreamRecord[] } {
+export function decodeStreamBatch(i: In): { vhost: string; name: string; epoch: number; truncate: number; records: StreamRecord[]; groups: [string, number][] } {
   const vhost = i.str()
   const name = i.str()
   const epoch = i.f64()
@@ -62,7 +65,10 @@ export function decodeStreamBatch(i: In): { vhost: string; name: string; epoch: 
     i.pos += len
     records.push({ offset, ts, message })
   }
-  return { vhost, name, epoch, truncate, records }
+  // the stream's consumer-group offsets, when they changed since the last batch
+  const groups: [string, number][] = []
+  if (i.pos < i.end) for (let g = i.u32(); g > 0; g--) groups.push([i.str(), i.f64()])
+  return { vhost, name, epoch, truncate, records, groups }
 }
 
 export class StreamReplicaManager implements StreamShipper, PlacementListener {
@@ -149,7 +155,7 @@ export class StreamReplicaManager implements StreamShipper, PlacementListener {
         if (s === undefined || !s.isUp) continue
         let n = 0
         while (n++ < CATCH_UP_BATCHES && s.writable && this.ship(l, c, s));
-        if (c.reader.next < l.log.nextOffset) {
+        if (c.reader.next < l.log.nextOffset || (l.groups !== null && c.groups !== l.groups.version)) {
           behind = true
           this.dirty.add(l)
         } else c.reader.release()
@@ -166,7 +172,8 @@ export class StreamReplicaManager implements StreamShipper, PlacementListener {
   private ship(l: StreamReplicaLeader, c: Cursor, s: LinkSession): boolean {
     const log = l.log
     const r = c.reader
-    if (r.next >= log.nextOffset) return false
+    const groups = l.groups !== null && c.groups !== l.groups.version ? l.groups : null
+    if (r.next >= log.nextOffset && groups === null) return false
     if (r.next < log.firstOffset) {
       // retention removed what the follower lacks: it starts again at the first offset kept
       this.cursors.get(l)?.delete(c.node)
@@ -187,19 +194,28 @@ export class StreamReplicaManager implements StreamShipper, PlacementListener {
       bytes += messageLen(m)
       n++
     }
-    if (n > 0) s.send(this.encode(l, -1, n))
+    if (n > 0 || groups !== null) s.send(this.encode(l, -1, n, groups))
+    if (groups !== null) c.groups = groups.version
     msgs.length = 0
     return r.next < log.nextOffset
   }
 
   /** One SREPL frame: the first `n` records of this batch's arrays, or a truncate instruction (n 0). */
-  private encode(l: StreamReplicaLeader, truncate: number, n: number): Buffer {
+  private encode(l: StreamReplicaLeader, truncate: number, n: number, groups: GroupOffsets | null = null): Buffer {
     let size = strLen(l.vhost) + strLen(l.name) + 8 + 8 + 4
     for (let k = 0; k < n; k++) size += 20 + messageLen(this.bMsgs[k])
+    if (groups !== null) {
+      size += 4
+      for (const name of groups.committed.keys()) size += strLen(name) + 8
+    }
     const o = new Out(T.SREPL, size).str(l.vhost).str(l.name).f64(l.epoch).f64(truncate).u32(n)
     for (let k = 0; k < n; k++) {
       const m = this.bMsgs[k]
       writeMessage(o.f64(this.bOffsets[k]).f64(this.bTs[k]).u32(messageLen(m)), m)
+    }
+    if (groups !== null) {
+      o.u32(groups.committed.size)
+      for (const [name, offset] of groups.committed) o.str(name).f64(offset)
     }
     return o.buf
   }
@@ -223,7 +239,7 @@ export class StreamReplicaManager implements StreamShipper, PlacementListener {
       s.send(this.encode(l, next < log.firstOffset ? log.firstOffset : agree, 0))
       return
     }
-    cs.set(node, { node, reader: new StreamReader(log, next) })
+    cs.set(node, { node, reader: new StreamReader(log, next), groups: -1 })
     this.schedule(l)
   }
 
@@ -331,6 +347,7 @@ export class StreamReplicaManager implements StreamShipper, PlacementListener {
         b.epoch,
         b.truncate,
         b.records,
+        b.groups,
         (next) => s.send(this.sack(b.vhost, b.name, b.epoch, next)),
         () => this.follow(this.state.placement.home(b.vhost, b.name) ?? h, f),
       )

@@ -6,7 +6,7 @@
  * keeps its log, catching up (or cutting) only what differs. Clients connect to the leader's node.
  */
 import amqp from 'amqplib'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -108,6 +108,20 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams: replicated' : 'streams: skipped, /
       expect([...body.members].sort()).toEqual(names)
       expect([...body.online].sort()).toEqual(names)
     }
+  })
+
+  it('a stream deleted on its leader: its log goes from every member', async () => {
+    const s = uniq('gone')
+    const ch = await confirmChannel(nodes[0])
+    await declare(ch, s)
+    for (let i = 0; i < 20; i++) ch.sendToQueue(s, Buffer.from(`g${i}`), { persistent: true })
+    await ch.waitForConfirms()
+    const dirOf = (i: number) => join(dirs[i], 'replicas', '%2F', s)
+    await waitFor(() => streams(nodes[1]).follower('/', s)?.durableNext === 20 && streams(nodes[2]).follower('/', s)?.durableNext === 20, 5000, 'followers hold 20')
+    expect([0, 1, 2].every((i) => existsSync(dirOf(i)))).toBe(true)
+    await ch.deleteQueue(s)
+    await waitFor(() => [0, 1, 2].every((i) => !existsSync(dirOf(i))), 5000, 'no member keeps the log')
+    expect(streams(nodes[1]).follower('/', s)).toBeUndefined()
   })
 
   it('the leader ships each record: every follower holds the same offsets and messages, durable', async () => {

@@ -6,6 +6,7 @@
 // (/usr/bin/etcd); clients (amqplib) in this process, on the leader n1. Prints msg/s and the ratio.
 //
 //   npm run build && node bench/quorum.mjs          (QUORUM_MESSAGES=50000 by default)
+//   node bench/quorum.mjs --stream                  (a stream with 3 replicas against one with 1)
 //   QUORUM_URL=amqp://guest:guest@127.0.0.1:5682 node bench/quorum.mjs   (the same runs against another broker)
 import amqp from 'amqplib'
 import { linkCluster } from './link-cluster.mjs'
@@ -79,14 +80,27 @@ try {
   }
   nodes[1].child.send({ linked: 'n3' })
   await nodes[1].next('linked')
-  const quorum = { 'x-queue-type': 'quorum' }
-  await run(nodes[0].url, 'warm', quorum)
-  const durable = await run(nodes[0].url, 'durable', {})
-  const replicated = await run(nodes[0].url, 'quorum', quorum)
-  console.log(`${N} x 64 B persistent, confirms (window ${WINDOW}), consumer prefetch 200 with acks, clients on n1`)
-  console.log(`durable classic queue on n1 (unreplicated): ${durable.toFixed(0)} msg/s`)
-  console.log(`quorum queue, 3 replicas (n1 leads):        ${replicated.toFixed(0)} msg/s`)
-  console.log(`ratio (quorum / durable): ${(replicated / durable).toFixed(2)}`)
+  if (process.argv.includes('--stream')) {
+    // replicated streams: a stream with 3 replicas against one with a replica set of one (x-initial-cluster-size 1: no follower, nothing shipped)
+    const one = { 'x-queue-type': 'stream', 'x-initial-cluster-size': 1 }
+    const three = { 'x-queue-type': 'stream', 'x-initial-cluster-size': 3 }
+    await run(nodes[0].url, 'warm', three)
+    const single = await run(nodes[0].url, 'stream-1', one)
+    const replicated = await run(nodes[0].url, 'stream-3', three)
+    console.log(`${N} x 64 B persistent, confirms (window ${WINDOW}), consumer prefetch 200 with acks, clients on n1`)
+    console.log(`stream, 1 replica (n1):             ${single.toFixed(0)} msg/s`)
+    console.log(`stream, 3 replicas (n1 leads):      ${replicated.toFixed(0)} msg/s`)
+    console.log(`ratio (3 replicas / 1): ${(replicated / single).toFixed(2)}`)
+  } else {
+    const quorum = { 'x-queue-type': 'quorum' }
+    await run(nodes[0].url, 'warm', quorum)
+    const durable = await run(nodes[0].url, 'durable', {})
+    const replicated = await run(nodes[0].url, 'quorum', quorum)
+    console.log(`${N} x 64 B persistent, confirms (window ${WINDOW}), consumer prefetch 200 with acks, clients on n1`)
+    console.log(`durable classic queue on n1 (unreplicated): ${durable.toFixed(0)} msg/s`)
+    console.log(`quorum queue, 3 replicas (n1 leads):        ${replicated.toFixed(0)} msg/s`)
+    console.log(`ratio (quorum / durable): ${(replicated / durable).toFixed(2)}`)
+  }
 } finally {
   await bench.stop()
 }

@@ -30,6 +30,8 @@ import { DedupLog } from './dedup/dedup-log.js'
 import type { DedupWindow } from './dedup/dedup-window.js'
 import type { Binding, Exchange } from './exchange.js'
 import type { Queue } from './queue.js'
+import type { StreamLog } from './stream/stream-log.js'
+import type { StreamReplicaHooks } from './stream/stream-replica-leader.js'
 import { DefinitionsLog } from './store/definitions-log.js'
 import {
   decodeArguments,
@@ -94,6 +96,7 @@ const VHOST_KINDS = new Set(['v', 'x', 'q', 'b', 'p'])
 
 /** A stream's files as Storage closes or deletes them (core/stream/stream-queue.ts). */
 export interface StreamFiles {
+  readonly streamLog: StreamLog
   close(): Promise<void>
   destroyFiles(): Promise<void>
 }
@@ -136,6 +139,8 @@ export class Storage {
    * (core/cluster/replica-list.ts), or returns null for any other queue. Null on a single node.
    */
   replicatedList: ((q: Queue, openStore: () => MessageStore, make: EnvelopeFactory, touched: DurableLog[]) => StoreList | null) | null = null
+  /** In a cluster (issue 14): where replicated streams keep their logs and who leads them. Null on a single node. */
+  streamReplicas: StreamReplicaHooks | null = null
 
   constructor(readonly dir: string, private readonly log: Logger) {
     this.defs = DefinitionsLog.open({ file: path.join(dir, 'definitions.log'), log })
@@ -198,7 +203,8 @@ export class Storage {
   /** The directory of a stream's log (core/stream/); a recovered stream keeps its own. */
   openStreamDir(q: Queue, files: StreamFiles): string {
     const rec = this.recovering ? this.defs.get<StoredQueue>(definitionKey.queue(q.vhost.name, q.name)) : undefined
-    const rel = rec?.dir ?? this.newQueueDir(q.vhost.name, q.name)
+    // a recovered stream keeps its directory (one from before the node was in a cluster too)
+    const rel = rec?.dir ?? this.streamReplicas?.dir(q) ?? this.newQueueDir(q.vhost.name, q.name)
     this.dirs.set(q, rel)
     const dir = path.join(this.dir, rel)
     this.streams.set(q, { dir, files })
@@ -302,6 +308,8 @@ export class Storage {
     const stream = this.streams.get(q)
     if (stream !== undefined) {
       this.streams.delete(q)
+      // a replicated stream's log stays with the replica set (core/stream/stream-replica-registry.ts)
+      if (this.streamReplicas?.removed(v.name, q.name, stream.files.streamLog) === true) return
       this.track(stream.files.destroyFiles(), stream.dir)
       return
     }

@@ -80,7 +80,7 @@ export function queueJson(ctx: ApiContext, q: Queue, detailed: boolean): Record<
     vhost: q.vhost.name,
   }
   // RabbitMQ shows a replicated queue's leader (in a cluster: the node the queue lives on)
-  if (type === 'quorum') {
+  if (type === 'quorum' || (type === 'stream' && broker.cluster?.placement.home(q.vhost.name, q.name)?.members !== undefined)) {
     const home = broker.cluster?.placement.home(q.vhost.name, q.name)
     if (home !== undefined) Object.assign(out, replicaJson(broker.cluster!, home), replicaLag(broker.cluster!, home))
     else out.leader = broker.nodeName

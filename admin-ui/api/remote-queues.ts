@@ -41,7 +41,7 @@ export function remoteQueueJson(broker: Broker, h: QueueHome, counts: QueueCount
     type,
     vhost: h.vhost,
   }
-  if (type === 'quorum') Object.assign(out, replicaJson(broker.cluster!, h))
+  if (type === 'quorum' || (type === 'stream' && h.members !== undefined)) Object.assign(out, replicaJson(broker.cluster!, h))
   return out
 }
 

@@ -14,6 +14,8 @@ import type { QueueHome } from './placement.js'
 export const DEFAULT_GROUP_SIZE = 3
 
 export const isQuorum = (args: FieldTable): boolean => args['x-queue-type'] === 'quorum'
+/** a stream (issue 14): replicated like a quorum queue, sized by `x-initial-cluster-size` */
+export const isStream = (args: FieldTable): boolean => args['x-queue-type'] === 'stream'
 
 /** The replica set size asked for by `x-quorum-initial-group-size` (a positive integer), else 3. */
 export function groupSize(args: FieldTable): number {
@@ -22,9 +24,19 @@ export function groupSize(args: FieldTable): number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : DEFAULT_GROUP_SIZE
 }
 
-/** The members of a new quorum queue led by `leader`: the leader first, then its followers. */
+/**
+ * A stream's replica set size: `x-initial-cluster-size` (a positive integer), else every live
+ * member (RabbitMQ 3.10's rabbit_stream_queue: length(rabbit_mnesia:cluster_nodes(running))).
+ */
+export function streamClusterSize(state: ClusterState, args: FieldTable): number {
+  const n = args['x-initial-cluster-size']
+  const v = typeof n === 'bigint' ? Number(n) : n
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : Math.max(1, state.members.size)
+}
+
+/** The members of a new quorum queue (or stream) led by `leader`: the leader first, then its followers. */
 export function chooseReplicas(state: ClusterState, leader: string, args: FieldTable): string[] {
-  const size = groupSize(args)
+  const size = isStream(args) ? streamClusterSize(state, args) : groupSize(args)
   const load = new Map<string, number>()
   for (const m of state.members.keys()) if (m !== leader) load.set(m, 0)
   for (const h of state.placement.all()) {
@@ -39,7 +51,7 @@ export function chooseReplicas(state: ClusterState, leader: string, args: FieldT
 
 /** `home` with its replica set when it is a quorum queue's new record (others as they are). */
 export function withReplicas(state: ClusterState, home: QueueHome): QueueHome {
-  if (!isQuorum(home.arguments) || home.members !== undefined) return home
+  if (!(isQuorum(home.arguments) || (isStream(home.arguments) && home.durable)) || home.members !== undefined) return home
   return { ...home, members: chooseReplicas(state, home.node, home.arguments), leader: home.node, epoch: 1 }
 }
 
@@ -48,12 +60,26 @@ export function withReplicas(state: ClusterState, home: QueueHome): QueueHome {
  * follower has not acked durable yet) and `in_sync` (the leader and the followers with lag 0).
  */
 export function replicaLag(state: ClusterState, home: QueueHome): Record<string, unknown> {
+  if (isStream(home.arguments)) return streamLag(state, home)
   const l = state.replicas.leader(home.vhost, home.name)
   if (l === undefined) return {}
   const lag: Record<string, number> = {}
   const inSync = [home.node]
   for (const m of l.followers()) {
     lag[m] = l.lastSeq - (l.acked.get(m) ?? 0)
+    if (lag[m] === 0 && state.members.has(m)) inSync.push(m)
+  }
+  return { in_sync: inSync, replica_lag: lag }
+}
+
+/** The same for a stream led here: `replica_lag` in offsets each follower has not acked durable yet. */
+function streamLag(state: ClusterState, home: QueueHome): Record<string, unknown> {
+  const l = state.replicas.streams.leaderOf(home.vhost, home.name)
+  if (l === undefined) return {}
+  const lag: Record<string, number> = {}
+  const inSync = [home.node]
+  for (const m of l.followers()) {
+    lag[m] = l.log.nextOffset - (l.acked.get(m) ?? 0)
     if (lag[m] === 0 && state.members.has(m)) inSync.push(m)
   }
   return { in_sync: inSync, replica_lag: lag }

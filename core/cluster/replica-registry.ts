@@ -13,6 +13,7 @@ import type { ClusterState } from './cluster-state.js'
 import { ReplicaLeader, type ReplicaShipper } from './replica-leader.js'
 import { ReplicatedStoreList } from './replica-list.js'
 import { isQuorum } from './replica-placement.js'
+import { StreamReplicas } from '../stream/stream-replica-registry.js'
 
 export const replicaKey = (vhost: string, name: string): string => `${vhost}\u0000${name}`
 
@@ -23,12 +24,17 @@ export class ReplicaRegistry implements ReplicaShipper {
   readonly leaders = new Map<string, ReplicaLeader>()
   private shipper: ReplicaShipper | null = null
   promote: Promote | null = null
+  /** the replicated streams (issue 14): their logs, leaders and the storage hooks */
+  readonly streams: StreamReplicas
 
-  constructor(private readonly state: ClusterState) {}
+  constructor(private readonly state: ClusterState) {
+    this.streams = new StreamReplicas(state)
+  }
 
   /** Makes the storage open every durable quorum queue as a replicated leader. */
   install(storage: Storage): void {
     storage.replicatedList = (q, open, make, touched) => (isQuorum(q.arguments) ? this.open(q, open, make, touched) : null)
+    storage.streamReplicas = this.streams
   }
 
   private open(q: Queue, open: () => MessageStore, make: EnvelopeFactory, touched: DurableLog[]): StoreList {

@@ -19,6 +19,8 @@ const FILE = 'offsets'
 export class GroupOffsets {
   /** group name → committed offset */
   readonly committed = new Map<string, number>()
+  /** raised by every commit that moves an offset (a replicated stream's leader ships them when it changes) */
+  version = 0
   private timer: NodeJS.Timeout | null = null
   private closed = false
 
@@ -46,6 +48,7 @@ export class GroupOffsets {
     const cur = this.committed.get(name)
     if (cur !== undefined && cur >= offset) return
     this.committed.set(name, offset)
+    this.version++
     if (this.timer === null && !this.closed) {
       this.timer = setTimeout(() => {
         this.timer = null

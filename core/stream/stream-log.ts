@@ -33,7 +33,7 @@ import { ENTRY, INDEX_EVERY, IndexWriter, findEntry, indexFileOf, readIndex } fr
 /** Bytes before the message record in a stream record: its offset. */
 export const OFFSET_BYTES = 8
 /** Where the message record keeps its timestamp (message-codec.ts), from the record's start. */
-const TS_AT = OFFSET_BYTES + 6
+export const TS_AT = OFFSET_BYTES + 6
 /** Newest messages kept for readers at the tail. */
 const CACHE_COUNT = 4096
 const CACHE_BYTES = 8 * 1024 * 1024
@@ -79,6 +79,7 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableLog 
   // tail cache: a ring of the newest messages, offsets [cacheFirst, nextOffset)
   private readonly cache: (Message | undefined)[] = new Array<Message | undefined>(CACHE_COUNT)
   private readonly cacheEnd = new Float64Array(CACHE_COUNT)
+  private readonly cacheTs = new Float64Array(CACHE_COUNT)
   private cacheFirst = 0
   private cacheBytes = 0
 
@@ -164,6 +165,7 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableLog 
     s.bytes = pos + 8 + len
     this.nextOffset = offset + 1
     this.cachePush(offset, msg, s.startPos + s.bytes - SEGMENT_HEADER)
+    this.cacheTs[offset % CACHE_COUNT] = now
     return offset
   }
 
@@ -207,6 +209,34 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableLog 
   /** Stream position after the cached message at `offset` (call after cached() found it). */
   cachedEnd(offset: number): number {
     return this.cacheEnd[offset % CACHE_COUNT]
+  }
+
+  /** The record timestamp of the cached message at `offset` (call after cached() found it). */
+  cachedTs(offset: number): number {
+    return this.cacheTs[offset % CACHE_COUNT]
+  }
+
+  /**
+   * An empty log starts counting at `offset` (a replica whose leader no longer keeps the offsets
+   * before it: core/stream/stream-replica-leader.ts); a log holding messages cannot move.
+   */
+  startAt(offset: number): void {
+    if (this.segments.length > 0 || this.count > 0) throw new Error('stream log not empty')
+    this.nextOffset = offset
+    this.cacheFirst = offset
+  }
+
+  /** Segment id and file position of the record at `offset` (one kept), for truncating a replica's log. */
+  positionOf(offset: number): { id: number; pos: number } | undefined {
+    const s = this.segmentOf(offset)
+    if (s === undefined) return undefined
+    let pos = this.seekPos(s, offset)
+    while (pos < s.bytes) {
+      const rec = this.seg.view(s.id * 2 ** 32 + pos)
+      if (rec.readDoubleLE(0) >= offset) return { id: s.id, pos }
+      pos += 8 + rec.length
+    }
+    return undefined
   }
 
   /** The segment holding `offset` (one kept, `offset` < nextOffset), by binary search. */

@@ -27,6 +27,7 @@ import { parseInterval, parseOffsetSpec, type OffsetSpec } from './offset-spec.j
 import { StreamLog } from './stream-log.js'
 import { streamDepth, streamDepthBytes, streamOldest } from './stream-backlog.js'
 import { StreamReader } from './stream-reader.js'
+import type { StreamReplicaLeader } from './stream-replica-leader.js'
 import { groupInfos } from './stream-groups-info.js'
 import { StreamEnvelope, StreamMember, type GroupInfo } from './stream-member.js'
 import { partitionIndexOf } from './super-stream.js'
@@ -51,6 +52,8 @@ function rs(q: Queue): string {
 
 export class StreamQueue extends Queue {
   readonly streamLog: StreamLog
+  /** in a cluster: what confirms wait for besides this log (a majority of the replica set) */
+  readonly replica: StreamReplicaLeader | null
   readonly offsets: GroupOffsets
   readonly maxBytes: number
   readonly maxAgeMs: number
@@ -75,8 +78,12 @@ export class StreamQueue extends Queue {
     // a broker without a data dir (or a trial-run vhost) keeps its streams in scratch files
     const dir = storage?.openStreamDir(this, this) ?? mkdtempSync(path.join(os.tmpdir(), 'warren-stream-'))
     const log = vhost.log.child({ stream: name })
-    this.streamLog = new StreamLog({ dir, log, segmentSize, sync: storage !== null, stats: storage?.stats })
-    this.offsets = new GroupOffsets(dir, log, storage !== null)
+    // in a cluster: the log of this node's replica when it has one (a failover), and a replication leader
+    const replicas = storage?.streamReplicas ?? null
+    this.streamLog = replicas?.adopt(vhost.name, name) ?? new StreamLog({ dir, log, segmentSize, sync: storage !== null, stats: storage?.stats })
+    this.replica = replicas?.leader(vhost.name, name, this.streamLog) ?? null
+    this.offsets = new GroupOffsets(this.streamLog.dir, log, storage !== null)
+    if (this.replica !== null) this.replica.groups = this.offsets
     this.streamLog.onDurable = () => this.written()
     this.retain(Date.now())
     if (this.maxAgeMs >= 0) {
@@ -118,6 +125,10 @@ export class StreamQueue extends Queue {
       return false
     }
     this.vhost.durableTouched.push(log)
+    if (this.replica !== null) {
+      this.replica.appended()
+      this.vhost.durableTouched.push(this.replica)
+    }
     this.stats.publish++
     // what VHost.publish compares with FLOW_CHECK_BYTES: the bytes not on disk yet (see throttle)
     this.readyBytes = log.pendingBytes
@@ -332,6 +343,8 @@ export class StreamQueue extends Queue {
     if (last !== env.seq) end = -1
     const name = m.group!.name
     this.offsets.commit(name, last)
+    // a replicated stream ships its groups' offsets with its records
+    if (this.replica !== null) this.replica.appended()
     if (this.offsets.committed.get(name) === last) this.groupEnds.set(name, end)
   }
 

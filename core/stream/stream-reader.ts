@@ -9,7 +9,7 @@
 import type { Message } from '../message.js'
 import { RECORD_HEADER, crc32 } from '../store/record-format.js'
 import { CorruptRecordError, SEGMENT_HEADER } from '../store/segment-log.js'
-import { StreamLog, type StreamSegment } from './stream-log.js'
+import { StreamLog, TS_AT, type StreamSegment } from './stream-log.js'
 
 const READ_CHUNK = 256 * 1024
 
@@ -18,6 +18,8 @@ export class StreamReader {
   next: number
   /** stream position after the last message read (for lag in bytes) */
   lastEnd = 0
+  /** record timestamp of the last message read (what a replica stores it with) */
+  lastTs = 0
   /** segment of the record at `pos`, or null: find it through the index */
   private seg: StreamSegment | null = null
   private pos = 0
@@ -54,6 +56,7 @@ export class StreamReader {
     const hit = s.cached(this.next)
     if (hit !== undefined) {
       this.lastEnd = s.cachedEnd(this.next)
+      this.lastTs = s.cachedTs(this.next)
       this.next++
       // the file position is stale now; a reader back at the tail needs no buffer
       if (this.seg !== null) {
@@ -95,6 +98,7 @@ export class StreamReader {
       if (offset < this.next) continue
       this.next = offset + 1
       this.lastEnd = end
+      this.lastTs = buf.readDoubleLE(at + TS_AT)
       return StreamLog.decode(buf, at, len)
     }
   }

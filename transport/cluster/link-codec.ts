@@ -34,6 +34,12 @@
  *   REPL_ACK   str vhost, str queue, f64 epoch, f64 seq   the follower holds every record up to seq durable
  *   VOTE       str vhost, str queue, f64 epoch, f64 seq   a follower's durable sequence in a failover
  *   (transport/cluster/replica-manager.ts, replica-election.ts)
+ *   SREPL      str vhost, str stream, f64 epoch, f64 truncate (-1 none), u32 n, n × (f64 offset, f64 ts, u32 length, message)
+ *              [, u32 g, g × (str group, f64 committed offset)]   a stream leader's records and, when they
+ *              moved, its consumer groups' offsets (truncate ≥ 0: cut your log there, then SFOLLOW again)
+ *   SACK       str vhost, str stream, f64 epoch, f64 next   the follower holds every offset below next durable
+ *   SFOLLOW    str vhost, str stream, f64 epoch, f64 next, f64 last epoch   a follower asks for the records from next
+ *   (transport/cluster/stream-replica-manager.ts)
  */
 import { Message } from '../../core/message.js'
 import { Decoder, type FieldTable } from '../../core/wire/field-table.js'
@@ -66,6 +72,9 @@ export const T = {
   REPL: 50,
   REPL_ACK: 51,
   VOTE: 52,
+  SREPL: 60,
+  SACK: 61,
+  SFOLLOW: 62,
 } as const
 
 export const OP_COUNTS = 1

@@ -25,6 +25,8 @@ import { In, messageLen, Out, strLen, T, writeMessage } from './link-codec.js'
 import type { LinkSession } from './link.js'
 import { ReplicaElection, type TakeOver } from './replica-election.js'
 import { FollowerReplica } from './replica-follower.js'
+import { isStream } from '../../core/cluster/replica-placement.js'
+import { StreamReplicaManager } from './stream-replica-manager.js'
 
 const keyOf = replicaKey
 
@@ -68,6 +70,8 @@ export function decodeBatch(i: In): { vhost: string; name: string; epoch: number
 
 export class ReplicaManager implements ReplicaShipper, PlacementListener, MemberListener {
   readonly election: ReplicaElection
+  /** replicated streams (stream-replica-manager.ts): link frames SREPL/SACK/SFOLLOW, same election */
+  readonly streams: StreamReplicaManager
   private readonly followers = new Map<string, FollowerReplica>()
   private readonly dirty = new Set<ReplicaLeader>()
   private flushScheduled = false
@@ -82,10 +86,13 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
     private readonly log: Logger,
     takeOver: TakeOver,
   ) {
+    this.streams = new StreamReplicaManager(broker, state, log)
+    this.streams.session = (node) => this.session(node)
     this.election = new ReplicaElection(
       state,
       (node) => this.session(node),
-      (vhost, name) => this.followers.get(keyOf(vhost, name))?.ackedSeq ?? -1,
+      // a quorum follower's durable sequence, a stream follower's durable next offset
+      (vhost, name) => this.followers.get(keyOf(vhost, name))?.ackedSeq ?? this.streams.durableOffset(vhost, name),
       takeOver,
       log,
     )
@@ -125,6 +132,7 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
     this.state.placement.listen(this)
     this.state.memberListeners.push(this)
     for (const h of this.state.placement.all()) this.remoteQueueUp(h)
+    this.streams.start()
   }
 
   /** The leader of a queue of this node (tests, the management API). */
@@ -164,6 +172,7 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
 
   /** A link to `node` is up: the queues it follows from here get a snapshot, then the stream. */
   linkUp(node: string, s: LinkSession): void {
+    this.streams.linkUp(node, s)
     const leaders = this.state.replicas.leaders
     for (const [k, l] of leaders) {
       if (l.closed) {
@@ -197,6 +206,7 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
 
   /** A frame of the link to `node`: true when it was a replication frame. */
   frame(node: string, type: number, i: In, s: LinkSession): boolean {
+    if (type >= T.SREPL && type <= T.SFOLLOW) return this.streams.frame(node, type, i, s)
     if (type === T.REPL) {
       const b = decodeBatch(i)
       const h = this.state.placement.home(b.vhost, b.name)
@@ -229,6 +239,8 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
   // ---- follower replicas (placement) -------------------------------------------------------------
 
   remoteQueueUp(home: QueueHome): void {
+    // streams have their own followers (stream-replica-manager.ts)
+    if (isStream(home.arguments)) return
     const self = this.state.nodeName
     const k = keyOf(home.vhost, home.name)
     const member = home.members?.includes(self) === true && home.node !== self
@@ -255,6 +267,7 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
 
   async close(): Promise<void> {
     this.election.close()
+    await this.streams.close()
     const reg = this.state.replicas
     reg.attach(null)
     reg.promote = null

@@ -4,13 +4,15 @@
  * batches and never serving clients. An enqueue is appended (in the leader's order), a settle acks
  * the copy, a requeue records the delivery count; RESET drops every copy (a snapshot follows).
  * Once the store has fdatasync'd a batch's appends, the follower acks the batch's highest sequence
- * number to the leader. Its store starts empty at each start of the node (the leader sends its
- * whole state on each link (re)connect), so a follower never holds messages the leader settled.
+ * number to the leader (after the batch's entries in replica.meta are fdatasync'd too,
+ * replica-follower-meta.ts). Its store and copies survive the node's restart: the follower recovers
+ * them (and its epoch and durable sequence) at start and tells its leader that sequence, which sends
+ * only what it lacks (replica-catch-up.ts).
  */
-import { rmSync } from 'node:fs'
 import type { Logger } from 'pino'
 import { R_ACK, R_DELIVER, R_ENQ, R_REQUEUE, R_RESET, type ReplicaRecord } from '../../core/cluster/replica-leader.js'
 import { MessageStore, type DurableLog, type DurableWaiter } from '../../core/store/message-store.js'
+import { FollowerMeta, M_ACK, M_DELIVER, M_MAP, M_REQUEUE, M_RESET, M_SEQ, MetaBatch } from './replica-follower-meta.js'
 
 interface Copy {
   ref: number
@@ -38,15 +40,40 @@ export class FollowerReplica implements DurableWaiter {
   /** highest sequence number applied, and the highest acked to the leader */
   appliedSeq = 0
   ackedSeq = 0
-  /** (store sequence, replication sequence) pairs waiting for the store's fdatasync */
-  private readonly waiting: [number, number][] = []
+  /** (store sequence, replication sequence, meta entries) waiting for the store's fdatasync */
+  private readonly waiting: [number, number, MetaBatch][] = []
   private waiterSet = false
   private ack: ((seq: number) => void) | null = null
   private closed = false
+  private readonly meta: FollowerMeta
+  /** messages and durable sequence recovered from disk at start (tests, the management API) */
+  readonly recovered: number
+  readonly recoveredSeq: number
 
   constructor(readonly dir: string, private readonly log: Logger) {
-    rmSync(dir, { recursive: true, force: true })
     this.store = MessageStore.open({ dir, log })
+    this.meta = new FollowerMeta(dir)
+    const st = this.meta.load()
+    const live = new Map<number, number>()
+    for (const e of this.store.readyEntries()) live.set(e.ref, e.size)
+    let lost = false
+    for (const [leaderRef, c] of st.copies) {
+      const size = live.get(c.ref)
+      if (size === undefined) {
+        lost = true
+        continue
+      }
+      live.delete(c.ref)
+      this.copies.set(leaderRef, { ref: c.ref, size, delivered: c.delivered, redelivered: c.redelivered, deliveryCount: c.deliveryCount })
+    }
+    // appended but never recorded in replica.meta (a crash before the batch was durable): not ours
+    for (const [ref, size] of live) this.store.ack(ref, size)
+    this.epoch = st.epoch
+    // a copy the meta file names is missing from the store: claim nothing, the leader sends a snapshot
+    this.appliedSeq = this.ackedSeq = lost ? 0 : st.seq
+    this.recovered = this.copies.size
+    this.recoveredSeq = this.appliedSeq
+    if (st.seq > 0) log.info({ messages: this.copies.size, epoch: st.epoch, seq: this.appliedSeq, orphans: live.size }, 'follower replica recovered')
   }
 
   /** messages the replica holds (tests, the management API) */
@@ -60,6 +87,7 @@ export class FollowerReplica implements DurableWaiter {
     this.epoch = epoch
     this.ack = ack
     const s = this.store
+    const mb = new MetaBatch()
     let last = this.appliedSeq
     for (const r of records) {
       if (r.seq > last) last = r.seq
@@ -67,7 +95,9 @@ export class FollowerReplica implements DurableWaiter {
         case R_ENQ: {
           if (this.copies.has(r.ref)) break
           const m = r.message!
-          this.copies.set(r.ref, { ref: s.append(m, r.n), size: m.bodySize, delivered: false, redelivered: false, deliveryCount: 0 })
+          const ref = s.append(m, r.n)
+          this.copies.set(r.ref, { ref, size: m.bodySize, delivered: false, redelivered: false, deliveryCount: 0 })
+          mb.add(M_MAP, r.ref, ref)
           break
         }
         case R_ACK: {
@@ -75,6 +105,7 @@ export class FollowerReplica implements DurableWaiter {
           if (c === undefined) break
           this.copies.delete(r.ref)
           s.ack(c.ref, c.size)
+          mb.add(M_ACK, r.ref, 0)
           break
         }
         case R_REQUEUE: {
@@ -84,25 +115,32 @@ export class FollowerReplica implements DurableWaiter {
           c.redelivered = true
           c.deliveryCount = r.n
           s.setDeliveryCount(c.ref, r.n)
+          mb.add(M_REQUEUE, r.ref, r.n)
           break
         }
         case R_DELIVER: {
           const c = this.copies.get(r.ref)
-          if (c !== undefined) c.delivered = true
+          if (c === undefined) break
+          c.delivered = true
+          mb.add(M_DELIVER, r.ref, 0)
           break
         }
         case R_RESET:
           for (const c of this.copies.values()) s.ack(c.ref, c.size)
           this.copies.clear()
-          this.waiting.length = 0
+          // a snapshot follows: its chunks carry sequence 0 but the last one
+          last = 0
+          this.ackedSeq = 0
+          mb.add(M_RESET, 0, 0)
           break
         default:
           this.log.warn({ kind: r.kind }, 'unknown replication record ignored')
       }
     }
     this.appliedSeq = last
-    if (s.durableSeq >= s.lastSeq) return this.acked(last)
-    this.waiting.push([s.lastSeq, last])
+    mb.add(M_SEQ, epoch, last)
+    if (s.durableSeq >= s.lastSeq && this.waiting.length === 0) return this.persisted(mb, last)
+    this.waiting.push([s.lastSeq, last, mb])
     if (!this.waiterSet) {
       this.waiterSet = true
       s.addWaiter(this)
@@ -122,17 +160,26 @@ export class FollowerReplica implements DurableWaiter {
     return out
   }
 
+  /** The store has a batch's appends durable: its meta entries are written, then synced, then acked. */
+  private persisted(mb: MetaBatch, seq: number): void {
+    if (this.closed) return
+    this.meta.write(mb)
+    if (this.waiting.length === 0 && this.meta.wantsCompaction) this.meta.compact(this.copies, this.epoch, this.appliedSeq)
+    this.meta.sync(() => this.acked(seq))
+  }
+
   private acked(seq: number): void {
-    if (seq <= this.ackedSeq) return
+    if (this.closed || seq <= this.ackedSeq) return
     this.ackedSeq = seq
     this.ack?.(seq)
   }
 
   storeDurable(_store: DurableLog, durableSeq: number): void {
     this.waiterSet = false
-    let top = 0
-    while (this.waiting.length > 0 && this.waiting[0][0] <= durableSeq) top = this.waiting.shift()![1]
-    if (top > 0) this.acked(top)
+    while (this.waiting.length > 0 && this.waiting[0][0] <= durableSeq) {
+      const [, seq, mb] = this.waiting.shift()!
+      this.persisted(mb, seq)
+    }
     if (this.waiting.length > 0 && !this.closed) {
       this.waiterSet = true
       this.store.addWaiter(this)
@@ -147,11 +194,13 @@ export class FollowerReplica implements DurableWaiter {
 
   close(): Promise<void> {
     this.closed = true
+    this.meta.close()
     return this.store.close()
   }
 
   destroy(): Promise<void> {
     this.closed = true
+    this.meta.close()
     return this.store.destroy()
   }
 }

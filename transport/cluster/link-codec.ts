@@ -27,6 +27,8 @@
  *              (enqueue: record timestamp; requeue: delivery count), enqueue: u32 length, message
  *   REPL_ACK   str vhost, str queue, f64 epoch, f64 seq   the follower holds every record up to seq durable
  *   VOTE       str vhost, str queue, f64 epoch, f64 seq   a follower's durable sequence in a failover
+ *   REPL_SYNC  str vhost, str queue, f64 epoch, f64 seq   a follower's durable sequence: send me what I lack
+ *   REPL_STATUS str vhost, str queue, str JSON figures    a leader's replica figures (core/cluster/replica-status.ts)
  *   (transport/cluster/replica-manager.ts, replica-election.ts)
  */
 import { Message } from '../../core/message.js'
@@ -56,6 +58,8 @@ export const T = {
   REPL: 50,
   REPL_ACK: 51,
   VOTE: 52,
+  REPL_SYNC: 60,
+  REPL_STATUS: 61,
 } as const
 
 export const OP_COUNTS = 1

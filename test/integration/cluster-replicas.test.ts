@@ -13,6 +13,7 @@ import { startTestBroker, waitFor, type TestBroker } from '../helpers/broker.js'
 import { linked } from '../helpers/cluster.js'
 import { hasEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.js'
 import { apiClient } from '../helpers/http.js'
+import { runCtl } from '../../admin-ui/ctl/main.js'
 
 describe.skipIf(!hasEtcd)(hasEtcd ? 'quorum queues: follower restart, in-sync set, replicas API' : 'quorum replicas: skipped, no /usr/bin/etcd', () => {
   let etcd: TestEtcd
@@ -214,4 +215,30 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'quorum queues: follower restart, in-sync se
     await waitFor(() => !existsSync(dir), 5000, 'store deleted')
     expect(record(nodes[ai], q).members).not.toContain(other)
   }, 60_000)
+
+  it('warren ctl add_member, list_members, delete_member', async () => {
+    const ctl = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+      let out = ''
+      let err = ''
+      const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t), readStdin: async () => '' }
+      const code = await runCtl(args, { WARREN_URL: `http://127.0.0.1:${nodes[1].httpPort}` }, io)
+      return { code, out, err }
+    }
+    const q = uniq('ctl')
+    const ch = await confirmChannel(nodes[0])
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 2 } })
+    await publish(ch, q, 0, 5)
+    const members = record(nodes[0], q).members!
+    const added = names.find((n) => !members.includes(n))!
+    expect(await ctl('add_member', q, added)).toEqual({ code: 0, out: `added member '${added}' to queue '${q}' in vhost '/'\n`, err: '' })
+    const ai = names.indexOf(added)
+    await waitFor(() => replicas(nodes[ai]).follower('/', q)?.messageCount === 5, 5000, 'the added member has the backlog')
+    await waitFor(() => record(nodes[1], q).inSync?.includes(added) === true, 5000, 'in sync')
+    await waitFor(async () => (await ctl('list_members', q)).out.split('\n').filter((l) => /^n\d\s+false\s+true\s+true\s+\d+\s+0\s*$/.test(l)).length === 2, 5000, 'list_members: two followers online, in sync, lag 0')
+    const leader = await ctl('delete_member', q, 'n1')
+    expect(leader.code).not.toBe(0)
+    expect(leader.err).toMatch(/leader/)
+    expect((await ctl('delete_member', q, added)).code).toBe(0)
+    await waitFor(() => replicas(nodes[ai]).follower('/', q) === undefined, 5000, 'replica dropped')
+  }, 30_000)
 })

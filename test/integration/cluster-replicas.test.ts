@@ -157,6 +157,26 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'quorum queues: follower restart, in-sync se
     expect(await consumeAll(nodes[1], q, 20)).toEqual([...Array(20).keys()])
   }, 60_000)
 
+  it('every member stopped and the old leader not back: the two others elect the one with the longest durable log, which serves every confirmed message', async () => {
+    const q = uniq('all-restart')
+    const ch = await confirmChannel(nodes[0])
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } })
+    await publish(ch, q, 0, 20)
+    await settled(nodes[0], q, [nodes[1], nodes[2]])
+    // n2 goes first: the next 20 are confirmed by n1 and n3 only (n2 would win a tie by name)
+    await stop(1)
+    await publish(ch, q, 20, 20)
+    await settled(nodes[0], q, [nodes[2]])
+    await Promise.all([stop(0), stop(2)])
+    await restart(1)
+    nodes[2] = await start(2)
+    stopped.delete(2)
+    await linked(nodes[1], nodes[2])
+    await waitFor(() => record(nodes[1], q).epoch === 2, 10_000, 'a leader elected among n2 and n3')
+    expect(record(nodes[1], q).node).toBe('n3')
+    expect(await consumeAll(nodes[1], q, 40)).toEqual([...Array(40).keys()])
+  }, 60_000)
+
   it('the replicas API: errors, add a member (it gets the backlog, joins the in-sync set and can be elected), remove one (its store goes)', async () => {
     const q = uniq('grow')
     const ch = await confirmChannel(nodes[0])

@@ -124,13 +124,14 @@ export class FollowerMeta {
 
   /** Writes a batch's entries (into the page cache; sync() makes them durable). */
   write(b: MetaBatch): void {
-    if (b.len === 0) return
+    if (b.len === 0 || this.fd < 0) return
     writeSync(this.fd, b.buf, 0, b.len)
     this.size += b.len
   }
 
   /** Calls `done` once every entry written so far is fdatasync'd (one fdatasync at a time). */
   sync(done: () => void): void {
+    if (this.fd < 0) return
     if (this.syncing) {
       this.pending.push(done)
       return
@@ -142,7 +143,11 @@ export class FollowerMeta {
   private run(ws: (() => void)[]): void {
     fdatasync(this.fd, () => {
       for (const w of ws) w()
-      if (this.pending.length === 0) return void (this.syncing = false)
+      // closed meanwhile: nothing more is acked
+      if (this.pending.length === 0 || this.fd < 0) {
+        this.pending = []
+        return void (this.syncing = false)
+      }
       const next = this.pending
       this.pending = []
       this.run(next)

@@ -8,11 +8,13 @@
  *   4 RESET    every copy before it is gone (a snapshot follows)
  *   5 DELIVER  a = the leader's ref (delivered, not settled)
  *   6 SEQ      a = epoch, b = the replication sequence every entry before it covers
- * A batch's entries are written once the store has the batch's appends fdatasync'd, and the follower
- * acks the batch to its leader once this file is fdatasync'd too, so what the leader counts durable
- * is on both. Replay keeps the last SEQ's epoch and sequence (the durable sequence the follower
- * tells its leader on start). The file is rewritten from the live copies when it grows past
- * COMPACT_BYTES. A torn last entry (a crash mid-write) is ignored.
+ * A batch's entries are written as it is applied and fdatasync'd side by side with the store's
+ * appends; the follower acks the batch to its leader once both are, so what the leader counts
+ * durable is on both disks' files. Replay keeps the last SEQ's epoch and sequence (the durable
+ * sequence the follower tells its leader on start); the follower drops copies no entry names and
+ * claims nothing when an entry names a copy its store lacks (a crash between the two fdatasyncs).
+ * The file is rewritten from the live copies when it grows past COMPACT_BYTES. A torn last entry
+ * (a crash mid-write) is ignored.
  */
 import { closeSync, fdatasync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import path from 'node:path'

@@ -3,11 +3,11 @@
  * node's disk (a MessageStore under <data dir>/replicas/<vhost>/<queue>), fed by the leader's REPL
  * batches and never serving clients. An enqueue is appended (in the leader's order), a settle acks
  * the copy, a requeue records the delivery count; RESET drops every copy (a snapshot follows).
- * Once the store has fdatasync'd a batch's appends, the follower acks the batch's highest sequence
- * number to the leader (after the batch's entries in replica.meta are fdatasync'd too,
- * replica-follower-meta.ts). Its store and copies survive the node's restart: the follower recovers
+ * Once the store has fdatasync'd a batch's appends and replica.meta its entries
+ * (replica-follower-meta.ts, synced side by side), the follower acks the batch's highest sequence
+ * number to the leader. Its store and copies survive the node's restart: the follower recovers
  * them (and its epoch and durable sequence) at start and tells its leader that sequence, which sends
- * only what it lacks (replica-catch-up.ts).
+ * only what it lacks (replica-sync.ts).
  */
 import type { Logger } from 'pino'
 import { R_ACK, R_DELIVER, R_ENQ, R_REQUEUE, R_RESET, type ReplicaRecord } from '../../core/cluster/replica-leader.js'
@@ -22,6 +22,16 @@ interface Copy {
   /** returned to the queue at least once */
   redelivered: boolean
   deliveryCount: number
+}
+
+/** A batch applied and not acked yet. */
+interface Pending {
+  /** the store's sequence of its last append */
+  storeSeq: number
+  /** its replication sequence */
+  seq: number
+  storeOk: boolean
+  metaOk: boolean
 }
 
 /** A message a promoted follower hands to its new leader queue. */
@@ -40,8 +50,8 @@ export class FollowerReplica implements DurableWaiter {
   /** highest sequence number applied, and the highest acked to the leader */
   appliedSeq = 0
   ackedSeq = 0
-  /** (store sequence, replication sequence, meta entries) waiting for the store's fdatasync */
-  private readonly waiting: [number, number, MetaBatch][] = []
+  /** batches not acked yet: waiting for the store's fdatasync of their appends and replica.meta's */
+  private readonly waiting: Pending[] = []
   private waiterSet = false
   private ack: ((seq: number) => void) | null = null
   private closed = false
@@ -139,9 +149,17 @@ export class FollowerReplica implements DurableWaiter {
     }
     this.appliedSeq = last
     mb.add(M_SEQ, epoch, last)
-    if (s.durableSeq >= s.lastSeq && this.waiting.length === 0) return this.persisted(mb, last)
-    this.waiting.push([s.lastSeq, last, mb])
-    if (!this.waiterSet) {
+    // the entries go to replica.meta now and both files are fdatasync'd side by side; a crash
+    // between the two leaves entries naming copies the store lacks (recovery then claims nothing)
+    // or copies no entry names (dropped at recovery): never an ack the disks do not hold
+    this.meta.write(mb)
+    const p: Pending = { storeSeq: s.lastSeq, seq: last, storeOk: s.durableSeq >= s.lastSeq, metaOk: false }
+    this.waiting.push(p)
+    this.meta.sync(() => {
+      p.metaOk = true
+      this.release()
+    })
+    if (!p.storeOk && !this.waiterSet) {
       this.waiterSet = true
       s.addWaiter(this)
     }
@@ -160,12 +178,12 @@ export class FollowerReplica implements DurableWaiter {
     return out
   }
 
-  /** The store has a batch's appends durable: its meta entries are written, then synced, then acked. */
-  private persisted(mb: MetaBatch, seq: number): void {
-    if (this.closed) return
-    this.meta.write(mb)
-    if (this.waiting.length === 0 && this.meta.wantsCompaction) this.meta.compact(this.copies, this.epoch, this.appliedSeq)
-    this.meta.sync(() => this.acked(seq))
+  /** Acks the batches durable on both files, in order; compacts replica.meta when nothing waits. */
+  private release(): void {
+    let top = -1
+    while (this.waiting.length > 0 && this.waiting[0].storeOk && this.waiting[0].metaOk) top = this.waiting.shift()!.seq
+    if (top >= 0) this.acked(top)
+    if (this.waiting.length === 0 && !this.closed && this.meta.wantsCompaction) this.meta.compact(this.copies, this.epoch, this.appliedSeq)
   }
 
   private acked(seq: number): void {
@@ -176,11 +194,13 @@ export class FollowerReplica implements DurableWaiter {
 
   storeDurable(_store: DurableLog, durableSeq: number): void {
     this.waiterSet = false
-    while (this.waiting.length > 0 && this.waiting[0][0] <= durableSeq) {
-      const [, seq, mb] = this.waiting.shift()!
-      this.persisted(mb, seq)
+    let more = false
+    for (const p of this.waiting) {
+      if (p.storeSeq <= durableSeq) p.storeOk = true
+      else more = true
     }
-    if (this.waiting.length > 0 && !this.closed) {
+    this.release()
+    if (more && !this.closed) {
       this.waiterSet = true
       this.store.addWaiter(this)
     }

@@ -21,8 +21,8 @@ import { R_ENQ, R_RESET } from '../../core/cluster/replica-leader.js'
 import type { MemberFigures, ReplicaFigures } from '../../core/cluster/replica-status.js'
 import type { LinkSession } from './link.js'
 
-export const TAIL_RECORDS = 200_000
-export const TAIL_BYTES = 64 * 1024 * 1024
+export const TAIL_RECORDS = 100_000
+export const TAIL_BYTES = 16 * 1024 * 1024
 export const CHUNK_BYTES = 1024 * 1024
 export const CHUNK_RECORDS = 20_000
 export const MAX_LAG = 10_000

@@ -51,6 +51,25 @@ describe('LeaderSync', () => {
     expect(sync.sync('n2', session, 3, base + 2, () => undefined).kind).toBe('snapshot')
   })
 
+  it('keeps only what some follower has not acked: records every follower holds are dropped', () => {
+    const l = leader()
+    l.snapshot = () => []
+    const sync = new LeaderSync(l)
+    const base = l.lastSeq
+    for (let i = 0; i < 10; i++) l.add(R_ENQ, i, message(10), 0)
+    l.followerAcked('n2', base + 8)
+    l.followerAcked('n3', base + 4)
+    sync.shipped(l.pending.splice(0))
+    // n3 (acked up to 4) can still catch up from the tail
+    expect(sync.sync('n3', session, 3, base + 4, () => undefined)).toEqual({ kind: 'tail', records: 6, chunks: 1 })
+    l.followerAcked('n3', base + 9)
+    l.add(R_ENQ, 10, message(10), 0)
+    sync.shipped(l.pending.splice(0))
+    // both hold 8 now: what is before it is gone from the tail
+    expect(sync.sync('n2', session, 3, base + 8, () => undefined).kind).toBe('tail')
+    expect(sync.sync('n2', session, 3, base + 7, () => undefined).kind).toBe('snapshot')
+  })
+
   it('a big snapshot goes in chunks of at most CHUNK_BYTES; only the last carries the sequence', () => {
     const l = leader()
     const records: ReplicaRecord[] = []

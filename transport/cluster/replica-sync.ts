@@ -1,7 +1,8 @@
 /**
  * A quorum queue leader's view of its followers (issue 14): catch-up and the in-sync set.
- *   - The log tail: the records the leader has shipped, newest last, bounded (TAIL_RECORDS records
- *     and TAIL_BYTES of message data). A follower that (re)connects or restarts sends REPL_SYNC with
+ *   - The log tail: the records the leader has shipped and not every follower has acked durable
+ *     (a follower away keeps them), newest last, bounded (TAIL_RECORDS records and TAIL_BYTES of
+ *     message data). A follower that (re)connects or restarts sends REPL_SYNC with
  *     its epoch and durable sequence; when it is at the leader's epoch and the tail still holds every
  *     record after its sequence, the leader sends just those (in chunks of at most CHUNK_BYTES),
  *     else a snapshot of the queue's state in chunks (RESET first; every chunk but the last carries
@@ -83,7 +84,11 @@ export class LeaderSync {
       if (r.kind === R_ENQ) this.tailBytes += r.message!.data.length
     }
     if (records.length > 0) this.flushedSeq = records[records.length - 1].seq
-    while (this.tail.length - this.head > TAIL_RECORDS || this.tailBytes > TAIL_BYTES) {
+    // what every follower holds durable is not needed for its catch-up (Raft compacts up to the
+    // lowest match index): with every follower acking, the tail keeps only a tick or two
+    let floor = Infinity
+    for (const f of this.leader.followers()) floor = Math.min(floor, this.leader.acked.get(f) ?? -Infinity)
+    while (this.head < this.tail.length && (this.tail[this.head].seq <= floor || this.tail.length - this.head > TAIL_RECORDS || this.tailBytes > TAIL_BYTES)) {
       const r = this.tail[this.head++]
       if (r.kind === R_ENQ) this.tailBytes -= r.message!.data.length
       this.coverFrom = r.seq

@@ -23,6 +23,7 @@ import { registerParameters } from './api/parameters.js'
 import { registerPolicies } from './api/policies.js'
 import { registerTopicPermissions } from './api/topic-permissions.js'
 import { registerQueues } from './api/queues.js'
+import { registerQueueReplicas } from './api/queue-replicas.js'
 import { registerSuperStreams } from './api/super-streams.js'
 import { registerUsers } from './api/users.js'
 import { registerVHosts } from './api/vhosts.js'
@@ -77,6 +78,7 @@ export function buildRouter(): Router {
     registerConsumers,
     registerExchanges,
     registerQueues,
+    registerQueueReplicas,
     registerBacklog,
     registerSuperStreams,
     registerBindings,

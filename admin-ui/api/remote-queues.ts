@@ -10,7 +10,7 @@ import type { QueueHome, QueueCounts } from '../../core/cluster/placement.js'
 import type { VHost } from '../../core/vhost.js'
 import { assertHomeEquivalent, assertHomeUp } from '../../core/cluster/home-equivalence.js'
 import { chooseHome } from '../../core/cluster/leader-locator.js'
-import { replicaJson, withReplicas } from '../../core/cluster/replica-placement.js'
+import { replicaJson, replicaLag, withReplicas } from '../../core/cluster/replica-placement.js'
 import type { QueueOptions } from '../../core/queue.js'
 import type { ApiContext } from '../context.js'
 import { tableJson } from '../format.js'
@@ -41,7 +41,7 @@ export function remoteQueueJson(broker: Broker, h: QueueHome, counts: QueueCount
     type,
     vhost: h.vhost,
   }
-  if (type === 'quorum' || (type === 'stream' && h.members !== undefined)) Object.assign(out, replicaJson(broker.cluster!, h))
+  if (type === 'quorum' || (type === 'stream' && h.members !== undefined)) Object.assign(out, replicaJson(broker.cluster!, h), replicaLag(broker.cluster!, h))
   return out
 }
 

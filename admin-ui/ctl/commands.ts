@@ -10,6 +10,7 @@ import { commandName, type Command, type CommandContext } from './command.js'
 import { deleteOne, done, intArg, jsonObjectArg, putOne, q } from './command-helpers.js'
 import { KINDS, onePath } from './kinds.js'
 import { ACCESS_COMMANDS } from './access-commands.js'
+import { REPLICA_COMMANDS } from './replica-commands.js'
 import { STATUS_COMMAND } from './status.js'
 import { formatJson, formatTable, projectRows } from './table.js'
 
@@ -223,6 +224,7 @@ export const COMMANDS: readonly Command[] = [
   ...ACCESS_COMMANDS,
   ...DEFINITIONS,
   ...ACTIONS,
+  ...REPLICA_COMMANDS,
   STATUS_COMMAND,
 ]
 

@@ -10,6 +10,7 @@ import type { ConnectionInfo } from '../connections.js'
 import type { ClusterDefinitions } from './definitions.js'
 import { Placement, type RemoteQueueOps } from './placement.js'
 import { ReplicaRegistry } from './replica-registry.js'
+import { ReplicaStatusBoard, type ReplicaAdmin } from './replica-status.js'
 
 /** What a node publishes about itself under /warren/<cluster>/nodes/<name> (JSON). */
 export interface MemberInfo {
@@ -60,6 +61,10 @@ export class ClusterState {
   definitions: ClusterDefinitions | null = null
   /** quorum queue leaders of this node (core/cluster/replica-registry.ts) */
   readonly replicas: ReplicaRegistry
+  /** each quorum queue's replica figures as its leader last sent them (core/cluster/replica-status.ts) */
+  readonly replicaStatus = new ReplicaStatusBoard()
+  /** set by the node link side: adds and removes members of quorum queues (the management API) */
+  replicaAdmin: ReplicaAdmin | null = null
   /** told of every member put (new or changed) and removal */
   readonly memberListeners: MemberListener[] = []
 

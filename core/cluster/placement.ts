@@ -28,6 +28,11 @@ export interface QueueHome {
   leader?: string
   /** a quorum queue's leader epoch: 1 at declare, raised by each change of leader */
   epoch?: number
+  /**
+   * a quorum queue's in-sync members (the leader and the followers caught up with it), kept by the
+   * leader (transport/cluster/replica-sync.ts); only these may win an election. Absent: all members
+   */
+  inSync?: string[]
 }
 
 export interface QueueCounts {

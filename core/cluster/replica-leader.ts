@@ -39,9 +39,16 @@ export interface ReplicaShipper {
   schedule(leader: ReplicaLeader): void
 }
 
+/**
+ * Where a leader's sequence numbers start: above any its queue used before (the clock in µs, more
+ * than 1000 records a millisecond on average would be needed to catch up with it), so a follower's
+ * (epoch, sequence) names one point of one leader's log across the leader's restarts.
+ */
+export const seqBase = (): number => Date.now() * 1000
+
 export class ReplicaLeader implements DurableLog {
-  lastSeq = 0
-  durableSeq = 0
+  lastSeq = seqBase()
+  durableSeq = this.lastSeq
   /** records not shipped yet (this tick's) */
   pending: ReplicaRecord[] = []
   scheduled = false

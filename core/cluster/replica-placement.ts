@@ -56,20 +56,21 @@ export function withReplicas(state: ClusterState, home: QueueHome): QueueHome {
 }
 
 /**
- * Warren's replication figures of a quorum queue led by this node: `replica_lag` (records each
- * follower has not acked durable yet) and `in_sync` (the leader and the followers with lag 0).
+ * Warren's replication figures of a quorum queue, on every node: `in_sync` (the record's in-sync
+ * set, kept by the leader) and `replica_lag` (per follower, the records it has not acked durable
+ * yet, -1 when not known, as the leader last sent them: core/cluster/replica-status.ts).
  */
 export function replicaLag(state: ClusterState, home: QueueHome): Record<string, unknown> {
   if (isStream(home.arguments)) return streamLag(state, home)
-  const l = state.replicas.leader(home.vhost, home.name)
-  if (l === undefined) return {}
+  const f = state.replicaStatus.get(home.vhost, home.name)
+  const out: Record<string, unknown> = {}
+  if (home.inSync !== undefined) out.in_sync = home.inSync
+  if (f === undefined || f.leader !== home.node) return out
+  if (home.inSync === undefined) out.in_sync = Object.keys(f.members).filter((m) => f.members[m].inSync)
   const lag: Record<string, number> = {}
-  const inSync = [home.node]
-  for (const m of l.followers()) {
-    lag[m] = l.lastSeq - (l.acked.get(m) ?? 0)
-    if (lag[m] === 0 && state.members.has(m)) inSync.push(m)
-  }
-  return { in_sync: inSync, replica_lag: lag }
+  for (const m of home.members ?? []) if (m !== home.node) lag[m] = f.members[m]?.lag ?? -1
+  out.replica_lag = lag
+  return out
 }
 
 /** The same for a stream led here: `replica_lag` in offsets each follower has not acked durable yet. */

@@ -19,6 +19,7 @@ import { clusterSecret } from './link-auth.js'
 import { LinkManager } from './link-manager.js'
 import { etcdTakeOver } from './replica-election.js'
 import { ReplicaManager } from './replica-manager.js'
+import { etcdSetInSync, ReplicaMembers } from './replica-members.js'
 import { LEASE_TTL_S, Membership } from './membership.js'
 
 /** ms to reach etcd and register at start before giving up (exit code 1 from the CLI). */
@@ -78,6 +79,8 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
   const membership = new Membership(etcd, state, self, clog, leaseTtl)
   // before the definitions: quorum queues created from etcd's records are replicated too
   const replicas = new ReplicaManager(broker, state, clog.child({ component: 'replica' }), etcdTakeOver(etcd, config.clusterName))
+  replicas.setInSync = etcdSetInSync(etcd, config.clusterName)
+  state.replicaAdmin = new ReplicaMembers(etcd, config.clusterName, state)
   replicas.start()
   const definitions = new DefinitionsStore(etcd, broker, state, clog, leaseTtl ?? LEASE_TTL_S)
   let timer: NodeJS.Timeout | undefined
@@ -112,6 +115,7 @@ export async function startClusterNode(broker: Broker, config: BrokerConfig, por
     replicas,
     async close() {
       links?.close()
+      state.replicaAdmin = null
       await replicas.close()
       await definitions.close()
       await membership.close()

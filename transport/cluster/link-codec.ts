@@ -33,6 +33,8 @@
  *              (enqueue: record timestamp; requeue: delivery count), enqueue: u32 length, message
  *   REPL_ACK   str vhost, str queue, f64 epoch, f64 seq   the follower holds every record up to seq durable
  *   VOTE       str vhost, str queue, f64 epoch, f64 seq   a follower's durable sequence in a failover
+ *   REPL_SYNC  str vhost, str queue, f64 epoch, f64 seq   a follower's durable sequence: send me what I lack
+ *   REPL_STATUS str vhost, str queue, str JSON figures    a leader's replica figures (core/cluster/replica-status.ts)
  *   (transport/cluster/replica-manager.ts, replica-election.ts)
  *   SREPL      str vhost, str stream, f64 epoch, f64 truncate (-1 none), u32 n, n × (f64 offset, f64 ts, u32 length, message)
  *              [, u32 g, g × (str group, f64 committed offset)]   a stream leader's records and, when they
@@ -72,6 +74,8 @@ export const T = {
   REPL: 50,
   REPL_ACK: 51,
   VOTE: 52,
+  REPL_SYNC: 53,
+  REPL_STATUS: 54,
   SREPL: 60,
   SACK: 61,
   SFOLLOW: 62,

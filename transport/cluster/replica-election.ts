@@ -10,7 +10,8 @@
  * the record from its watch (stand-ins re-point); the new leader's queue is built from its follower
  * replica (replica-manager.ts). No consensus of our own: etcd's transaction decides, a loser just
  * sees the record change. When the record has not changed RETRY_MS later (the chosen one died
- * too), the survivors vote again.
+ * too), the survivors vote again. Only a member of the record's `inSync` set may win, and only once
+ * a majority of the members have voted (hasMajority).
  *
  *   VOTE  str vhost, str queue, f64 epoch, f64 seq   (link frame type 52)
  */
@@ -60,6 +61,14 @@ interface Election {
   deciding: boolean
   /** this node has voted */
   started: boolean
+}
+
+/** Whether the live voters are a majority of the record's members. */
+export function hasMajority(h: QueueHome, voters: Iterable<string>, live: (m: string) => boolean): boolean {
+  const members = h.members ?? []
+  let n = 0
+  for (const m of voters) if (members.includes(m) && live(m)) n++
+  return n >= Math.floor(members.length / 2) + 1
 }
 
 export class ReplicaElection {
@@ -149,8 +158,13 @@ export class ReplicaElection {
     }
     let best = ''
     let bestSeq = -1
+    // only a member of the record's in-sync set may win (absent: every member), once a majority of
+    // the replica set has voted (issue 14: a lagging or lone survivor must not take over)
+    const eligible = h.inSync
+    if (!hasMajority(h, e.votes.keys(), (m) => this.state.members.has(m) || m === this.state.nodeName)) return this.retryLater(e)
     for (const [m, s] of e.votes) {
       if (!this.state.members.has(m) && m !== this.state.nodeName) continue
+      if (eligible !== undefined && !eligible.includes(m)) continue
       if (s > bestSeq || (s === bestSeq && m < best)) {
         best = m
         bestSeq = s

@@ -6,29 +6,40 @@
  *     batch). A follower whose link (re)connects gets the queue's whole state first (RESET then every
  *     ready and unacked message), then the stream. REPL_ACK frames from followers advance the
  *     leader's majority (what confirms wait for).
- *   - follower: REPL frames go to the queue's FollowerReplica (replica-follower.ts), created when
+ *   - follower: REPL frames go to the queue's FollowerReplica (replica-follower.ts; kept across restarts), created when
  *     the queue's record names this node among its members; one from a node that is not the
  *     record's leader, or with a lower epoch than the record's or than one seen, is refused (a
  *     higher epoch than the record's is taken: the new leader's record is on its way here).
  *   - failover: replica-election.ts elects a follower when a leader leaves; the queue the winner
  *     then declares from etcd's record is built from its follower replica (promote()).
+ *   - catch-up and the in-sync set (replica-sync.ts): a follower sends REPL_SYNC (its epoch and
+ *     durable sequence) when its link to the leader is up or its replica is new, again every
+ *     SYNC_RETRY_MS until answered; the leader answers with the records it lacks or a snapshot, then
+ *     ships to it. Every CHECK_MS the leader works out the in-sync set (written to etcd when it
+ *     changes) and the figures (REPL_STATUS to every node).
  */
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Broker } from '../../core/broker.js'
 import type { ClusterState, MemberListener } from '../../core/cluster/cluster-state.js'
 import type { PlacementListener, QueueHome } from '../../core/cluster/placement.js'
-import { R_ENQ, R_RESET, type ReplicaLeader, type ReplicaRecord, type ReplicaShipper } from '../../core/cluster/replica-leader.js'
+import { R_ENQ, type ReplicaLeader, type ReplicaRecord, type ReplicaShipper } from '../../core/cluster/replica-leader.js'
 import { ReplicatedStoreList } from '../../core/cluster/replica-list.js'
 import { replicaKey } from '../../core/cluster/replica-registry.js'
 import { In, messageLen, Out, strLen, T, writeMessage } from './link-codec.js'
 import type { LinkSession } from './link.js'
-import { ReplicaElection, type TakeOver } from './replica-election.js'
+import { ReplicaElection, VOTE_WAIT_MS, type TakeOver } from './replica-election.js'
 import { FollowerReplica } from './replica-follower.js'
 import { isStream } from '../../core/cluster/replica-placement.js'
 import { StreamReplicaManager } from './stream-replica-manager.js'
+import type { SetInSync } from './replica-members.js'
+import { CHECK_MS, LeaderSync, WRITE_MIN_MS, type SyncAnswer } from './replica-sync.js'
+
+/** a follower whose REPL_SYNC was not answered asks again after this long */
+const SYNC_RETRY_MS = 1000
 
 const keyOf = replicaKey
+const splitKey = (k: string): [string, string] => k.split('\u0000', 2) as [string, string]
 
 /** the part of each record before its message */
 const RECORD_FIXED = 1 + 8 + 8 + 8
@@ -79,6 +90,15 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
   session: (node: string) => LinkSession | undefined = () => undefined
   /** REPL frames refused for a stale epoch or a sender that is not the leader (tests) */
   refused = 0
+  private readonly syncs = new Map<ReplicaLeader, LeaderSync>()
+  /** follower side: the session its last REPL_SYNC was answered on, and when one was last sent */
+  private readonly followerSynced = new Map<string, LinkSession>()
+  private readonly syncSentAt = new Map<string, number>()
+  private timer: NodeJS.Timeout | null = null
+  /** the leader's write of a record's in-sync set (replica-members.ts; null: not written) */
+  setInSync: SetInSync | null = null
+  /** the last REPL_SYNC answers of this node as leader (tests count catch-up records) */
+  readonly syncAnswers: (SyncAnswer & { node: string; vhost: string; name: string })[] = []
 
   constructor(
     private readonly broker: Broker,
@@ -119,6 +139,8 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
         if (h.redelivered) redelivered.add(ref)
       }
       void f.destroy()
+      // the new leader's sequence numbers go on above what its replica holds
+      if (leader.lastSeq <= f.appliedSeq) leader.lastSeq = leader.durableSeq = f.appliedSeq + 1
       this.log.info({ vhost: leader.vhost, queue: leader.name, messages: store.readyCount, epoch: leader.epoch }, 'quorum queue leader here: built from the follower replica')
       // the other members get the new leader's state (their links are up already)
       setImmediate(() => {
@@ -133,6 +155,14 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
     this.state.memberListeners.push(this)
     for (const h of this.state.placement.all()) this.remoteQueueUp(h)
     this.streams.start()
+    this.timer = setInterval(() => this.check(), CHECK_MS)
+    this.timer.unref()
+  }
+
+  private syncOf(l: ReplicaLeader): LeaderSync {
+    let s = this.syncs.get(l)
+    if (s === undefined) this.syncs.set(l, (s = new LeaderSync(l)))
+    return s
   }
 
   /** The leader of a queue of this node (tests, the management API). */
@@ -160,38 +190,91 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
       const records = l.pending
       l.pending = []
       if (l.closed || records.length === 0) continue
+      const sync = this.syncOf(l)
       let buf: Buffer | null = null
       for (const f of l.followers()) {
         const s = this.session(f)
-        if (s === undefined) continue
+        // a follower gets the stream once its REPL_SYNC was answered on this link
+        if (s === undefined || !sync.shipsTo(f, s)) continue
         s.send((buf ??= encodeBatch(l.vhost, l.name, l.epoch, records)))
       }
+      sync.shipped(records)
     }
     this.dirty.clear()
   }
 
-  /** A link to `node` is up: the queues it follows from here get a snapshot, then the stream. */
+  /**
+   * A link to `node` is up: the queues this node follows there ask for what they lack (the queues
+   * it follows from here wait for its REPL_SYNC).
+   */
   linkUp(node: string, s: LinkSession): void {
     this.streams.linkUp(node, s)
     const leaders = this.state.replicas.leaders
-    for (const [k, l] of leaders) {
-      if (l.closed) {
-        leaders.delete(k)
-        continue
-      }
-      if (l.followers().includes(node)) this.snapshotTo(l, s)
+    for (const [k, l] of leaders) if (l.closed) leaders.delete(k)
+    for (const [k, f] of this.followers) {
+      const h = this.state.placement.home(...splitKey(k))
+      if (h?.node === node) this.sendSync(h, f, s)
     }
   }
 
-  /** Sends a follower the queue's whole state (RESET, then every message); the stream follows. */
+  /** Follower side: tells the leader this replica's epoch and durable sequence. */
+  private sendSync(h: QueueHome, f: FollowerReplica, s: LinkSession): void {
+    this.syncSentAt.set(keyOf(h.vhost, h.name), Date.now())
+    s.send(new Out(T.REPL_SYNC, strLen(h.vhost) + strLen(h.name) + 16).str(h.vhost).str(h.name).f64(f.epoch).f64(f.ackedSeq).buf)
+  }
+
+  /** Sends a follower the queue's whole state (RESET, then every message, in chunks); the stream follows. */
   private snapshotTo(l: ReplicaLeader, s: LinkSession): void {
     if (l.closed || l.snapshot === null || s.peer === null) return
-    l.forget(s.peer)
-    // pending records go out after the snapshot (a follower ignores what it already holds)
-    const records = [{ kind: R_RESET, seq: 0, ref: 0, message: null, n: 0 }, ...l.snapshot()]
-    const seq = l.lastSeq
-    for (const r of records) r.seq = seq
-    s.send(encodeBatch(l.vhost, l.name, l.epoch, records))
+    this.answerSync(l, s.peer, s, 0, 0)
+  }
+
+  /** Leader side: a follower's REPL_SYNC (or a snapshot this leader decided to send). */
+  private answerSync(l: ReplicaLeader, node: string, s: LinkSession, epoch: number, seq: number): void {
+    const a = this.syncOf(l).sync(node, s, epoch, seq, (records) => s.send(encodeBatch(l.vhost, l.name, l.epoch, records)))
+    this.syncAnswers.push({ ...a, node, vhost: l.vhost, name: l.name })
+    if (this.syncAnswers.length > 100) this.syncAnswers.shift()
+    this.log.debug({ vhost: l.vhost, queue: l.name, follower: node, epoch, seq, ...a }, 'follower synced')
+  }
+
+  // ---- in-sync set and figures (every CHECK_MS) -----------------------------------------------------
+
+  private check(): void {
+    const now = Date.now()
+    const up = (node: string, s: LinkSession): boolean => this.state.members.has(node) && this.session(node) === s
+    for (const l of this.state.replicas.leaders.values()) if (!l.closed && l.snapshot !== null) this.syncOf(l)
+    for (const [l, sync] of this.syncs) {
+      if (l.closed || this.state.replicas.leader(l.vhost, l.name) !== l) {
+        this.syncs.delete(l)
+        continue
+      }
+      const h = l.home
+      if (h === undefined || h.node !== this.state.nodeName) continue
+      const { inSync, figures } = sync.check(up, h.inSync, now)
+      this.state.replicaStatus.set(l.vhost, l.name, figures)
+      const json = sync.statusToSend(figures, now)
+      if (json !== null) {
+        const frame = new Out(T.REPL_STATUS, strLen(l.vhost) + strLen(l.name) + strLen(json)).str(l.vhost).str(l.name).str(json).buf
+        for (const m of this.state.members.keys()) if (m !== this.state.nodeName) this.session(m)?.send(frame)
+      }
+      const key = inSync.join(',')
+      const recorded = (h.inSync ?? []).join(',')
+      if (this.setInSync === null || key === recorded || sync.writing || now - sync.lastWrite < WRITE_MIN_MS) continue
+      sync.writing = true
+      sync.lastWrite = now
+      this.setInSync(l.vhost, l.name, l.self, l.epoch, inSync).then(
+        (ok) => this.log.info({ vhost: l.vhost, queue: l.name, inSync, written: ok }, 'quorum queue in-sync set changed'),
+        (err: Error) => this.log.warn({ vhost: l.vhost, queue: l.name, err: err.message }, 'in-sync set not written'),
+      ).finally(() => (sync.writing = false))
+    }
+    // followers whose REPL_SYNC was not answered on the current link ask again
+    for (const [k, f] of this.followers) {
+      const h = this.state.placement.home(...splitKey(k))
+      if (h === undefined) continue
+      const s = this.session(h.node)
+      if (s === undefined || this.followerSynced.get(k) === s || now - (this.syncSentAt.get(k) ?? 0) < SYNC_RETRY_MS) continue
+      this.sendSync(h, f, s)
+    }
   }
 
   // ---- members (failover) -------------------------------------------------------------------------
@@ -217,7 +300,28 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
         this.log.warn({ vhost: b.vhost, queue: b.name, from: node, epoch: b.epoch }, 'replication batch refused (not the leader, stale epoch or not a member here)')
         return true
       }
+      this.followerSynced.set(keyOf(b.vhost, b.name), s)
       f.apply(b.epoch, b.records, (seq) => s.send(new Out(T.REPL_ACK, strLen(b.vhost) + strLen(b.name) + 16).str(b.vhost).str(b.name).f64(b.epoch).f64(seq).buf))
+      return true
+    }
+    if (type === T.REPL_SYNC) {
+      const vhost = i.str()
+      const name = i.str()
+      const epoch = i.f64()
+      const seq = i.f64()
+      const l = this.leader(vhost, name)
+      if (l !== undefined && l.followers().includes(node) && l.snapshot !== null) this.answerSync(l, node, s, epoch, seq)
+      return true
+    }
+    if (type === T.REPL_STATUS) {
+      const vhost = i.str()
+      const name = i.str()
+      const json = i.str()
+      try {
+        this.state.replicaStatus.set(vhost, name, JSON.parse(json))
+      } catch {
+        this.log.warn({ from: node, vhost, queue: name }, 'bad replica figures ignored')
+      }
       return true
     }
     if (type === T.VOTE) {
@@ -249,10 +353,14 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
       const storage = this.broker.storage
       if (storage === null) return
       const dir = path.join(storage.dir, 'replicas', encodeURIComponent(home.vhost), encodeURIComponent(home.name))
-      this.followers.set(k, new FollowerReplica(dir, this.log.child({ vhost: home.vhost, queue: home.name, replica: 'follower' })))
+      const nf = new FollowerReplica(dir, this.log.child({ vhost: home.vhost, queue: home.name, replica: 'follower' }))
+      this.followers.set(k, nf)
+      const s = this.session(home.node)
+      if (s !== undefined) this.sendSync(home, nf, s)
+      // its leader is not a member (every member restarted, the leader not yet or not at all): elect
+      else if (!this.state.members.has(home.node)) setTimeout(() => this.leaderAbsent(home.vhost, home.name), VOTE_WAIT_MS).unref()
     } else if (!member && f !== undefined) {
-      this.followers.delete(k)
-      void f.destroy()
+      this.dropFollower(k, f)
     }
   }
 
@@ -261,11 +369,26 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
     const f = this.followers.get(k)
     // the record names this node now: the replica becomes the queue (storage hook above)
     if (f === undefined || this.state.placement.home(vhost, name)?.node === this.state.nodeName) return
+    this.dropFollower(k, f)
+  }
+
+  /** This node is no longer a member: its replica's store is deleted. */
+  private dropFollower(k: string, f: FollowerReplica): void {
     this.followers.delete(k)
+    this.followerSynced.delete(k)
+    this.syncSentAt.delete(k)
     void f.destroy()
   }
 
+  /** A followed queue's leader is still not a member: the survivors elect one. */
+  private leaderAbsent(vhost: string, name: string): void {
+    const h = this.state.placement.home(vhost, name)
+    if (h !== undefined && !this.state.members.has(h.node) && this.followers.has(keyOf(vhost, name))) this.election.memberDown(h.node)
+  }
+
   async close(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
     this.election.close()
     await this.streams.close()
     const reg = this.state.replicas

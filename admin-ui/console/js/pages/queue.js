@@ -1,5 +1,5 @@
 /**
- * One queue: facts (with the policy, operator policy and effective policy definition that apply), its charts (queued messages, rates), consumers, bindings (add / remove), where
+ * One queue: facts (with the policy, operator policy and effective policy definition that apply), its charts (queued messages, rates), consumers, a quorum queue's replicas, bindings (add / remove), where
  * its dead letters go, get messages, publish to it, purge, delete.
  */
 import { del, get, post, seg } from '../api.js'
@@ -10,6 +10,7 @@ import { messageCard } from '../message.js'
 import { publishForm } from '../publish-form.js'
 import { argBadges, busy, confirmDialog, dataTable, formMessage, formRow, invalid, kvList, resetValidity, toast } from '../widgets.js'
 import { queueFeatures } from './queues.js'
+import { replicasTable } from '../replicas.js'
 
 const QUEUED = [
   { label: 'Ready', color: '#1c7ed6' },
@@ -134,6 +135,8 @@ export default {
     const groups = groupsTable()
     const groupsPanel = h('section', { class: 'panel', 'aria-labelledby': 'q-groups', hidden: true }, h('h2', { id: 'q-groups' }, 'Consumer groups'), groups.el)
     const bindings = bindingsTable({ vhost, side: 'destination', onChange: () => app.refresh() })
+    const replicas = replicasTable()
+    const replicasPanel = h('section', { class: 'panel', 'aria-labelledby': 'q-replicas', id: 'replicas', hidden: true }, h('h2', { id: 'q-replicas' }, 'Replicas'), replicas.el)
 
     const purgeBtn = h('button', { type: 'button', class: 'btn danger' }, 'Purge messages')
     purgeBtn.addEventListener('click', async () => {
@@ -188,6 +191,7 @@ export default {
       h('div', { style: { height: '16px' } }),
       h('section', { class: 'panel', 'aria-labelledby': 'q-consumers' }, h('h2', { id: 'q-consumers' }, 'Consumers'), consumers.el),
       groupsPanel,
+      replicasPanel,
       h('section', { class: 'panel', 'aria-labelledby': 'q-bindings' }, h('h2', { id: 'q-bindings' }, 'Bindings'), bindings.el),
       h('details', { class: 'panel', id: 'add-binding' }, h('summary', {}, 'Add binding to this queue'), addBindingForm({ vhost, queue: name, onAdded: () => app.refresh() })),
       h('details', { class: 'panel', id: 'get-messages', open: true }, h('summary', {}, 'Get messages'), getForm(vhost, name, () => app.refresh())),
@@ -232,6 +236,9 @@ export default {
       consumers.update(q.consumer_details ?? [])
       groupsPanel.hidden = q.consumer_groups === undefined
       if (q.consumer_groups !== undefined) groups.update(q.consumer_groups)
+      // a replicated quorum queue (a cluster): its members, online, in sync, lag
+      replicasPanel.hidden = q.members === undefined
+      if (q.members !== undefined) replicas.update(q)
       bindings.update(b)
     })
   },

@@ -1,5 +1,6 @@
 /**
- * Failover of a quorum queue's leader through etcd (issue 14, phase 1). When the leader leaves the
+ * Failover of a quorum queue's or a replicated stream's leader through etcd (issue 14; a stream votes
+ * its durable next offset, stream-replica-manager.ts). When the leader leaves the
  * membership (its lease expired or its key went: ClusterState.memberDown), each follower of its
  * queues sends the other surviving members a VOTE (its highest durable sequence number, the
  * record's epoch) over the node link and collects theirs. Once every surviving member has answered
@@ -19,6 +20,7 @@ import type { Etcd3 } from 'etcd3'
 import type { Logger } from 'pino'
 import type { ClusterState } from '../../core/cluster/cluster-state.js'
 import type { QueueHome } from '../../core/cluster/placement.js'
+import { isStream } from '../../core/cluster/replica-placement.js'
 import { decodeHome, DefinitionKeys, encodeHome } from './definitions-keys.js'
 import { Out, strLen, T, type In } from './link-codec.js'
 import type { LinkSession } from './link.js'
@@ -173,12 +175,13 @@ export class ReplicaElection {
     if (best === this.state.nodeName) {
       e.deciding = true
       const next: QueueHome = { ...h, node: best, leader: best, epoch: e.epoch + 1 }
+      const what = isStream(h.arguments) ? 'stream' : 'quorum queue'
       this.takeOver(next, e.dead).then(
         (won) => {
           if (won) this.won++
-          this.log.info({ vhost: e.vhost, queue: e.name, epoch: next.epoch, won, seq: bestSeq }, won ? 'quorum queue leader taken over' : 'quorum queue take-over lost')
+          this.log.info({ vhost: e.vhost, queue: e.name, epoch: next.epoch, won, seq: bestSeq }, won ? `${what} leader taken over` : `${what} take-over lost`)
         },
-        (err: Error) => this.log.warn({ vhost: e.vhost, queue: e.name, err: err.message }, 'quorum queue take-over failed'),
+        (err: Error) => this.log.warn({ vhost: e.vhost, queue: e.name, err: err.message }, `${what} take-over failed`),
       ).finally(() => {
         e.deciding = false
         this.retryLater(e)

@@ -1,14 +1,16 @@
 /**
- * A quorum queue's replicas (issue 14; RabbitMQ has `rabbitmq-queues add_member` / `delete_member`
- * on the command line, Warren also has them over HTTP, which `warren ctl` uses):
+ * A quorum queue's or a replicated stream's replicas (issue 14; RabbitMQ has `rabbitmq-queues
+ * add_member` / `delete_member` and `rabbitmq-streams add_replica` / `delete_replica` on the command
+ * line, Warren also has them over HTTP, which `warren ctl` uses):
  *   GET    /api/queues/{vhost}/{queue}/replicas          leader, members, in_sync, epoch, online and
  *                                                        per member: online, in_sync, durable_seq, lag
  *   POST   /api/queues/{vhost}/{queue}/replicas          {"node": "n3"}: add a member (204)
  *   DELETE /api/queues/{vhost}/{queue}/replicas/{node}   remove a member, its store deleted (204)
- * Errors: unknown queue 404; not a quorum queue, unknown or stopped node, already (or not) a member,
+ * Errors: unknown queue 404; not a quorum queue nor a stream, unknown or stopped node, already (or not) a member,
  * the leader or the last member 400. Changing members needs the administrator tag.
  */
 import type { QueueHome } from '../../core/cluster/placement.js'
+import { isStream, streamFigures } from '../../core/cluster/replica-placement.js'
 import { ReplicaAdminError } from '../../core/cluster/replica-status.js'
 import { requestVHost } from '../auth.js'
 import { objectBody } from '../coerce.js'
@@ -25,7 +27,8 @@ function homeOf(req: ApiRequest): QueueHome {
   const q = v.queues.get(name)
   if (h === undefined && q === undefined) throw notFound(`no queue '${name}' in vhost '${v.name}'`)
   const home: QueueHome = h ?? { vhost: v.name, name, node: broker.nodeName, durable: q!.durable, autoDelete: q!.autoDelete, exclusive: q!.exclusive, arguments: q!.arguments }
-  if (home.arguments['x-queue-type'] !== 'quorum') throw badRequest(`queue '${name}' in vhost '${v.name}' is not a quorum queue`)
+  const type = home.arguments['x-queue-type']
+  if (type !== 'quorum' && type !== 'stream') throw badRequest(`queue '${name}' in vhost '${v.name}' is not a quorum queue nor a stream`)
   return home
 }
 
@@ -33,10 +36,11 @@ function replicasJson(req: ApiRequest): Record<string, unknown> {
   const h = homeOf(req)
   const c = req.ctx.broker.cluster
   const members = h.members ?? [h.node]
-  const inSync = h.inSync ?? members
   const online = (m: string): boolean => c === null || c.members.has(m)
-  const fig = c?.replicaStatus.get(h.vhost, h.name)
+  const fig = c === null ? undefined : isStream(h.arguments) ? streamFigures(c, h) : c.replicaStatus.get(h.vhost, h.name)
   const current = fig !== undefined && fig.leader === h.node && fig.epoch === (h.epoch ?? 1) ? fig : undefined
+  // a stream's record has no in-sync set: its leader's figures say who is caught up
+  const inSync = h.inSync ?? (current !== undefined && isStream(h.arguments) ? members.filter((m) => current.members[m]?.inSync === true) : members)
   return {
     name: h.name,
     vhost: h.vhost,

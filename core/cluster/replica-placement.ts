@@ -9,6 +9,7 @@
 import type { FieldTable } from '../wire/field-table.js'
 import type { ClusterState } from './cluster-state.js'
 import type { QueueHome } from './placement.js'
+import type { MemberFigures, ReplicaFigures } from './replica-status.js'
 
 /** RabbitMQ's default quorum queue group size (rabbit_quorum_queue: 3) */
 export const DEFAULT_GROUP_SIZE = 3
@@ -84,6 +85,23 @@ function streamLag(state: ClusterState, home: QueueHome): Record<string, unknown
     if (lag[m] === 0 && state.members.has(m)) inSync.push(m)
   }
   return { in_sync: inSync, replica_lag: lag }
+}
+
+/**
+ * A stream's replica figures in the shape of the quorum queues' (replica-status.ts), made on the
+ * stream leader's node from its followers' acks (seq: the next offset held durable); undefined
+ * elsewhere (the replicas API then shows -1: not known here).
+ */
+export function streamFigures(state: ClusterState, home: QueueHome): ReplicaFigures | undefined {
+  const l = state.replicas.streams.leaderOf(home.vhost, home.name)
+  if (l === undefined) return undefined
+  const next = l.log.nextOffset
+  const members: Record<string, MemberFigures> = { [home.node]: { seq: next, lag: 0, inSync: true } }
+  for (const m of l.followers()) {
+    const acked = l.acked.get(m)
+    members[m] = acked === undefined ? { seq: -1, lag: -1, inSync: false } : { seq: acked, lag: next - acked, inSync: next === acked && state.members.has(m) }
+  }
+  return { leader: home.node, epoch: home.epoch ?? 1, lastSeq: next, members, at: Date.now() }
 }
 
 /** The RabbitMQ quorum-queue fields of a record: leader, members, online (members that are live). */

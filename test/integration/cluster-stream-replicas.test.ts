@@ -124,6 +124,37 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams: replicated' : 'streams: skipped, /
     expect(streams(nodes[1]).follower('/', s)).toBeUndefined()
   })
 
+  it('a member added through the replicas API gets the whole log and counts for confirms; a member deleted loses its log', async () => {
+    const s = uniq('grow')
+    const ch = await confirmChannel(nodes[0])
+    await declare(ch, s, { 'x-initial-cluster-size': 2 })
+    for (let i = 0; i < 40; i++) ch.sendToQueue(s, Buffer.from(`a${i}`), { persistent: true })
+    await ch.waitForConfirms()
+    const added = names.find((n) => !record(nodes[0], s)!.members!.includes(n))!
+    const other = record(nodes[0], s)!.members!.find((n) => n !== 'n1')!
+    const admin = apiClient(nodes[0]) // n1 leads and is never restarted here
+    expect((await admin.post(`/api/queues/%2F/${s}/replicas`, { node: added })).status).toBe(204)
+    expect((await admin.post(`/api/queues/%2F/${s}/replicas`, { node: added })).status).toBe(400)
+    await waitFor(() => streams(node(added)).follower('/', s)?.durableNext === 40, 5000, `${added} to hold the backlog`)
+    expect(bodies(streams(node(added)).follower('/', s)!.log)).toEqual([...Array(40).keys()].map((i): [number, string] => [i, `a${i}`]))
+    // the leader's figures: every member caught up
+    await waitFor(async () => {
+      const r = (await apiClient(nodes[0]).get(`/api/queues/%2F/${s}/replicas`)).body
+      return r.replicas.length === 3 && r.replicas.every((m: { lag: number; in_sync: boolean }) => m.lag === 0 && m.in_sync) ? r : null
+    }, 5000, 'all three in sync')
+    // with three members, one stopped follower still leaves a majority: confirms go on
+    const i = names.indexOf(other)
+    await nodes[i].stop()
+    ch.sendToQueue(s, Buffer.from('after'), { persistent: true })
+    await ch.waitForConfirms()
+    nodes[i] = await start(i)
+    await allLinked()
+    // delete the added member: it drops its log
+    expect((await admin.del(`/api/queues/%2F/${s}/replicas/${added}`)).status).toBe(204)
+    await waitFor(() => streams(node(added)).follower('/', s) === undefined && !existsSync(join(dirs[names.indexOf(added)], 'replicas', '%2F', s)), 5000, `${added} to drop its log`)
+    expect(record(nodes[0], s)!.members).toHaveLength(2)
+  })
+
   it('the leader ships each record: every follower holds the same offsets and messages, durable', async () => {
     const s = uniq('ship')
     const ch = await confirmChannel(nodes[0])

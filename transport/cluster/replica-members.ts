@@ -58,7 +58,7 @@ export class ReplicaMembers implements ReplicaAdmin {
   private check(vhost: string, name: string): QueueHome {
     const h = this.state.placement.home(vhost, name)
     if (h === undefined) throw new ReplicaAdminError(404, `no queue '${name}' in vhost '${vhost}'`)
-    if (h.members === undefined) throw new ReplicaAdminError(400, `queue '${name}' in vhost '${vhost}' is not a quorum queue`)
+    if (h.members === undefined) throw new ReplicaAdminError(400, `queue '${name}' in vhost '${vhost}' is not a quorum queue nor a stream`)
     return h
   }
 

@@ -40,7 +40,11 @@ const c = await startNetnsCluster({ nodes: NODES, logLevel: opt['log-level'] })
 const run = new QuorumFaultRun(c, { seed: Number(opt.seed), log: (l) => process.stdout.write(l + '\n') })
 try {
   await run.setup()
-  for (let r = 1; r <= Number(opt.rounds); r++) await run.round(r, pick(kinds))
+  for (let r = 1; r <= Number(opt.rounds); r++) {
+    const { violations } = await run.round(r, pick(kinds))
+    // what the nodes said, to tell why
+    if (violations.length > 0 && opt['log-level'] !== 'warn') for (const n of NODES) process.stdout.write(`---- last log lines of ${n}:\n${c.logs(n)}\n`)
+  }
 } catch (err) {
   for (const n of NODES) process.stderr.write(`---- last log lines of ${n}:\n${c.logs(n)}\n`)
   process.stderr.write(`stopped: ${err.stack}\n`)

@@ -9,7 +9,7 @@
  *   - lost: a confirmed id never delivered;
  *   - double-leader: an id published once delivered again without the redelivered flag;
  *   - order: first deliveries of ids confirmed on their first attempt out of publish order;
- *   - recovery: from the fault's start (restarts: from the processes' start) to the first id sent
+ *   - recovery: from the moment the fault took effect (restarts: from the processes' start) to the first id sent
  *     after it that is both confirmed and delivered, bounded by the lease TTL + 2 s for faults
  *     aimed at the leader;
  *   - pending confirms: every publish answered (ack, nack, or the close of the client's own
@@ -70,16 +70,19 @@ export class QuorumFaultRun {
     switch (kind) {
       case 'kill9-leader':
         await c.kill(target)
-        await sleep(rng.random() * 1000)
+        this.faultAt = Date.now()
+        await sleep(rng.random() * (process.env.FAULTS_KILL_DOWN_MS ? Number(process.env.FAULTS_KILL_DOWN_MS) : 1000))
         return c.start(target)
       case 'sigstop-leader':
         c.pause(target)
+        this.faultAt = Date.now()
         await keyGone(target)
         await sleep(rng.random() * 1000)
         return c.resume(target)
       case 'cut-leader':
       case 'cut-follower':
         c.cut(target, 'all')
+        this.faultAt = Date.now()
         await keyGone(target).catch(() => undefined)
         await sleep(rng.random() * 1000)
         return c.heal(target, 'all')
@@ -114,6 +117,7 @@ export class QuorumFaultRun {
     await waitFor(async () => (await c.agent(pubNode).call('pubStatus', { name: pub })).acked >= 10, 15_000, 'first confirms of the round').catch(() => violations.push('no confirms before the fault'))
     await sleep(rng.random() * 1000)
     const t0 = Date.now()
+    this.faultAt = t0
     await this.inject(kind, target)
     const t1 = Date.now()
     await whole(c, this.nodes, this.ttlMs + 30_000).catch((err) => violations.push(err.message))
@@ -168,7 +172,7 @@ export class QuorumFaultRun {
     if (order > 0) violations.push(`${order} first deliveries out of publish order`)
     this.stats.order += order
     // recovery: the first id sent after the reference time both confirmed and delivered
-    const ref = LEADER_FAULTS.has(kind) ? t0 : t1
+    const ref = LEADER_FAULTS.has(kind) ? this.faultAt : t1
     let recover = Infinity
     for (const a of p.attempts) {
       if (a.sentAt < ref || a.answer !== 'ack') continue

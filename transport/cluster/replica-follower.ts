@@ -95,6 +95,10 @@ export class FollowerReplica implements DurableWaiter {
           for (const c of this.copies.values()) s.ack(c.ref, c.size)
           this.copies.clear()
           this.waiting.length = 0
+          // a snapshot restarts the numbering: a leader restarted at the same epoch counts from 0
+          // again, and acks above the old count only would leave its confirms waiting for ever
+          last = r.seq
+          this.ackedSeq = 0
           break
         default:
           this.log.warn({ kind: r.kind }, 'unknown replication record ignored')

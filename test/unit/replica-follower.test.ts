@@ -1,0 +1,39 @@
+/**
+ * The follower side of quorum-queue replication (transport/cluster/replica-follower.ts): what it
+ * acks to the leader, found by the quorum fault run (scripts/quorum-faults.mjs).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import { R_ACK, R_RESET, type ReplicaRecord } from '../../core/cluster/replica-leader.js'
+import { FollowerReplica } from '../../transport/cluster/replica-follower.js'
+
+const rec = (kind: number, seq: number): ReplicaRecord => ({ kind, seq, ref: 1_000_000 + seq, message: null, n: 0 })
+
+describe('FollowerReplica acks', () => {
+  const dirs: string[] = []
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+  })
+
+  it("a snapshot from a leader restarted at the same epoch (its numbering from 0 again) is acked at the snapshot's sequence, and what follows too", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'warren-follower-'))
+    dirs.push(dir)
+    const f = new FollowerReplica(path.join(dir, 'r'), pino({ level: 'silent' }))
+    const acks: number[] = []
+    const ack = (seq: number): void => void acks.push(seq)
+    // the leader's first life: records 1..50 (settles of nothing: no appends to wait for)
+    f.apply(7, Array.from({ length: 50 }, (_, i) => rec(R_ACK, i + 1)), ack)
+    expect(acks).toEqual([50])
+    // killed and restarted with its data, still named by the record (epoch 7): its snapshot is
+    // numbered from its new count, 3, and so is the stream after it
+    f.apply(7, [rec(R_RESET, 3)], ack)
+    f.apply(7, [rec(R_ACK, 4), rec(R_ACK, 5)], ack)
+    // before the fix: nothing acked below 50, the leader's confirms waited for ever
+    expect(acks).toEqual([50, 3, 5])
+    expect(f.ackedSeq).toBe(5)
+    await f.destroy()
+  })
+})

@@ -12,6 +12,7 @@
  *   - recovery: from the moment the fault took effect (restarts: from the processes' start) to the first id sent
  *     after it that is both confirmed and delivered, bounded by the lease TTL + 2 s for faults
  *     aimed at the leader;
+ *   - fencing: a publish sent to a paused leader by its own client is not confirmed after SIGCONT;
  *   - pending confirms: every publish answered (ack, nack, or the close of the client's own
  *     connection) within the lease TTL + 2 s, and none left unanswered.
  */
@@ -64,7 +65,7 @@ export class QuorumFaultRun {
   }
 
   /** Injects fault `kind`; resolves when it is over. */
-  async inject(kind, target) {
+  async inject(kind, target, violations) {
     const { c, rng } = this
     const keyGone = (n) => waitFor(async () => !(await hasMemberKey(c, n)), this.ttlMs + 6000, `${n}'s lease to expire`)
     switch (kind) {
@@ -73,12 +74,24 @@ export class QuorumFaultRun {
         this.faultAt = Date.now()
         await sleep(rng.random() * (process.env.FAULTS_KILL_DOWN_MS ? Number(process.env.FAULTS_KILL_DOWN_MS) : 1000))
         return c.start(target)
-      case 'sigstop-leader':
+      case 'sigstop-leader': {
+        // a client of the paused leader itself: what it sent during the pause must never be
+        // confirmed once the old leader runs again (fencing), only closed with 320
+        await c.agent(target).call('open', { c: 'paused' })
         c.pause(target)
         this.faultAt = Date.now()
+        const late = c.agent(target).call('publish', { c: 'paused', queue: this.queue, ids: ['paused'], persistent: true }, this.ttlMs + 20_000).then(
+          () => 'confirmed',
+          (err) => err.message,
+        )
         await keyGone(target)
         await sleep(rng.random() * 1000)
-        return c.resume(target)
+        c.resume(target)
+        const answer = await late
+        if (answer === 'confirmed') violations.push('a publish sent to the paused leader was confirmed after SIGCONT')
+        await c.agent(target).call('close', { c: 'paused' })
+        return
+      }
       case 'cut-leader':
       case 'cut-follower':
         c.cut(target, 'all')
@@ -118,7 +131,7 @@ export class QuorumFaultRun {
     await sleep(rng.random() * 1000)
     const t0 = Date.now()
     this.faultAt = t0
-    await this.inject(kind, target)
+    await this.inject(kind, target, violations)
     const t1 = Date.now()
     await whole(c, this.nodes, this.ttlMs + 30_000).catch((err) => violations.push(err.message))
     // a little traffic after the cluster is whole again

@@ -8,7 +8,9 @@
  *
  * Faults: kill9-leader (kill -9, restarted after 0-1 s), sigstop-leader (until its lease expired,
  * + 0-1 s, then SIGCONT), cut-leader / cut-follower (every link, until its lease expired + 0-1 s),
- * restart-etcd (kill -9, back after 0-2 s), restart-all (every node kill -9, then restarted).
+ * restart-etcd (kill -9, back after 0-2 s), restart-all (every node kill -9, then restarted, the
+ * leader last: every other time only once its lease has expired), restart-all-leader-late (the
+ * leader always only once its lease has expired).
  * Prints one line per round, then the totals (rounds, faults of each kind, confirmed, lost,
  * duplicates, double-leader deliveries, order violations, recovery p50/max per kind, the longest
  * wait of a publish for its confirm or nack) and the violations. Exit code 1 on any violation.

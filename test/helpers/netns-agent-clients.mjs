@@ -9,7 +9,8 @@
  *     go out again (a new attempt) after the ones already queued. Every attempt records when it was
  *     sent and how it was answered (ack, nack, close) and when: what the run checks "confirm or nack
  *     within TTL + 2 s, never silence" against.
- *   - consumer: manual acks, prefetch `prefetch`; every delivery is recorded (id, redelivered flag,
+ *   - consumer: manual acks, prefetch `prefetch`, each ack `ackDelayMs` after its delivery (a
+ *     backlog of ready messages builds up for a fault to meet); every delivery is recorded (id, redelivered flag,
  *     x-delivery-count, the URL it came through, which consume it was). basic.cancel from a leader
  *     that went (consumer_cancel_notify) or a closed channel makes it consume again, through the
  *     same connection when it is still open.
@@ -110,8 +111,8 @@ function pubStatus({ name }) {
 }
 
 /** Starts consumer `name` on `queue`: { urls, prefetch }. */
-function conStart({ name, queue, urls, prefetch = 50, timeoutMs = 1500 }) {
-  const k = { queue, urls, prefetch, stopping: false, deliveries: [], consumes: 0, cancels: 0, reconnects: 0, done: null }
+function conStart({ name, queue, urls, prefetch = 50, timeoutMs = 1500, ackDelayMs = 0 }) {
+  const k = { queue, urls, prefetch, ackDelayMs, stopping: false, deliveries: [], consumes: 0, cancels: 0, reconnects: 0, done: null }
   clients.set(name, k)
   k.done = runConsumer(k, timeoutMs)
   return true
@@ -152,7 +153,9 @@ async function runConsumer(k, timeoutMs) {
             }
             const count = m.properties.headers?.['x-delivery-count']
             k.deliveries.push({ id: m.content.toString(), redelivered: m.fields.redelivered, count: count ?? 0, via, gen, at: Date.now() })
-            ch.ack(m)
+            // a slow consumer leaves a backlog of ready messages in the queue for the fault to meet
+            if (k.ackDelayMs > 0) setTimeout(() => ack(ch, m), k.ackDelayMs)
+            else ack(ch, m)
           },
           { noAck: false },
         )
@@ -168,6 +171,19 @@ async function runConsumer(k, timeoutMs) {
     k.reconnects++
     from++
   }
+}
+
+/** Consumer `name` acks at once from now on (its next consume takes the whole prefetch). */
+function conFast({ name }) {
+  clients.get(name).ackDelayMs = 0
+  return true
+}
+
+/** Acks `m` unless its channel has closed meanwhile (amqplib throws then: the agent would die). */
+function ack(ch, m) {
+  try {
+    ch.ack(m)
+  } catch {}
 }
 
 /** Deliveries consumer `name` recorded since `from` (an index), without stopping it. */
@@ -193,7 +209,7 @@ async function declareQuorum({ c, queue, size = 3 }, conn) {
   return true
 }
 
-export const clientOps = { declareQuorum, pubStart, pubStop, pubStatus, conStart, conDeliveries, conStop }
+export const clientOps = { declareQuorum, pubStart, pubStop, pubStatus, conStart, conFast, conDeliveries, conStop }
 
 /** Closes every client (the agent is ending). */
 export function stopClients() {

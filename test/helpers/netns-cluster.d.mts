@@ -34,7 +34,8 @@ export interface AgentOps {
   pubStart: [{ name: string; queue: string; urls: string[]; prefix: string; window?: number; intervalMs?: number; timeoutMs?: number }, true]
   pubStatus: [{ name: string }, { acked: number; attempts: number; inflight: number }]
   pubStop: [{ name: string; ms?: number }, { attempts: Array<{ id: string; via: number; sentAt: number; answer: 'ack' | 'nack' | 'close' | null; at: number }>; reconnects: number; unfinished: number }]
-  conStart: [{ name: string; queue: string; urls: string[]; prefetch?: number; timeoutMs?: number }, true]
+  conStart: [{ name: string; queue: string; urls: string[]; prefetch?: number; timeoutMs?: number; ackDelayMs?: number }, true]
+  conFast: [{ name: string }, true]
   conDeliveries: [{ name: string; from?: number }, Array<{ id: string; redelivered: boolean; count: number; via: number; gen: number; at: number }>]
   conStop: [{ name: string }, { deliveries: Array<{ id: string; redelivered: boolean; count: number; via: number; gen: number; at: number }>; consumes: number; cancels: number; reconnects: number }]
 }

@@ -20,7 +20,7 @@ import { waitFor } from './netns-cluster.mjs'
 import { FAULT_PASS, FAULT_USER } from './netns-cluster.mjs'
 import { hasMemberKey, percentile, seeded, sleep, whole } from './fault-lib.mjs'
 
-export const QUORUM_FAULTS = ['kill9-leader', 'sigstop-leader', 'cut-leader', 'cut-follower', 'restart-etcd', 'restart-all']
+export const QUORUM_FAULTS = ['kill9-leader', 'sigstop-leader', 'cut-leader', 'cut-follower', 'restart-etcd', 'restart-all', 'restart-all-leader-late']
 /** faults whose recovery is bounded by the lease TTL + 2 s from their start */
 const LEADER_FAULTS = new Set(['kill9-leader', 'sigstop-leader', 'cut-leader', 'cut-follower'])
 
@@ -102,9 +102,17 @@ export class QuorumFaultRun {
       case 'restart-etcd':
         return c.restartEtcd(rng.random() * 2000)
       case 'restart-all':
+      case 'restart-all-leader-late': {
         await Promise.all(this.nodes.map((n) => c.kill(n)))
-        for (const n of this.nodes) c.start(n)
-        return
+        // the leader last; every other time only once its lease has expired (the followers, empty
+        // since their own start, are then alone with the record)
+        for (const n of this.nodes) if (n !== this.leader) c.start(n)
+        if (kind === 'restart-all-leader-late' || rng.random() < 0.5) {
+          await keyGone(this.leader).catch(() => undefined)
+          await sleep(rng.random() * 1000)
+        }
+        return c.start(this.leader)
+      }
       default:
         throw new Error(`unknown fault '${kind}' (${QUORUM_FAULTS.join(', ')})`)
     }
@@ -116,6 +124,7 @@ export class QuorumFaultRun {
     const violations = []
     await whole(c, this.nodes, this.ttlMs + 30_000)
     const rec = await this.record()
+    this.leader = rec.leader
     const followers = rec.members.filter((m) => m !== rec.leader)
     const target = kind.endsWith('-leader') ? rec.leader : kind === 'cut-follower' ? rng.pick(followers) : null
     const others = this.nodes.filter((n) => n !== target)
@@ -124,7 +133,9 @@ export class QuorumFaultRun {
     const urls = (n) => [n, ...this.nodes.filter((m) => m !== n && m !== target), ...(target ? [target] : [])].map((m) => this.url(m))
     const pub = `p${r}`
     const con = `c${r}`
-    await c.agent(conNode).call('conStart', { name: con, queue: this.queue, urls: urls(conNode) })
+    // 10 unacked at a time, each acked 100 ms after its delivery: about 100 msg/s, below the
+    // publisher's rate, so ready messages wait in the queue when the fault comes
+    await c.agent(conNode).call('conStart', { name: con, queue: this.queue, urls: urls(conNode), prefetch: 10, ackDelayMs: 100 })
     await c.agent(pubNode).call('pubStart', { name: pub, queue: this.queue, urls: urls(pubNode), prefix: String(r) })
     // the queue works before the fault
     await waitFor(async () => (await c.agent(pubNode).call('pubStatus', { name: pub })).acked >= 10, 15_000, 'first confirms of the round').catch(() => violations.push('no confirms before the fault'))
@@ -137,6 +148,7 @@ export class QuorumFaultRun {
     // a little traffic after the cluster is whole again
     const before = (await c.agent(pubNode).call('pubStatus', { name: pub })).acked
     await waitFor(async () => (await c.agent(pubNode).call('pubStatus', { name: pub })).acked >= before + 20, 20_000, 'confirms after the fault').catch(() => violations.push('no confirms after the fault'))
+    await c.agent(conNode).call('conFast', { name: con })
     const p = await c.agent(pubNode).call('pubStop', { name: pub, ms: this.ttlMs + 10_000 }, this.ttlMs + 20_000)
     // every confirmed id of the round delivered (or the consumer has waited long enough)
     const mine = new Set()

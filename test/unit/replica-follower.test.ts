@@ -36,4 +36,15 @@ describe('FollowerReplica acks', () => {
     expect(f.ackedSeq).toBe(5)
     await f.destroy()
   })
+
+  it('a replica no leader has fed since it was made does not stand for leader (fed stays false until a batch is applied)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'warren-follower-'))
+    dirs.push(dir)
+    const f = new FollowerReplica(path.join(dir, 'r'), pino({ level: 'silent' }))
+    // made at its node's start, empty: it is not behind, it knows nothing
+    expect(f.fed).toBe(false)
+    f.apply(1, [rec(R_RESET, 0)], () => undefined)
+    expect(f.fed).toBe(true)
+    await f.destroy()
+  })
 })

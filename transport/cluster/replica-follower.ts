@@ -38,6 +38,12 @@ export class FollowerReplica implements DurableWaiter {
   /** highest sequence number applied, and the highest acked to the leader */
   appliedSeq = 0
   ackedSeq = 0
+  /**
+   * Whether a leader has fed this replica since it was made (a batch applied: the stream from the
+   * queue's start, or a snapshot). One made at this node's start that heard from no leader is empty,
+   * not behind: it must not stand for leader (it would take the queue over with nothing in it).
+   */
+  fed = false
   /** (store sequence, replication sequence) pairs waiting for the store's fdatasync */
   private readonly waiting: [number, number][] = []
   private waiterSet = false
@@ -57,6 +63,7 @@ export class FollowerReplica implements DurableWaiter {
   /** Applies a batch of epoch `epoch`; `ack(seq)` is sent once its appends are durable. */
   apply(epoch: number, records: readonly ReplicaRecord[], ack: (seq: number) => void): void {
     if (this.closed) return
+    this.fed = true
     this.epoch = epoch
     this.ack = ack
     const s = this.store

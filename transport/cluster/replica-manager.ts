@@ -85,7 +85,7 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
     this.election = new ReplicaElection(
       state,
       (node) => this.session(node),
-      (vhost, name) => this.followers.get(keyOf(vhost, name))?.ackedSeq ?? -1,
+      (vhost, name) => this.electable(vhost, name),
       takeOver,
       log,
     )
@@ -130,6 +130,12 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
   /** The leader of a queue of this node (tests, the management API). */
   leader(vhost: string, name: string): ReplicaLeader | undefined {
     return this.state.replicas.leader(vhost, name)
+  }
+
+  /** The durable sequence this node stands for leader with, or -1: no replica, or one no leader fed. */
+  private electable(vhost: string, name: string): number {
+    const f = this.followers.get(keyOf(vhost, name))
+    return f === undefined || !f.fed ? -1 : f.ackedSeq
   }
 
   follower(vhost: string, name: string): FollowerReplica | undefined {

@@ -182,7 +182,7 @@ export class QuorumFaultRun {
       if (this.attemptsOf.get(id) !== 1) continue
       for (const d of this.delivered.get(id).slice(1)) if (!d.redelivered) doubles++
     }
-    if (doubles > 0) violations.push(`${doubles} deliveries of an id published once without the redelivered flag (two leaders?)`)
+    if (doubles > 0) violations.push(`${doubles} deliveries of an id published once without the redelivered flag (two leaders, or a delivery mark lost in a crash)`)
     this.stats.doubleLeader += doubles
     // order of first deliveries among ids confirmed on their first (only) attempt
     let last = 0

@@ -27,6 +27,7 @@
  */
 import { parseArgs } from 'node:util'
 import { netnsClusterUnavailable, startNetnsCluster, waitFor } from '../test/helpers/netns-cluster.mjs'
+import { fencedWithin as fencedIn, percentile, seeded, sleep, whole as wholeIn } from '../test/helpers/fault-lib.mjs'
 
 const { values: opt } = parseArgs({
   options: {
@@ -42,18 +43,7 @@ if (netnsClusterUnavailable !== undefined) {
   process.exit(2)
 }
 
-// a small seeded PRNG (mulberry32): a failing run can be replayed with its --seed
-let seed = Number(opt.seed) >>> 0
-const random = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-const pick = (list) => list[Math.floor(random() * list.length)]
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const FENCED = /320 \(CONNECTION-FORCED\).*node lost its cluster membership/
+const { random, pick } = seeded(opt.seed)
 
 const NODES = Array.from({ length: Number(opt.nodes) }, (_, i) => `n${i + 1}`)
 const BATCH = Number(opt.batch)
@@ -63,18 +53,7 @@ const ttlMs = c.leaseTtl * 1000
 const prefix = `/warren/${c.clusterName}/nodes/`
 const queue = (n) => `faults-${n}`
 
-/** Whether node `n`'s round connection was closed by fencing within `ms`. */
-async function fencedWithin(n, conn, ms) {
-  try {
-    const s = await waitFor(async () => {
-      const st = await c.agent(n).call('closed', { c: conn })
-      return st.closed ? st : null
-    }, ms, `${n} to fence`)
-    return FENCED.test(s.error)
-  } catch {
-    return false
-  }
-}
+const fencedWithin = (n, conn, ms) => fencedIn(c, n, conn, ms)
 
 /** Injects one fault on `target`; resolves when the fault is over (healed, resumed, restarted). */
 const FAULTS = {
@@ -117,24 +96,7 @@ const FAULTS = {
 }
 for (const k of kinds) if (FAULTS[k] === undefined) throw new Error(`unknown fault '${k}' (${Object.keys(FAULTS).join(', ')})`)
 
-/** Resolves once every node serves, lists every member, and etcd holds one key per node. */
-async function whole(ms) {
-  const want = NODES.join(',')
-  await waitFor(async () => {
-    const ok = await Promise.all(NODES.map(async (n) => (await c.agent(n).call('tryConnect', { timeoutMs: 1000 }, 3000)).ok))
-    if (!ok.every(Boolean)) return false
-    const lists = await Promise.all(NODES.map((n) => c.members(n)))
-    if (!lists.every((l) => l.join(',') === want)) return false
-    const keys = await c.etcdAgent().call('etcdKeys', { prefix })
-    return keys.map((k) => k.slice(prefix.length)).join(',') === want
-  }, ms, 'the cluster to be whole')
-}
-
-const percentile = (xs, p) => {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]
-}
+const whole = (ms) => wholeIn(c, NODES, ms)
 
 const stats = { rounds: 0, faults: {}, recoverMs: {}, faultMs: {}, confirmed: 0, lost: 0, duplicates: 0, violations: [] }
 const seen = new Map() // id → times drained

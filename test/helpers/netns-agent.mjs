@@ -12,6 +12,7 @@
  */
 import { createInterface } from 'node:readline'
 import amqp from 'amqplib'
+import { clientOps, stopClients } from './netns-agent-clients.mjs'
 
 const AMQP_URL = process.env.AGENT_AMQP ?? ''
 const HTTP_URL = process.env.AGENT_HTTP ?? ''
@@ -55,6 +56,9 @@ async function open({ c, timeoutMs = 5000, url = AMQP_URL }) {
 
 const ops = {
   ping: () => 'pong',
+  // long-lived publisher and consumer that outlive faults (netns-agent-clients.mjs)
+  ...clientOps,
+  declareQuorum: (req) => clientOps.declareQuorum(req, conn),
 
   /** Opens an AMQP connection with a confirm channel, kept under the name `c`. */
   open: async (req) => {
@@ -145,6 +149,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 })
 // the harness ends the agent by closing stdin (or killing it)
 process.stdin.on('end', () => {
+  stopClients()
   for (const e of conns.values()) if (!e.closed) e.conn.close().catch(() => undefined)
   etcd?.close()
   setTimeout(() => process.exit(0), 200).unref()

@@ -29,6 +29,15 @@ export interface AgentOps {
   /** GET on the namespace's node's management API (etcd's agent: etcd's HTTP endpoint) */
   http: [{ path: string; timeoutMs?: number }, { status: number; body: any }]
   etcdKeys: [{ prefix: string }, string[]]
+  /** long-lived clients (netns-agent-clients.mjs) */
+  declareQuorum: [{ c: string; queue: string; size?: number }, true]
+  pubStart: [{ name: string; queue: string; urls: string[]; prefix: string; window?: number; intervalMs?: number; timeoutMs?: number }, true]
+  pubStatus: [{ name: string }, { acked: number; attempts: number; inflight: number }]
+  pubStop: [{ name: string; ms?: number }, { attempts: Array<{ id: string; via: number; sentAt: number; answer: 'ack' | 'nack' | 'close' | null; at: number }>; reconnects: number; unfinished: number }]
+  conStart: [{ name: string; queue: string; urls: string[]; prefetch?: number; timeoutMs?: number; ackDelayMs?: number }, true]
+  conFast: [{ name: string }, true]
+  conDeliveries: [{ name: string; from?: number }, Array<{ id: string; redelivered: boolean; count: number; via: number; gen: number; at: number }>]
+  conStop: [{ name: string }, { deliveries: Array<{ id: string; redelivered: boolean; count: number; via: number; gen: number; at: number }>; consumes: number; cancels: number; reconnects: number }]
 }
 
 export interface Agent {

@@ -22,7 +22,7 @@
  * Needs root (CAP_SYS_ADMIN + CAP_NET_ADMIN) and iproute2; `netnsClusterUnavailable` says why not.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -125,7 +125,12 @@ export async function waitFor(check, ms, what) {
 /** A child process whose output is kept (last 8 KiB) for failure messages. */
 function track(child, label) {
   const rec = { child, pid: child.pid, label, out: '', exited: null }
-  const keep = (d) => (rec.out = (rec.out + d).slice(-8192))
+  // FAULTS_LOG_DIR=dir keeps every process's whole output in dir/<label>.log (to read after a run)
+  const file = process.env.FAULTS_LOG_DIR ? path.join(process.env.FAULTS_LOG_DIR, `${label.replace(/[^\w.-]+/g, '_')}.log`) : null
+  const keep = (d) => {
+    rec.out = (rec.out + d).slice(-8192)
+    if (file !== null) appendFileSync(file, d)
+  }
   child.stdout?.setEncoding('utf8').on('data', keep)
   child.stderr?.setEncoding('utf8').on('data', keep)
   rec.exited = new Promise((resolve) =>

@@ -50,6 +50,13 @@ export class FollowerReplica implements DurableWaiter {
   /** highest sequence number applied, and the highest acked to the leader */
   appliedSeq = 0
   ackedSeq = 0
+  /**
+   * Whether this replica holds a leader's state: fed by a leader since it was made (a batch applied:
+   * the stream from the queue's start, or a snapshot), or recovered from its own disk. One that
+   * heard from no leader and recovered nothing is empty, not behind: it must not stand for leader
+   * (it would take the queue over with nothing in it).
+   */
+  fed = false
   /** batches not acked yet: waiting for the store's fdatasync of their appends and replica.meta's */
   private readonly waiting: Pending[] = []
   private waiterSet = false
@@ -81,6 +88,7 @@ export class FollowerReplica implements DurableWaiter {
     this.epoch = st.epoch
     // a copy the meta file names is missing from the store: claim nothing, the leader sends a snapshot
     this.appliedSeq = this.ackedSeq = lost ? 0 : st.seq
+    this.fed = this.appliedSeq > 0
     this.recovered = this.copies.size
     this.recoveredSeq = this.appliedSeq
     if (st.seq > 0) log.info({ messages: this.copies.size, epoch: st.epoch, seq: this.appliedSeq, orphans: live.size }, 'follower replica recovered')
@@ -94,6 +102,7 @@ export class FollowerReplica implements DurableWaiter {
   /** Applies a batch of epoch `epoch`; `ack(seq)` is sent once its appends are durable. */
   apply(epoch: number, records: readonly ReplicaRecord[], ack: (seq: number) => void): void {
     if (this.closed) return
+    this.fed = true
     this.epoch = epoch
     this.ack = ack
     const s = this.store
@@ -138,9 +147,12 @@ export class FollowerReplica implements DurableWaiter {
         case R_RESET:
           for (const c of this.copies.values()) s.ack(c.ref, c.size)
           this.copies.clear()
-          // a snapshot follows: its chunks carry sequence 0 but the last one
+          // a snapshot follows: its chunks carry sequence 0 but the last one. It restarts the count:
+          // acks of batches before it, still waiting for the disk, are dropped (a leader restarted
+          // at the same epoch must not see an old, higher ack after the snapshot's)
           last = 0
           this.ackedSeq = 0
+          this.waiting.length = 0
           mb.add(M_RESET, 0, 0)
           break
         default:

@@ -111,8 +111,8 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
     this.election = new ReplicaElection(
       state,
       (node) => this.session(node),
-      // a quorum follower's durable sequence, a stream follower's durable next offset
-      (vhost, name) => this.followers.get(keyOf(vhost, name))?.ackedSeq ?? this.streams.durableOffset(vhost, name),
+      // a quorum follower's durable sequence (-1: it may not stand), a stream follower's durable next offset
+      (vhost, name) => (this.followers.has(keyOf(vhost, name)) ? this.electable(vhost, name) : this.streams.durableOffset(vhost, name)),
       takeOver,
       log,
     )
@@ -168,6 +168,12 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
   /** The leader of a queue of this node (tests, the management API). */
   leader(vhost: string, name: string): ReplicaLeader | undefined {
     return this.state.replicas.leader(vhost, name)
+  }
+
+  /** The durable sequence this node stands for leader with, or -1: no replica, or one no leader fed. */
+  private electable(vhost: string, name: string): number {
+    const f = this.followers.get(keyOf(vhost, name))
+    return f === undefined || !f.fed ? -1 : f.ackedSeq
   }
 
   follower(vhost: string, name: string): FollowerReplica | undefined {

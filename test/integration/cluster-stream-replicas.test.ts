@@ -194,6 +194,8 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams: replicated' : 'streams: skipped, /
     for (let i = 0; i < 10; i++) ch.sendToQueue(s, Buffer.from(`b${i}`), { persistent: true }, () => (confirmed = true))
     await new Promise((r) => setTimeout(r, 1000))
     expect(confirmed).toBe(false)
+    // the leader's record keeps the in-sync set: only n1 now (only its members may be elected)
+    await waitFor(() => record(nodes[0], s)?.inSync?.join() === 'n1', 5000, 'the in-sync set to shrink to n1')
     // n3 back with its data dir: its log still has the first 50, it is sent the other 10 only
     nodes[2] = await start(2)
     await linked(nodes[0], nodes[2])
@@ -207,6 +209,8 @@ describe.skipIf(!hasEtcd)(hasEtcd ? 'streams: replicated' : 'streams: skipped, /
     await allLinked()
     await waitFor(() => streams(nodes[1]).follower('/', s)?.durableNext === 60, 5000, 'n2 caught up')
     expect(streams(nodes[1]).follower('/', s)!.received).toBe(10)
+    // caught up: both back in the in-sync set
+    await waitFor(() => [...(record(nodes[0], s)?.inSync ?? [])].sort().join() === 'n1,n2,n3', 5000, 'all three in sync again')
   }, 40_000)
 
   it('leader stopped: a follower leads within lease TTL + 2 s and serves the same offsets; the old leader back cuts what was never confirmed and follows', async () => {

@@ -35,6 +35,8 @@ import { StreamReplicaManager } from './stream-replica-manager.js'
 import type { SetInSync } from './replica-members.js'
 import { CHECK_MS, LeaderSync, WRITE_MIN_MS, type SyncAnswer } from './replica-sync.js'
 
+/** a stream follower this many offsets behind (or more) is out of the stream's in-sync set */
+const STREAM_IN_SYNC_LAG = 10_000
 /** a follower whose REPL_SYNC was not answered asks again after this long */
 const SYNC_RETRY_MS = 1000
 
@@ -273,6 +275,7 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
         (err: Error) => this.log.warn({ vhost: l.vhost, queue: l.name, err: err.message }, 'in-sync set not written'),
       ).finally(() => (sync.writing = false))
     }
+    this.checkStreams(now)
     // followers whose REPL_SYNC was not answered on the current link ask again
     for (const [k, f] of this.followers) {
       const h = this.state.placement.home(...splitKey(k))
@@ -280,6 +283,38 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
       const s = this.session(h.node)
       if (s === undefined || this.followerSynced.get(k) === s || now - (this.syncSentAt.get(k) ?? 0) < SYNC_RETRY_MS) continue
       this.sendSync(h, f, s)
+    }
+  }
+
+  /** when each stream's in-sync set was last written (at most once per WRITE_MIN_MS), and those being written */
+  private readonly streamSyncWrites = new Map<string, number>()
+  private readonly streamSyncWriting = new Set<string>()
+
+  /**
+   * The in-sync set of each stream led here, kept in its record as for quorum queues (only its
+   * members may win an election): the leader and the followers whose link is up and that hold
+   * every offset but at most STREAM_IN_SYNC_LAG durable. Written only when it changes.
+   */
+  private checkStreams(now: number): void {
+    if (this.setInSync === null) return
+    for (const l of this.state.replicas.streams.leaders.values()) {
+      if (l.closed) continue
+      const h = this.state.placement.home(l.vhost, l.name)
+      if (h === undefined || h.node !== this.state.nodeName || h.members === undefined) continue
+      const next = l.log.nextOffset
+      const inSync = h.members.filter((m) => {
+        if (m === h.node) return true
+        const acked = l.acked.get(m)
+        return acked !== undefined && next - acked <= STREAM_IN_SYNC_LAG && this.state.members.has(m) && this.session(m) !== undefined
+      })
+      const k = keyOf(l.vhost, l.name)
+      if (inSync.join(',') === (h.inSync ?? h.members).join(',') || this.streamSyncWriting.has(k) || now - (this.streamSyncWrites.get(k) ?? 0) < WRITE_MIN_MS) continue
+      this.streamSyncWriting.add(k)
+      this.streamSyncWrites.set(k, now)
+      this.setInSync(l.vhost, l.name, l.self, h.epoch ?? 1, inSync).then(
+        (ok) => this.log.info({ vhost: l.vhost, queue: l.name, inSync, written: ok }, 'stream in-sync set changed'),
+        (err: Error) => this.log.warn({ vhost: l.vhost, queue: l.name, err: err.message }, 'in-sync set not written'),
+      ).finally(() => this.streamSyncWriting.delete(k))
     }
   }
 

@@ -5,13 +5,11 @@
  * (transport/cluster/replica-manager.ts). Followers answer with the highest sequence number they
  * hold fdatasync'd.
  *
- * As a DurableLog (core/store/message-store-options.ts) it is what a publisher confirm and a
- * tx.commit wait on, next to the leader's own store (which covers the leader's own disk): it counts
- * a sequence number durable once floor(n/2) followers of the n members have it, so with the
- * leader's store that is a majority of the replica set. One member alone needs no follower.
+ * As a MajorityLog (majority-log.ts) it is what a publisher confirm and a tx.commit wait on, next
+ * to the leader's own store: a sequence number is durable once a majority of the replica set has it.
  */
 import type { Message } from '../message.js'
-import type { DurableLog, DurableWaiter } from '../store/message-store-options.js'
+import { MajorityLog } from './majority-log.js'
 import type { QueueHome } from './placement.js'
 
 export const R_ENQ = 1
@@ -46,27 +44,24 @@ export interface ReplicaShipper {
  */
 export const seqBase = (): number => Date.now() * 1000
 
-export class ReplicaLeader implements DurableLog {
+export class ReplicaLeader extends MajorityLog {
   lastSeq = seqBase()
-  durableSeq = this.lastSeq
   /** records not shipped yet (this tick's) */
   pending: ReplicaRecord[] = []
   scheduled = false
-  /** per follower: the highest sequence number it holds durable */
-  readonly acked = new Map<string, number>()
-  private waiters: DurableWaiter[] = []
-  closed = false
   /** the queue's whole durable state as records (set by core/cluster/replica-list.ts) */
   snapshot: (() => ReplicaRecord[]) | null = null
 
   constructor(
     readonly vhost: string,
     readonly name: string,
-    readonly self: string,
-    /** the queue's etcd record as this node caches it (members, epoch) */
-    private readonly record: () => QueueHome | undefined,
+    self: string,
+    record: () => QueueHome | undefined,
     private readonly shipper: ReplicaShipper,
-  ) {}
+  ) {
+    super(self, record)
+    this.durableSeq = this.lastSeq
+  }
 
   get home(): QueueHome | undefined {
     return this.record()
@@ -74,12 +69,6 @@ export class ReplicaLeader implements DurableLog {
 
   get epoch(): number {
     return this.record()?.epoch ?? 1
-  }
-
-  /** the members other than this node */
-  followers(): string[] {
-    const members = this.record()?.members
-    return members === undefined ? [] : members.filter((m) => m !== this.self)
   }
 
   add(kind: number, ref: number, message: Message | null, n: number): number {
@@ -92,53 +81,5 @@ export class ReplicaLeader implements DurableLog {
     // nobody to wait for (a replica set of one): durable with the leader's own store
     if (this.followersNeeded() === 0) this.advance(seq)
     return seq
-  }
-
-  private followersNeeded(): number {
-    const n = this.record()?.members?.length ?? 1
-    return Math.floor(n / 2)
-  }
-
-  /** Follower `node` holds every record up to `seq` durable. */
-  followerAcked(node: string, seq: number): void {
-    if (seq <= (this.acked.get(node) ?? 0)) return
-    this.acked.set(node, seq)
-    this.recompute()
-  }
-
-  /** The members changed or a follower restarted (its acks start again from its snapshot). */
-  forget(node: string): void {
-    this.acked.delete(node)
-  }
-
-  recompute(): void {
-    const need = this.followersNeeded()
-    if (need === 0) return this.advance(this.lastSeq)
-    const members = new Set(this.followers())
-    const seqs = [...this.acked].filter(([m]) => members.has(m)).map(([, s]) => s)
-    if (seqs.length < need) return
-    seqs.sort((a, b) => b - a)
-    this.advance(Math.min(seqs[need - 1], this.lastSeq))
-  }
-
-  private advance(seq: number): void {
-    if (seq <= this.durableSeq) return
-    this.durableSeq = seq
-    const ws = this.waiters
-    if (ws.length === 0) return
-    this.waiters = []
-    for (let i = 0; i < ws.length; i++) ws[i].storeDurable(this, seq)
-  }
-
-  addWaiter(w: DurableWaiter): void {
-    if (!this.waiters.includes(w)) this.waiters.push(w)
-  }
-
-  /** The queue is gone (deleted, or no longer led here): its waiters will not be confirmed. */
-  close(err: Error): void {
-    this.closed = true
-    const ws = this.waiters
-    this.waiters = []
-    for (const w of ws) w.storeFailed(this, err)
   }
 }

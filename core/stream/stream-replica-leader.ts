@@ -2,13 +2,13 @@
  * The leader side of a replicated stream (issue 14): what a publisher confirm waits for besides the
  * leader's own log. Followers hold the same records at the same offsets (shipped by
  * transport/cluster/stream-replica-manager.ts, read back from this log with a StreamReader) and
- * ack the next offset they hold durable. As a DurableLog its sequence numbers are offsets + 1
- * (`lastSeq` is the log's next offset): a message is durable once floor(n/2) followers of the n
- * members hold it fdatasync'd, with the leader's own log that is a majority of the replica set.
+ * ack the next offset they hold durable. As a MajorityLog (core/cluster/majority-log.ts) its
+ * sequence numbers are offsets + 1 (`lastSeq` is the log's next offset): a message is durable once
+ * a majority of the replica set holds it fdatasync'd, the leader's own log included.
  * Nothing is kept per message: the log is the buffer, each follower a cursor into it.
  */
 import type { QueueHome } from '../cluster/placement.js'
-import type { DurableLog, DurableWaiter } from '../store/message-store-options.js'
+import { MajorityLog } from '../cluster/majority-log.js'
 import type { GroupOffsets } from './group-offsets.js'
 import { StreamEpochs } from './stream-epochs.js'
 import type { StreamLog } from './stream-log.js'
@@ -31,26 +31,21 @@ export interface StreamReplicaHooks {
   removed(vhost: string, name: string, log: StreamLog): boolean
 }
 
-export class StreamReplicaLeader implements DurableLog {
-  durableSeq = 0
+export class StreamReplicaLeader extends MajorityLog {
   scheduled = false
-  closed = false
-  /** per follower: the next offset it holds durable */
-  readonly acked = new Map<string, number>()
   readonly epochs: StreamEpochs
   /** the stream's consumer-group offsets (set by the stream queue), shipped when their version moves */
   groups: GroupOffsets | null = null
-  private waiters: DurableWaiter[] = []
 
   constructor(
     readonly vhost: string,
     readonly name: string,
-    readonly self: string,
+    self: string,
     readonly log: StreamLog,
-    /** the stream's etcd record as this node caches it (members, epoch) */
-    private readonly record: () => QueueHome | undefined,
+    record: () => QueueHome | undefined,
     private readonly shipper: StreamShipper,
   ) {
+    super(self, record)
     this.epochs = new StreamEpochs(log.dir)
     // a log that never had a leader epoch: what it holds is the first epoch's
     if (this.epochs.last === 0) this.epochs.begin(1, log.firstOffset)
@@ -72,12 +67,6 @@ export class StreamReplicaLeader implements DurableLog {
     if (h !== undefined && h.node === this.self) this.epochs.begin(h.epoch ?? 1, this.log.nextOffset)
   }
 
-  /** the members other than this node */
-  followers(): string[] {
-    const members = this.record()?.members
-    return members === undefined ? [] : members.filter((m) => m !== this.self)
-  }
-
   /** The log appended a message (StreamQueue.push), or a group committed: nothing per message but a flag. */
   appended(): void {
     if (!this.scheduled) {
@@ -89,54 +78,5 @@ export class StreamReplicaLeader implements DurableLog {
   /** Once per tick with appends (the shipper's flush): a replica set of one needs no follower. */
   tick(): void {
     if (this.followersNeeded() === 0) this.advance(this.log.nextOffset)
-  }
-
-  private followersNeeded(): number {
-    const n = this.record()?.members?.length ?? 1
-    return Math.floor(n / 2)
-  }
-
-  /** Follower `node` holds every record before `next` durable. */
-  followerAcked(node: string, next: number): void {
-    if (next <= (this.acked.get(node) ?? -1)) return
-    this.acked.set(node, next)
-    this.recompute()
-  }
-
-  /** A follower (re)started following: its acks count again from its next FOLLOW. */
-  forget(node: string): void {
-    this.acked.delete(node)
-  }
-
-  recompute(): void {
-    const need = this.followersNeeded()
-    if (need === 0) return this.advance(this.log.nextOffset)
-    const members = new Set(this.followers())
-    const acks: number[] = []
-    for (const [m, n] of this.acked) if (members.has(m)) acks.push(n)
-    if (acks.length < need) return
-    acks.sort((a, b) => b - a)
-    this.advance(Math.min(acks[need - 1], this.log.nextOffset))
-  }
-
-  private advance(seq: number): void {
-    if (seq <= this.durableSeq) return
-    this.durableSeq = seq
-    const ws = this.waiters
-    if (ws.length === 0) return
-    this.waiters = []
-    for (let i = 0; i < ws.length; i++) ws[i].storeDurable(this, seq)
-  }
-
-  addWaiter(w: DurableWaiter): void {
-    if (!this.waiters.includes(w)) this.waiters.push(w)
-  }
-
-  /** The stream is gone from this node (deleted, or led elsewhere now): its waiters get no confirm. */
-  close(err: Error): void {
-    this.closed = true
-    const ws = this.waiters
-    this.waiters = []
-    for (const w of ws) w.storeFailed(this, err)
   }
 }

@@ -36,6 +36,16 @@ async function connectAny(urls, from, timeoutMs) {
   throw last ?? new Error('no URL')
 }
 
+/** A connection to one of `urls` (trying from `from` on), or null after a short wait when none answers. */
+async function connectOrWait(urls, from, timeoutMs) {
+  try {
+    return await connectAny(urls, from, timeoutMs)
+  } catch {
+    await sleep(100)
+    return null
+  }
+}
+
 /** Starts publisher `name` on `queue`: { urls, prefix, window, intervalMs }. */
 function pubStart({ name, queue, urls, prefix, window = 20, intervalMs = 10, timeoutMs = 1500 }) {
   const p = { queue, urls, prefix, window, stopping: false, seq: 0, retry: [], inflight: 0, attempts: [], ids: new Map(), reconnects: 0, done: null }
@@ -47,16 +57,13 @@ function pubStart({ name, queue, urls, prefix, window = 20, intervalMs = 10, tim
 async function runPublisher(p, intervalMs, timeoutMs) {
   let from = 0
   while (!p.stopping || p.retry.length > 0 || p.inflight > 0) {
-    let conn
-    try {
-      const c = await connectAny(p.urls, from, timeoutMs)
-      conn = c.conn
-      from = c.index
-    } catch {
+    const c = await connectOrWait(p.urls, from, timeoutMs)
+    if (c === null) {
       from++
-      await sleep(100)
       continue
     }
+    const conn = c.conn
+    from = c.index
     let closed = false
     conn.on('close', () => (closed = true))
     try {
@@ -121,16 +128,13 @@ function conStart({ name, queue, urls, prefetch = 50, timeoutMs = 1500, ackDelay
 async function runConsumer(k, timeoutMs) {
   let from = 0
   while (!k.stopping) {
-    let conn
-    try {
-      const c = await connectAny(k.urls, from, timeoutMs)
-      conn = c.conn
-      from = c.index
-    } catch {
+    const c = await connectOrWait(k.urls, from, timeoutMs)
+    if (c === null) {
       from++
-      await sleep(100)
       continue
     }
+    const conn = c.conn
+    from = c.index
     let closed = false
     conn.on('close', () => (closed = true))
     try {

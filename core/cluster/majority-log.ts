@@ -6,6 +6,7 @@
  * Quorum queues (replica-leader.ts: records numbered from the clock) and streams
  * (core/stream/stream-replica-leader.ts: offsets + 1) both build on it.
  */
+import { DurableWaiters } from '../store/durable-waiters.js'
 import type { DurableLog, DurableWaiter } from '../store/message-store-options.js'
 import type { QueueHome } from './placement.js'
 
@@ -14,7 +15,7 @@ export abstract class MajorityLog implements DurableLog {
   closed = false
   /** per follower: the highest sequence it holds durable */
   readonly acked = new Map<string, number>()
-  private waiters: DurableWaiter[] = []
+  private readonly waiters = new DurableWaiters()
 
   constructor(
     readonly self: string,
@@ -63,21 +64,16 @@ export abstract class MajorityLog implements DurableLog {
   protected advance(seq: number): void {
     if (seq <= this.durableSeq) return
     this.durableSeq = seq
-    const ws = this.waiters
-    if (ws.length === 0) return
-    this.waiters = []
-    for (let i = 0; i < ws.length; i++) ws[i].storeDurable(this, seq)
+    this.waiters.durable(this, seq)
   }
 
   addWaiter(w: DurableWaiter): void {
-    if (!this.waiters.includes(w)) this.waiters.push(w)
+    this.waiters.add(w)
   }
 
   /** The queue is gone from this node (deleted, or led elsewhere now): its waiters get no confirm. */
   close(err: Error): void {
     this.closed = true
-    const ws = this.waiters
-    this.waiters = []
-    for (const w of ws) w.storeFailed(this, err)
+    this.waiters.failed(this, err)
   }
 }

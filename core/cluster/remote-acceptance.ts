@@ -8,12 +8,13 @@
  * link session: a session that ends fails its waiters
  * (their confirms are nacked), and the next session starts a new one.
  */
+import { DurableWaiters } from '../store/durable-waiters.js'
 import type { DurableLog, DurableWaiter } from '../store/message-store.js'
 
 export class RemoteAcceptance implements DurableLog {
   lastSeq = 0
   durableSeq = 0
-  private waiters: DurableWaiter[] = []
+  private readonly waiters = new DurableWaiters()
   private failed: Error | null = null
 
   /** A new forwarded message: its sequence number. */
@@ -23,31 +24,25 @@ export class RemoteAcceptance implements DurableLog {
 
   addWaiter(w: DurableWaiter): void {
     if (this.failed !== null) return w.storeFailed(this, this.failed)
-    if (!this.waiters.includes(w)) this.waiters.push(w)
+    this.waiters.add(w)
   }
 
   /** The home accepted every message up to `seq`. */
   accepted(seq: number): void {
     if (seq <= this.durableSeq) return
     this.durableSeq = seq
-    const ws = this.waiters
-    if (ws.length === 0) return
-    this.waiters = []
-    for (let i = 0; i < ws.length; i++) ws[i].storeDurable(this, seq)
+    this.waiters.durable(this, seq)
   }
 
   /** The home refused message `seq` (a target queue there would not take it). */
   refused(seq: number): void {
-    const ws = this.waiters
-    for (let i = 0; i < ws.length; i++) ws[i].storeRefused?.(this, seq)
+    this.waiters.refused(this, seq)
   }
 
   /** The link session ended: what is not accepted yet never will be. */
   fail(err: Error): void {
     if (this.failed !== null) return
     this.failed = err
-    const ws = this.waiters
-    this.waiters = []
-    for (const w of ws) w.storeFailed(this, err)
+    this.waiters.failed(this, err)
   }
 }

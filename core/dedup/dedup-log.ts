@@ -21,6 +21,7 @@ import path from 'node:path'
 import type { Logger } from 'pino'
 import { RECORD_HEADER, scanRecords, sealRecord } from '../store/record-format.js'
 import { fsyncDir, readWhole } from '../store/segment-recovery.js'
+import { DurableWaiters } from '../store/durable-waiters.js'
 import type { DurableLog, DurableWaiter } from '../store/message-store.js'
 import type { DedupWindow } from './dedup-window.js'
 
@@ -62,8 +63,7 @@ export class DedupLog implements DurableLog, DurableWaiter {
   private scheduled = false
   private closed = false
   private closeWait: (() => void) | null = null
-  private waiters = new Set<DurableWaiter>()
-  private spare = new Set<DurableWaiter>()
+  private readonly waiters = new DurableWaiters()
   private readonly onWritten = (err: Error | null, n: number): void => this.written(err, n)
   private readonly onSynced = (err: Error | null): void => this.synced(err)
   private readonly flushLater = (): void => {
@@ -277,21 +277,14 @@ export class DedupLog implements DurableLog, DurableWaiter {
 
   private done(seq: number): void {
     if (seq > this.durableSeq) this.durableSeq = seq
-    if (this.waiters.size === 0) return
-    const ws = this.waiters
-    this.waiters = this.spare
-    for (const w of ws) w.storeDurable(this, this.durableSeq)
-    ws.clear()
-    this.spare = ws
+    this.waiters.durable(this, this.durableSeq)
   }
 
   private fail(err: Error): void {
     this.flushing = false
     this.failure = err
     this.log.error({ err, file: this.file }, 'deduplication log write failed; the window is kept in memory only')
-    const ws = [...this.waiters]
-    this.waiters.clear()
-    for (const w of ws) w.storeFailed(this, err)
+    this.waiters.failed(this, err)
     if (this.closeWait !== null) this.closeWait()
   }
 

@@ -28,6 +28,7 @@ import { AckLog } from './ack-log.js'
 import { DeliveryCounts } from './delivery-counts.js'
 import { decodeMessage, encodeMessage, messageRecordSize, recordTimestamp } from './message-codec.js'
 import { FLAG_PERSISTENT, FLAG_REDELIVERED, RefIndex, type RefEntry } from './ref-index.js'
+import { DurableWaiters } from './durable-waiters.js'
 import type { DurableWaiter, MessageStoreOptions } from './message-store-options.js'
 import { LogUnavailableError, SegmentLog, locSegment, type RecordEncoder, type SegmentLogListener } from './segment-log.js'
 import { StoreRecoverer, collectAtBoot, newStoreRecovery, type SegState, type StoreRecovery } from './store-recovery.js'
@@ -64,8 +65,7 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   private readonly cacheBudget: number
   private peekedRef = -1
   private peekedMsg: Message | null = null
-  private waiters = new Set<DurableWaiter>()
-  private spareWaiters = new Set<DurableWaiter>()
+  private readonly waiters = new DurableWaiters()
   private readonly gcPending: number[] = []
   private encoding: Message | null = null
   private encodingPersistent = false
@@ -390,19 +390,12 @@ export class MessageStore implements SegmentLogListener, RecordEncoder {
   /** @internal SegmentLogListener */
   logDurable(durableSeq: number): void {
     if (this.gcPending.length > 0) for (const id of this.gcPending.splice(0)) this.maybeCollect(id)
-    if (this.waiters.size === 0) return
-    const ws = this.waiters
-    this.waiters = this.spareWaiters
-    for (const w of ws) w.storeDurable(this, durableSeq)
-    ws.clear()
-    this.spareWaiters = ws
+    this.waiters.durable(this, durableSeq)
   }
 
   /** @internal SegmentLogListener */
   logFailed(err: Error): void {
-    const ws = [...this.waiters]
-    this.waiters.clear()
-    for (const w of ws) w.storeFailed(this, err)
+    this.waiters.failed(this, err)
   }
 
   /** Ready entries head first, from position `from` (tests and listings; allocates). */

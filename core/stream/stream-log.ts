@@ -17,6 +17,7 @@ import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Message } from '../message.js'
 import { decodeMessage, encodeMessage, messageRecordSize } from '../store/message-codec.js'
+import { DurableWaiters } from '../store/durable-waiters.js'
 import type { DurableLog, DurableWaiter } from '../store/message-store-options.js'
 import {
   SEGMENT_HEADER,
@@ -75,7 +76,7 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableLog 
   private encoding: Message | null = null
   private encodingOffset = 0
   private encodingTs = 0
-  private waiters = new Set<DurableWaiter>()
+  private readonly waiters = new DurableWaiters()
   // tail cache: a ring of the newest messages, offsets [cacheFirst, nextOffset)
   private readonly cache: (Message | undefined)[] = new Array<Message | undefined>(CACHE_COUNT)
   private readonly cacheEnd = new Float64Array(CACHE_COUNT)
@@ -323,17 +324,12 @@ export class StreamLog implements SegmentLogListener, RecordEncoder, DurableLog 
   /** @internal SegmentLogListener */
   logDurable(durableSeq: number): void {
     this.onDurable?.()
-    if (this.waiters.size === 0) return
-    const ws = this.waiters
-    this.waiters = new Set()
-    for (const w of ws) w.storeDurable(this, durableSeq)
+    this.waiters.durable(this, durableSeq)
   }
 
   /** @internal SegmentLogListener */
   logFailed(err: Error): void {
-    const ws = [...this.waiters]
-    this.waiters.clear()
-    for (const w of ws) w.storeFailed(this, err)
+    this.waiters.failed(this, err)
   }
 
   /** Writes what is buffered and closes the files. */

@@ -15,7 +15,7 @@ export const REPLICA_COMMANDS: Command[] = [
     words: ['add_member'],
     vhost: 'always',
     args: ['QUEUE', 'NODE'],
-    summary: 'add NODE to the replica set of quorum queue QUEUE in --vhost (it takes the leader state, then joins the in-sync set)',
+    summary: 'add NODE to the replica set of quorum queue or stream QUEUE in --vhost (it takes the leader state, then joins the in-sync set)',
     async run(c) {
       const [queue, node] = c.args
       await c.api.request('POST', replicasPath(c.vhost, queue), { body: JSON.stringify({ node }) })
@@ -26,7 +26,7 @@ export const REPLICA_COMMANDS: Command[] = [
     words: ['delete_member'],
     vhost: 'always',
     args: ['QUEUE', 'NODE'],
-    summary: 'remove NODE from the replica set of quorum queue QUEUE in --vhost (its copy is deleted; not the leader)',
+    summary: 'remove NODE from the replica set of quorum queue or stream QUEUE in --vhost (its copy is deleted; not the leader)',
     async run(c) {
       const [queue, node] = c.args
       await c.api.request('DELETE', `${replicasPath(c.vhost, queue)}/${seg(node)}`)

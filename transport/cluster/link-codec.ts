@@ -13,8 +13,9 @@
  *   ACCEPTED   f64 seq   every publish up to seq is in its queues (and on disk when it must be)
  *   REFUSED    f64 seq   a target queue refused it (x-overflow reject-publish, a full disk)
  *   CONSUME    u32 cid, str vhost, str queue, str tag, u32 prefetch, u32 credit, u8 flags (1 no-ack, 2 exclusive), i32 priority,
- *              u32 the channel's basic.qos prefetch, u32 its global prefetch, u32 channel (the consumer's channel on its node: one consumer-group member),
- *              f64 the channel's consumer-group rank (core/stream/consumer-group.ts),
+ *              u32 the channel's basic.qos prefetch, u32 its global prefetch,
+ *              f64 the channel's consumer-group rank (core/stream/consumer-group.ts; unique on its node,
+ *              it names the channel: its consumers are one group member at the home),
  *              AMQP field table (the consume arguments: x-stream-offset, x-stream-consumer-name, …)
  *   CONSUME_OK u32 cid    CONSUME_ERR u32 cid, u16 code, str text    CANCEL u32 cid    CANCELLED u32 cid
  *   CREDIT     u32 cid, u32 n

@@ -54,9 +54,9 @@ class LinkConsumerSink implements DeliverySink {
   }
 }
 
-/** A channel of the other node with consumers here: counted, dropped with its last consumer. */
+/** A channel of the other node with consumers here (named by its group rank there): counted, dropped with its last consumer. */
 interface ChannelMember {
-  key: number
+  rank: number
   consumers: number
 }
 
@@ -67,7 +67,7 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
   private acceptedUpTo = 0
   private acceptedSent = 0
   private readonly consumers = new Map<number, LinkConsumerSink>()
-  /** the other node's channels consuming here, by their key on that node */
+  /** the other node's channels consuming here, by their group rank there */
   private readonly members = new Map<number, ChannelMember>()
   private readonly deliveries = new Map<number, Envelope>()
   private nextDid = 0
@@ -207,7 +207,6 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
     const priority = i.i32()
     const qos = i.u32()
     const globalPrefetch = i.u32()
-    const channel = i.u32()
     const rank = i.f64()
     const args = i.table()
     const q = this.localQueue(vhost, name)
@@ -225,7 +224,7 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
     } catch (err) {
       return refuse(err instanceof AmqpError ? err.code : ReplyCode.INTERNAL_ERROR, err instanceof AmqpError ? err.detail : (err as Error).message)
     }
-    const sink = new LinkConsumerSink(this, cid, credit, this.member(channel, rank))
+    const sink = new LinkConsumerSink(this, cid, credit, this.member(rank))
     const c = new Consumer(tag, q, sink, (flags & 1) !== 0, exclusive, prefetch, args, priority)
     sink.consumer = c
     this.consumers.set(cid, sink)
@@ -234,11 +233,11 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
     q.addConsumer(c)
   }
 
-  /** The member standing for channel `key` of the other node (one per channel, for consumer groups). */
-  private member(key: number, rank: number): ChannelMember {
-    let m = this.members.get(key)
+  /** The member standing for the other node's channel of rank `rank` (one per channel, for consumer groups). */
+  private member(rank: number): ChannelMember {
+    let m = this.members.get(rank)
     if (m === undefined) {
-      this.members.set(key, (m = { key, consumers: 0 }))
+      this.members.set(rank, (m = { rank, consumers: 0 }))
       setMemberRank(m, rank)
     }
     m.consumers++
@@ -248,7 +247,7 @@ export class LinkHome implements ConfirmSink, FlowWaiter {
   private forget(sink: LinkConsumerSink): void {
     this.consumers.delete(sink.cid)
     const m = sink.member
-    if (--m.consumers === 0 && this.members.get(m.key) === m) this.members.delete(m.key)
+    if (--m.consumers === 0 && this.members.get(m.rank) === m) this.members.delete(m.rank)
   }
 
   /** LinkConsumerSink: one delivery over the link. */

@@ -66,17 +66,6 @@ interface Request {
 const homeError = (code: number, text: string): ChannelError | ConnectionError =>
   isHardCode(code) ? new ConnectionError(code, text) : new ChannelError(code, text)
 
-/** A number for each channel consuming through a link: its consumers are one group member at the home. */
-const channelKeys = new WeakMap<object, number>()
-let nextChannelKey = 0
-function channelKey(sink: object): number {
-  let k = channelKeys.get(sink)
-  if (k === undefined) {
-    k = nextChannelKey = (nextChannelKey + 1) >>> 0
-    channelKeys.set(sink, k)
-  }
-  return k
-}
 
 export class LinkPeer implements HomePort {
   session: LinkSession | null = null
@@ -285,10 +274,11 @@ export class LinkPeer implements HomePort {
     const credit = prefetch > 0 ? prefetch : DEFAULT_CREDIT
     const tag = c.tag
     const args = encodeTable(c.args)
-    const o = new Out(T.CONSUME, 4 + strLen(q.vhost.name) + 2 + q.nameBytes.length + strLen(tag) + 4 + 4 + 1 + 4 + 4 + 4 + 4 + 8 + args.length)
+    const o = new Out(T.CONSUME, 4 + strLen(q.vhost.name) + 2 + q.nameBytes.length + strLen(tag) + 4 + 4 + 1 + 4 + 4 + 4 + 8 + args.length)
     o.u32(rc.id).str(q.vhost.name).u16(q.nameBytes.length).bytes(q.nameBytes).str(tag).u32(prefetch).u32(credit)
     o.u8((c.noAck ? 1 : 0) | (c.exclusive ? 2 : 0)).i32(c.priority)
-    o.u32(c.prefetch).u32(c.sink.globalPrefetch ?? 0).u32(channelKey(c.sink)).f64(memberRank(c.sink)).bytes(args)
+    // the channel's rank names it at the home too (unique on this node): its consumers there are one group member
+    o.u32(c.prefetch).u32(c.sink.globalPrefetch ?? 0).f64(memberRank(c.sink)).bytes(args)
     this.send(o.buf)
     return rc
   }

@@ -35,6 +35,12 @@ import { StreamReplicaManager } from './stream-replica-manager.js'
 import type { SetInSync } from './replica-members.js'
 import { CHECK_MS, LeaderSync, WRITE_MIN_MS, type SyncAnswer } from './replica-sync.js'
 
+/** a queue's in-sync writes: one at a time, at most once per WRITE_MIN_MS (LeaderSync has these too) */
+interface InSyncWrites {
+  writing: boolean
+  lastWrite: number
+}
+
 /** a stream follower this many offsets behind (or more) is out of the stream's in-sync set */
 const STREAM_IN_SYNC_LAG = 10_000
 /** a follower whose REPL_SYNC was not answered asks again after this long */
@@ -265,15 +271,7 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
         const frame = new Out(T.REPL_STATUS, strLen(l.vhost) + strLen(l.name) + strLen(json)).str(l.vhost).str(l.name).str(json).buf
         for (const m of this.state.members.keys()) if (m !== this.state.nodeName) this.session(m)?.send(frame)
       }
-      const key = inSync.join(',')
-      const recorded = (h.inSync ?? []).join(',')
-      if (this.setInSync === null || key === recorded || sync.writing || now - sync.lastWrite < WRITE_MIN_MS) continue
-      sync.writing = true
-      sync.lastWrite = now
-      this.setInSync(l.vhost, l.name, l.self, l.epoch, inSync).then(
-        (ok) => this.log.info({ vhost: l.vhost, queue: l.name, inSync, written: ok }, 'quorum queue in-sync set changed'),
-        (err: Error) => this.log.warn({ vhost: l.vhost, queue: l.name, err: err.message }, 'in-sync set not written'),
-      ).finally(() => (sync.writing = false))
+      this.writeInSync(sync, l, l.epoch, inSync, h.inSync ?? [], now, 'quorum queue')
     }
     this.checkStreams(now)
     // followers whose REPL_SYNC was not answered on the current link ask again
@@ -286,9 +284,22 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
     }
   }
 
-  /** when each stream's in-sync set was last written (at most once per WRITE_MIN_MS), and those being written */
-  private readonly streamSyncWrites = new Map<string, number>()
-  private readonly streamSyncWriting = new Set<string>()
+  /** the in-sync writes of each stream led here */
+  private readonly streamSyncWrites = new Map<string, InSyncWrites>()
+
+  /**
+   * Writes a queue's in-sync set to its record when it differs from the recorded one, one write at
+   * a time and at most once per WRITE_MIN_MS (quorum queues and streams alike).
+   */
+  private writeInSync(w: InSyncWrites, l: { vhost: string; name: string; self: string }, epoch: number, inSync: string[], recorded: string[], now: number, what: string): void {
+    if (this.setInSync === null || inSync.join(',') === recorded.join(',') || w.writing || now - w.lastWrite < WRITE_MIN_MS) return
+    w.writing = true
+    w.lastWrite = now
+    this.setInSync(l.vhost, l.name, l.self, epoch, inSync).then(
+      (ok) => this.log.info({ vhost: l.vhost, queue: l.name, inSync, written: ok }, `${what} in-sync set changed`),
+      (err: Error) => this.log.warn({ vhost: l.vhost, queue: l.name, err: err.message }, 'in-sync set not written'),
+    ).finally(() => (w.writing = false))
+  }
 
   /**
    * The in-sync set of each stream led here, kept in its record as for quorum queues (only its
@@ -297,7 +308,9 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
    */
   private checkStreams(now: number): void {
     if (this.setInSync === null) return
-    for (const l of this.state.replicas.streams.leaders.values()) {
+    const leaders = this.state.replicas.streams.leaders
+    for (const k of this.streamSyncWrites.keys()) if (!leaders.has(k)) this.streamSyncWrites.delete(k)
+    for (const l of leaders.values()) {
       if (l.closed) continue
       const h = this.state.placement.home(l.vhost, l.name)
       if (h === undefined || h.node !== this.state.nodeName || h.members === undefined) continue
@@ -308,13 +321,9 @@ export class ReplicaManager implements ReplicaShipper, PlacementListener, Member
         return acked !== undefined && next - acked <= STREAM_IN_SYNC_LAG && this.state.members.has(m) && this.session(m) !== undefined
       })
       const k = keyOf(l.vhost, l.name)
-      if (inSync.join(',') === (h.inSync ?? h.members).join(',') || this.streamSyncWriting.has(k) || now - (this.streamSyncWrites.get(k) ?? 0) < WRITE_MIN_MS) continue
-      this.streamSyncWriting.add(k)
-      this.streamSyncWrites.set(k, now)
-      this.setInSync(l.vhost, l.name, l.self, h.epoch ?? 1, inSync).then(
-        (ok) => this.log.info({ vhost: l.vhost, queue: l.name, inSync, written: ok }, 'stream in-sync set changed'),
-        (err: Error) => this.log.warn({ vhost: l.vhost, queue: l.name, err: err.message }, 'in-sync set not written'),
-      ).finally(() => this.streamSyncWriting.delete(k))
+      let w = this.streamSyncWrites.get(k)
+      if (w === undefined) this.streamSyncWrites.set(k, (w = { writing: false, lastWrite: 0 }))
+      this.writeInSync(w, l, h.epoch ?? 1, inSync, h.inSync ?? h.members, now, 'stream')
     }
   }
 
